@@ -1,0 +1,169 @@
+"""
+Tests for L{echohub.config}: sources, precedence and errors.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from echohub.config import (
+    Config,
+    ConfigError,
+    LineConfig,
+    WebConfig,
+    allSettings,
+    loadConfig,
+)
+
+
+class LoadConfigTests(SynchronousTestCase):
+    """
+    L{loadConfig} layers defaults, a TOML file, the environment and
+    overrides.
+    """
+
+    def writeToml(self, text: str) -> str:
+        """
+        Write C{text} to a new TOML file and return its path.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_defaults(self) -> None:
+        """
+        With nothing set, the documented defaults apply, bound to loopback.
+        """
+        config = loadConfig({})
+        self.assertEqual(config, Config())
+        self.assertEqual(config.line.listen, ("tcp:7007:interface=127.0.0.1",))
+        self.assertEqual(config.web.listen, ("tcp:8080:interface=127.0.0.1",))
+        self.assertEqual(config.line.max_line_length, 65536)
+        self.assertEqual(config.line.idle_timeout, 300)
+        self.assertEqual(config.web.max_body, 1024 * 1024)
+
+    def test_tomlFile(self) -> None:
+        """
+        C{ECHOHUB_CONFIG} names a TOML file whose keys replace the defaults.
+        """
+        path = self.writeToml(
+            '[line]\nlisten = ["tcp:7000"]\nmax_line_length = 100\n'
+            '[web]\nlisten = ["tcp:8000", "unix:/tmp/x.sock"]\n'
+        )
+        config = loadConfig({"ECHOHUB_CONFIG": path})
+        self.assertEqual(config.line, LineConfig(listen=("tcp:7000",), max_line_length=100))
+        self.assertEqual(config.web.listen, ("tcp:8000", "unix:/tmp/x.sock"))
+
+    def test_environmentOverridesFile(self) -> None:
+        """
+        Environment variables take precedence over the file; a listen variable
+        is split on whitespace and replaces the file's list.
+        """
+        path = self.writeToml('[line]\nlisten = ["tcp:7000"]\nidle_timeout = 5\n')
+        config = loadConfig(
+            {
+                "ECHOHUB_CONFIG": path,
+                "ECHOHUB_LINE_LISTEN": " tcp:1 \n tcp:2 ",
+                "ECHOHUB_LINE_IDLE_TIMEOUT": "7.5",
+            }
+        )
+        self.assertEqual(config.line.listen, ("tcp:1", "tcp:2"))
+        self.assertEqual(config.line.idle_timeout, 7.5)
+
+    def test_emptyListenTurnsServiceOff(self) -> None:
+        """
+        An empty C{ECHOHUB_WEB_LISTEN} leaves the web service with no listener.
+        """
+        self.assertEqual(loadConfig({"ECHOHUB_WEB_LISTEN": ""}).web.listen, ())
+
+    def test_overridesWin(self) -> None:
+        """
+        Explicit overrides (the command line) beat the environment.
+        """
+        config = loadConfig(
+            {"ECHOHUB_WEB_MAX_BODY": "10"}, {("web", "max_body"): "20"}
+        )
+        self.assertEqual(config.web, WebConfig(max_body=20))
+
+    def assertConfigError(self, environ: dict[str, str], *fragments: str) -> None:
+        """
+        Loading C{environ} fails with one line containing every fragment.
+        """
+        error = self.assertRaises(ConfigError, loadConfig, environ)
+        message = str(error)
+        self.assertNotIn("\n", message)
+        for fragment in fragments:
+            self.assertIn(fragment, message)
+
+    def test_unknownKey(self) -> None:
+        """
+        An unknown key in the file is named, with its section and the file.
+        """
+        path = self.writeToml("[line]\nmax_line_lenght = 5\n")
+        self.assertConfigError({"ECHOHUB_CONFIG": path}, "max_line_lenght", "[line]", path)
+
+    def test_unknownSection(self) -> None:
+        """
+        An unknown section is named.
+        """
+        path = self.writeToml("[lines]\nlisten = []\n")
+        self.assertConfigError({"ECHOHUB_CONFIG": path}, "[lines]")
+
+    def test_wrongType(self) -> None:
+        """
+        A value of the wrong type names the key and the value.
+        """
+        path = self.writeToml('[web]\nmax_body = "big"\n')
+        self.assertConfigError({"ECHOHUB_CONFIG": path}, "[web] max_body", "'big'")
+        path = self.writeToml("[line]\nmax_line_length = true\n")
+        self.assertConfigError({"ECHOHUB_CONFIG": path}, "[line] max_line_length")
+        path = self.writeToml('[line]\nlisten = "tcp:1"\n')
+        self.assertConfigError({"ECHOHUB_CONFIG": path}, "[line] listen")
+
+    def test_belowMinimum(self) -> None:
+        """
+        A number below its minimum is refused, naming the minimum.
+        """
+        self.assertConfigError(
+            {"ECHOHUB_LINE_MAX_LINE_LENGTH": "0"}, "max_line_length", "at least 1"
+        )
+        self.assertConfigError({"ECHOHUB_LINE_IDLE_TIMEOUT": "-1"}, "idle_timeout")
+        self.assertConfigError({"ECHOHUB_LINE_IDLE_TIMEOUT": "nan"}, "idle_timeout")
+
+    def test_integerFromEnvironment(self) -> None:
+        """
+        An integer setting refuses a fraction from the environment.
+        """
+        self.assertConfigError({"ECHOHUB_WEB_MAX_BODY": "1.5"}, "ECHOHUB_WEB_MAX_BODY")
+
+    def test_unknownEnvironmentVariable(self) -> None:
+        """
+        An C{ECHOHUB_} variable that names no setting is an error, not
+        silently ignored.
+        """
+        self.assertConfigError({"ECHOHUB_LINE_LISTN": "tcp:1"}, "ECHOHUB_LINE_LISTN")
+
+    def test_missingFile(self) -> None:
+        """
+        A config file that does not exist is named.
+        """
+        path = os.path.abspath(self.mktemp())
+        self.assertConfigError({"ECHOHUB_CONFIG": path}, path, "does not exist")
+
+    def test_invalidToml(self) -> None:
+        """
+        A file that is not TOML is named, with the parser's reason.
+        """
+        path = self.writeToml("[line\n")
+        self.assertConfigError({"ECHOHUB_CONFIG": path}, path, "not valid TOML")
+
+    def test_everySettingDocumented(self) -> None:
+        """
+        Every setting has a doc string and an environment variable name.
+        """
+        for s in allSettings():
+            self.assertTrue(s.doc)
+            self.assertTrue(s.envName.startswith("ECHOHUB_"))
