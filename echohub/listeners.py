@@ -10,9 +10,17 @@ the service and the endpoint string, and a failure to bind fails start-up.
 
 from __future__ import annotations
 
-from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import Service
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IProtocolFactory, IStreamServerEndpoint
+from twisted.internet.interfaces import (
+    IAddress,
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from echohub.config import ConfigError
 from echohub.tls import TLSConfigError, sslServerEndpoint
@@ -45,13 +53,19 @@ def serverEndpoint(reactor: object, description: str) -> IStreamServerEndpoint:
         raise ConfigError(f"endpoint {description!r} is not valid: {e}") from None
 
 
-class ListeningService(StreamServerEndpointService):
+class ListeningService(Service):
     """
     Listen on one endpoint for one of echohub's services.
 
-    Binding happens in L{privilegedStartService} and a failure raises
-    L{ListenError} there, so twistd cannot start with a listener missing.
+    Unlike L{twisted.application.internet.StreamServerEndpointService}, which
+    only logs a failure to bind, this binds in L{privilegedStartService} and
+    raises L{ListenError} there, so twistd cannot run with a listener
+    missing; and it logs the address actually bound (useful with port 0).
+
+    @ivar port: the listening port, once bound.
     """
+
+    log = Logger()
 
     def __init__(
         self,
@@ -60,16 +74,77 @@ class ListeningService(StreamServerEndpointService):
         endpoint: IStreamServerEndpoint,
         factory: IProtocolFactory,
     ) -> None:
-        super().__init__(endpoint, factory)
-        self._raiseSynchronously = True
+        self.serviceName = serviceName
         self.description = description
+        self.endpoint = endpoint
+        self.factory = factory
+        self.port: IListeningPort | None = None
+        self._listening: Deferred[IListeningPort] | None = None
         self.setName(f"{serviceName} {description}")
 
     def privilegedStartService(self) -> None:
         """
-        Bind now; report a failure with the service and endpoint named.
+        Bind now, so that privileged ports can be bound before twistd drops
+        privileges; report a failure with the service and endpoint named.
         """
-        try:
-            super().privilegedStartService()
-        except Exception as e:
-            raise ListenError(f"{self.name}: cannot listen: {e}") from e
+        super().privilegedStartService()
+        failures: list[Failure] = []
+        self._listening = self.endpoint.listen(self.factory)
+        self._listening.addCallbacks(self._bound, failures.append)
+        if failures:
+            self._listening = None
+            raise ListenError(
+                f"{self.serviceName} service cannot listen on"
+                f" {self.description!r}: {failures[0].getErrorMessage()}"
+            )
+
+    def _bound(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        self.log.info(
+            "{service} listening on {address} ({description})",
+            service=self.serviceName,
+            address=formatAddress(port.getHost()),
+            description=self.description,
+        )
+        return port
+
+    def startService(self) -> None:
+        """
+        Bind, unless L{privilegedStartService} already did.
+        """
+        if self._listening is None:
+            self.privilegedStartService()
+        super().startService()
+
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop listening; established connections are not touched.
+        """
+        super().stopService()
+        listening, self._listening, self.port = self._listening, None, None
+        if listening is None:
+            return succeed(None)
+        listening.cancel()
+
+        def stop(port: IListeningPort) -> Deferred[None] | None:
+            return port.stopListening()
+
+        def cancelled(failure: Failure) -> None:
+            failure.trap(CancelledError)
+
+        return listening.addCallbacks(stop, cancelled)
+
+
+def formatAddress(address: IAddress) -> str:
+    """
+    Show a bound address the way an operator types it: C{127.0.0.1:7007},
+    C{[::1]:7007} or a UNIX socket path.
+    """
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is not None and port is not None:
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    name = getattr(address, "name", None)
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return str(name) if name else str(address)
