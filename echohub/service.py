@@ -58,8 +58,12 @@ class EchohubService(MultiService):
 
     def privilegedStartService(self) -> None:
         """
-        Bind every listener; if one fails, release the ones already bound
-        before reporting it, so a failed start leaves no port open.
+        Bind every listener, or none.
+
+        If one cannot bind, the ones already bound are released, the reason
+        is logged as one critical line, and C{SystemExit(1)} ends the
+        process: twistd would otherwise print a traceback and a service
+        missing a listener must not run.
         """
         Service.privilegedStartService(self)
         bound: list[Any] = []
@@ -68,10 +72,10 @@ class EchohubService(MultiService):
                 child.privilegedStartService()
                 bound.append(child)
         except ListenError as e:
-            self.log.critical("{error}", error=str(e))
+            self.log.critical("echohub: cannot start: {error}", error=str(e))
             for child in bound:
                 child.stopService()
-            raise
+            raise SystemExit(1) from e
 
     def stopService(self) -> Deferred[None]:
         """

@@ -5,6 +5,8 @@ Tests for L{echohub.config}: sources, precedence and errors.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -28,7 +30,9 @@ class LoadConfigTests(SynchronousTestCase):
         """
         Write C{text} to a new TOML file and return its path.
         """
-        path = self.mktemp()
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "echohub.toml")
         with open(path, "w") as f:
             f.write(text)
         return path
@@ -150,7 +154,7 @@ class LoadConfigTests(SynchronousTestCase):
         """
         A config file that does not exist is named.
         """
-        path = os.path.abspath(self.mktemp())
+        path = os.path.join(tempfile.gettempdir(), "echohub-no-such-config.toml")
         self.assertConfigError({"ECHOHUB_CONFIG": path}, path, "does not exist")
 
     def test_invalidToml(self) -> None:

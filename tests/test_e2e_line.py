@@ -30,7 +30,7 @@ def test_linesEchoedByteForByte(server: EchohubProcess) -> None:
     Complete lines come back exactly, CR and non-UTF-8 bytes included, however
     the stream is segmented; pipelined lines need no reads in between.
     """
-    data = b"hello\r\n" + bytes(range(256)).replace(b"\n", b"") + b"\n" + b"x" * 100000 + b"\n"
+    data = b"hello\r\n" + bytes(range(256)).replace(b"\n", b"") + b"\n" + b"x" * 65536 + b"\n"
     with server.connect("line") as sock:
         for i in range(0, len(data), 7919):
             sock.sendall(data[i : i + 7919])
