@@ -20,11 +20,30 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from twisted.logger import eventFromJSON, formatEvent
+
 ROOT = Path(__file__).resolve().parent.parent
 TAC = ROOT / "echohub.tac"
 TWISTD = Path(sys.executable).parent / "twistd"
+TWIST = Path(sys.executable).parent / "twist"
 
 _LISTENING = re.compile(r"(\w+) listening on (\S+) \((.*)\)\s*$")
+
+
+def _text(line: str) -> str:
+    """
+    The text of one log line: C{twist} writes JSON events when its output is
+    not a terminal (as RFC 7464 JSON text sequences: each record starts with
+    an ASCII record separator), C{twistd} writes formatted text.
+    """
+    line = line.lstrip("\x1e")
+    if not line.startswith("{"):
+        return line
+    try:
+        event = eventFromJSON(line)
+    except ValueError:
+        return line
+    return formatEvent(event)
 
 
 def cleanEnvironment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -88,7 +107,7 @@ class EchohubProcess:
             line = self._next(deadline)
             if line is None:
                 raise AssertionError(f"echohub did not start:\n{self.output}")
-            match = _LISTENING.search(line)
+            match = _LISTENING.search(_text(line))
             if match:
                 service, address, _ = match.groups()
                 host, _, port = address.rpartition(":")
