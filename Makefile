@@ -2,6 +2,8 @@
 #   make run   set up .venv, install echohub, create dev certificates, run it
 #   make test  set up .venv with the test extras and run the whole suite
 # More: make check (ruff + mypy), make devcert, make clean.
+# make bench: echohub side by side with its peers (benchmarks/; options in
+#   BENCH_ARGS, e.g. BENCH_ARGS='--scenarios line,pingpong --duration 2 --repeat 1').
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,13 +21,67 @@ export ECHOHUB_LINE_LISTEN ?= tcp:7007:interface=127.0.0.1 ssl:7443:interface=12
 export ECHOHUB_WEB_LISTEN ?= tcp:8080:interface=127.0.0.1 ssl:8443:interface=127.0.0.1:$(DEV_TLS)
 endif
 
-.PHONY: run test check devcert clean
+.PHONY: run test check devcert clean system-packages browser bench bench-smoke bench-tools
 
 run: $(VENV)/.installed $(CERTS)/server.pem
 	$(BIN)/twistd --pidfile= -ny echohub.tac
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian packages some tests drive: headless Chromium (the browser test),
+# haproxy (the scale-out test), systemd's systemd-socket-activate and
+# systemd-analyze (socket activation, the units' checks).  The missing ones
+# are installed, with one apt-get update, when we may (root, apt-get
+# present).  Failure is tolerated: those tests then skip and say why.
+system-packages:
+	@missing=""; \
+	{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } \
+	  || missing="$$missing chromium chromium-driver"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	{ command -v systemd-socket-activate >/dev/null && command -v systemd-analyze >/dev/null; } \
+	  || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq $$missing) \
+	      || echo "could not install$$missing; the tests needing them will skip"; \
+	  else \
+	    echo "missing$$missing and not root: the tests needing them will skip"; \
+	  fi; \
+	fi
+
+browser: system-packages
+
+# The benchmark: `make bench` runs every scenario (about 20 minutes at the
+# defaults; `$(BIN)/python -m benchmarks --help` lists the options), `make
+# bench-smoke` checks in seconds that the harness works.  Results go to
+# benchmarks/results/.
+bench: $(VENV)/.installed-bench bench-tools
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+bench-smoke: $(VENV)/.installed-bench bench-tools
+	$(BIN)/python -m benchmarks --scenarios line,http-get --duration 1 --warmup 0.3 \
+	  --repeat 1 $(BENCH_ARGS)
+
+# The load generator is compiled at bench time (with OpenSSL's headers for the
+# TLS scenarios) and the HTTP scenarios use wrk: install what is missing when
+# we may (root, apt-get present).  Without them, those scenarios are skipped
+# and the table says why.
+bench-tools:
+	@missing=""; \
+	command -v cc >/dev/null || command -v gcc >/dev/null || missing="gcc"; \
+	[ -f /usr/include/openssl/ssl.h ] || missing="$$missing libssl-dev"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$missing) \
+	      || echo "could not install$$missing: some scenarios will be skipped"; \
+	  else \
+	    echo "missing$$missing and not root: some scenarios will be skipped"; \
+	  fi; \
+	fi
 
 check: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -56,5 +112,9 @@ $(VENV)/.installed-test: $(BIN)/python $(SOURCES)
 $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 	$(call install,[dev])
 
+$(VENV)/.installed-bench: $(BIN)/python $(SOURCES)
+	$(call install,[bench])
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .hypothesis
+	rm -rf benchmarks/build

@@ -7,8 +7,12 @@ README.md.  All code lives in the installed C{echohub} package.
 """
 
 from twisted.application.service import Application
+from twisted.logger import ILogObserver
 
+from echohub.logs import observerFromEnvironment
 from echohub.tap import serviceFromEnvironment
 
 application = Application("echohub")
+# [server] log_format: journald prefixes under systemd, text or JSON lines.
+application.setComponent(ILogObserver, observerFromEnvironment())
 serviceFromEnvironment().setServiceParent(application)

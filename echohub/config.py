@@ -32,15 +32,23 @@ class ConfigError(Exception):
     """
 
 
-def setting(default: Any, doc: str, minimum: float | None = None) -> Any:
+def setting(
+    default: Any,
+    doc: str,
+    minimum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
     """
     Declare one configuration setting.
 
     @param default: the value used when no source sets it.
     @param doc: one sentence for C{--help} and the README.
     @param minimum: the smallest accepted value for a number.
+    @param choices: the accepted values of a text setting.
     """
-    return field(default=default, metadata={"doc": doc, "minimum": minimum})
+    return field(
+        default=default, metadata={"doc": doc, "minimum": minimum, "choices": choices}
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,16 @@ class LineConfig:
         " it is aborted; 0 waits for ever.",
         minimum=0,
     )
+    max_connections: int = setting(
+        4096,
+        "Most line connections open at once; more get an ERROR line; 0 disables.",
+        minimum=0,
+    )
+    max_connections_per_peer: int = setting(
+        64,
+        "Most line connections open at once from one client host; 0 disables.",
+        minimum=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,46 @@ class WebConfig:
         "Seconds without traffic before an HTTP connection is closed; 0 disables.",
         minimum=0,
     )
+    max_connections: int = setting(
+        4096,
+        "Most HTTP connections open at once; more get a 503; 0 disables.",
+        minimum=0,
+    )
+    max_connections_per_peer: int = setting(
+        64,
+        "Most HTTP connections open at once from one client host; 0 disables.",
+        minimum=0,
+    )
+    max_delay: float = setting(
+        10.0,
+        "Longest /delay/<seconds> in seconds; longer gets 400.",
+        minimum=0,
+    )
+    max_stream_count: int = setting(
+        100,
+        "Most items one /stream/<n> or /sse response sends; more gets 400.",
+        minimum=1,
+    )
+    max_stream_interval: float = setting(
+        10.0,
+        "Longest interval in seconds between /stream or /sse items; longer gets 400.",
+        minimum=0,
+    )
+    show_sensitive_headers: bool = setting(
+        False,
+        "Whether /anything and /headers show Authorization, Proxy-Authorization"
+        " and Cookie values; when false they are replaced by a note.",
+    )
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        "Origins allowed by CORS (scheme://host[:port], or * for any); empty"
+        " turns CORS off.",
+    )
+    cors_credentials: bool = setting(
+        False,
+        "Whether CORS responses to a listed origin allow credentials; never"
+        " sent for *.",
+    )
 
 
 @dataclass(frozen=True)
@@ -99,11 +157,83 @@ class ServerConfig:
     Settings of the process as a whole.
     """
 
-    shutdown_timeout: float = setting(
-        5.0,
-        "Seconds a stopping server waits for connections to flush before it"
-        " aborts them.",
+    drain_timeout: float = setting(
+        10.0,
+        "Seconds a stopping server lets open connections finish before it"
+        " aborts them; keep it below the unit's TimeoutStopSec.",
         minimum=0,
+    )
+    log_format: str = setting(
+        "auto",
+        "Log line format: text, journald (<N> level prefixes, no timestamps),"
+        " json, or auto (journald under systemd, else text).",
+        choices=("auto", "text", "journald", "json"),
+    )
+    warning_interval: float = setting(
+        10.0,
+        "Seconds over which a repeated warning (refused connections, bad PROXY"
+        " headers) is logged once, with a count of the rest.",
+        minimum=0,
+    )
+    metrics_listen: tuple[str, ...] = setting(
+        (),
+        "Endpoint strings of a separate listener for /metrics; when empty,"
+        " /metrics is served by the web service.",
+    )
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """
+    Defaults of every C{ssl:} listener, and the TLS info service.
+    """
+
+    profile: str = setting(
+        "intermediate",
+        "TLS policy of ssl: listeners without profile=: intermediate (TLS 1.2"
+        " and 1.3) or modern (TLS 1.3 only), as in Mozilla's Server Side TLS 5.7.",
+        choices=("intermediate", "modern"),
+    )
+    handshake_timeout: float = setting(
+        10.0,
+        "Seconds a TLS client has to finish its handshake before the connection"
+        " is closed; 0 disables.",
+        minimum=0,
+    )
+    info_listen: tuple[str, ...] = setting(
+        (),
+        "Endpoint strings of the TLS info service: each connection gets one"
+        " JSON line describing its TLS session, then EOF.",
+    )
+
+
+@dataclass(frozen=True)
+class WebSocketConfig:
+    """
+    Settings of the WebSocket echo at C{/ws}.
+    """
+
+    max_message: int = setting(
+        1024 * 1024,
+        "Largest accepted WebSocket message in bytes; a larger one closes the"
+        " connection with code 1009 as soon as it passes the limit.",
+        minimum=1,
+    )
+    ping_interval: float = setting(
+        30.0,
+        "Seconds between the server's pings; a client that has not answered"
+        " the previous ping by the next is closed (1011); 0 disables.",
+        minimum=0,
+    )
+    close_timeout: float = setting(
+        10.0,
+        "Seconds a closing WebSocket connection may take before it is aborted.",
+        minimum=0,
+    )
+    allowed_origins: tuple[str, ...] = setting(
+        (),
+        "Browser origins (scheme://host[:port], or *) allowed besides the"
+        " page's own; other Origin headers get 403.",
     )
 
 
@@ -116,12 +246,16 @@ class Config:
     line: LineConfig = field(default_factory=LineConfig)
     web: WebConfig = field(default_factory=WebConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
 
 
 SECTIONS: dict[str, type[Any]] = {
     "line": LineConfig,
     "web": WebConfig,
     "server": ServerConfig,
+    "tls": TLSConfig,
+    "websocket": WebSocketConfig,
 }
 
 
@@ -137,6 +271,7 @@ class Setting:
     default: Any
     doc: str
     minimum: float | None
+    choices: tuple[str, ...] | None = None
 
     @property
     def envName(self) -> str:
@@ -158,7 +293,13 @@ def _kindOf(annotation: str) -> type:
     Map a field annotation (a string, under postponed evaluation) to the
     Python type its values are converted to.
     """
-    return {"tuple[str, ...]": tuple, "int": int, "float": float}[annotation]
+    return {
+        "tuple[str, ...]": tuple,
+        "int": int,
+        "float": float,
+        "str": str,
+        "bool": bool,
+    }[annotation]
 
 
 def allSettings() -> Iterator[Setting]:
@@ -174,10 +315,13 @@ def allSettings() -> Iterator[Setting]:
                 default=f.default,
                 doc=f.metadata["doc"],
                 minimum=f.metadata["minimum"],
+                choices=f.metadata["choices"],
             )
 
 
 _SETTINGS = {(s.section, s.key): s for s in allSettings()}
+
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 def _convert(s: Setting, value: object, where: str, text: bool = True) -> object:
@@ -199,7 +343,17 @@ def _convert(s: Setting, value: object, where: str, text: bool = True) -> object
             return tuple(value.split())
         if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             return tuple(value)
-        raise bad("a list of endpoint description strings")
+        raise bad("a list of strings")
+    if s.kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and text and value.lower() in _BOOLEANS:
+            return _BOOLEANS[value.lower()]
+        raise bad("true or false")
+    if s.kind is str:
+        if not isinstance(value, str) or (s.choices and value not in s.choices):
+            raise bad("one of " + ", ".join(s.choices or ()))
+        return value
     if isinstance(value, bool) or (isinstance(value, str) and not text):
         raise bad("a number")
     number: int | float

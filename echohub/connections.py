@@ -33,7 +33,13 @@ class IDrainable(Interface):
 class ConnectionRegistry:
     """
     The set of open connections of one process.
+
+    @ivar draining: set once L{drain} was called, for good: the process is
+        stopping, and C{/healthz} says so (C{503}) so that a load balancer
+        sends nothing more.
     """
+
+    draining = False
 
     def __init__(self) -> None:
         self._connections: set[IDrainable] = set()
@@ -69,6 +75,7 @@ class ConnectionRegistry:
             aborted.
         @return: a L{Deferred} that fires once no connection is left.
         """
+        self.draining = True
         if not self._connections:
             return succeed(None)
         drained = self._drained = Deferred()

@@ -29,17 +29,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from zope.interface import implementer
-
-from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol, IReactorTime
+from OpenSSL import SSL
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IReactorTime,
+)
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
+from echohub import metrics
+from echohub.access import ServiceAccess
+from echohub.caps import ConnectionCaps
 from echohub.config import LineConfig
 from echohub.connections import ConnectionRegistry, IDrainable
 
 DELIMITER = b"\n"
+
+DRAIN_GRACE = 0.05
+"""
+Seconds a draining connection keeps echoing before it closes (see
+L{LineEcho.drain}).
+"""
 
 
 def findOverlongLine(data: bytes, maxLength: int) -> int:
@@ -86,15 +101,41 @@ class LineEcho(Protocol, TimeoutMixin):
         self._pending: list[bytes] = []
         self._pendingLength = 0
         self._closing = False
+        self._admitted = False
+        self._started = 0.0
+        self._bytesIn = 0
+        self._bytesOut = 0
+        self._closeReason = "connection lost"
+        self._drainCall: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         """
-        Register for draining, apply backpressure from the start and arm the
-        idle timer.
+        Apply backpressure from the start; then, if the caps admit the peer,
+        register for draining and arm the idle timer, else answer one
+        C{ERROR} line and close.
         """
-        self.factory.connections.add(self)
         self.transport.registerProducer(self.transport, True)
+        peer = self.transport.getPeer()
+        refusal = self.factory.access.admit(peer, self.factory.listener)
+        if refusal is not None:
+            self._write(
+                b"ERROR too many connections (%s); try again later\n"
+                % (refusal.encode("ascii"),)
+            )
+            self._close("refused: " + refusal)
+            return
+        self._admitted = True
+        self._started = self.factory.reactor.seconds()
+        self.factory.connections.add(self)
         self.setTimeout(self._idleTimeout)
+
+    def _write(self, data: bytes) -> None:
+        """
+        Send C{data}, counting it for the access log and the metrics.
+        """
+        self._bytesOut += len(data)
+        self.factory.access.transferred(0, len(data))
+        self.transport.write(data)
 
     def dataReceived(self, data: bytes) -> None:
         """
@@ -102,6 +143,8 @@ class LineEcho(Protocol, TimeoutMixin):
         """
         if self._closing:
             return
+        self._bytesIn += len(data)
+        self.factory.access.transferred(len(data), 0)
         self.resetTimeout()
         end = data.rfind(DELIMITER) + 1
         if not end:
@@ -126,7 +169,8 @@ class LineEcho(Protocol, TimeoutMixin):
             if overlong != -1:
                 self._lineTooLong(lines[:overlong])
                 return
-        self.transport.write(lines)
+        self._write(lines)
+        self.factory.access.echoed(lines.count(DELIMITER))
         if self._pendingLength > self._maxLength:
             self._lineTooLong(b"")
 
@@ -136,34 +180,59 @@ class LineEcho(Protocol, TimeoutMixin):
 
         @param echo: the complete, acceptable lines that preceded it.
         """
-        self.transport.write(
+        self.factory.access.echoed(echo.count(DELIMITER))
+        self._write(
             echo
             + b"ERROR line too long: the limit is %d bytes (max_line_length);"
             b" closing\n" % (self._maxLength,)
         )
         self._pending = []
         self._pendingLength = 0
-        self._close()
+        self.factory.access.rejected(
+            metrics.TOO_LONG,
+            "{service}: closed {peer}: line over {limit} bytes",
+            self.transport.getPeer(),
+            limit=self._maxLength,
+        )
+        self._close("line too long")
 
     def readConnectionLost(self) -> None:
         """
         The client will send no more: echo its unterminated last line, if
         any, as it was received, and close once everything is written.
         """
-        self.drain()
+        self._finish("client closed")
 
     def drain(self) -> None:
         """
-        Finish the connection without losing a byte: echo the unterminated
-        last line, if any, then close once everything is written.  Used on
-        half-close and when the server stops.
+        The server is stopping: after L{DRAIN_GRACE} seconds, finish as on a
+        half-close.
+
+        The grace lets the reactor read what the client already sent: a
+        connection accepted just before the listener closed usually has its
+        first line waiting in the kernel, unread, and closing a socket with
+        unread input resets it, losing the echo the client waits for.
         """
+        if not self._closing and self._drainCall is None:
+            self._drainCall = self.factory.reactor.callLater(
+                DRAIN_GRACE, self._finish, "server draining"
+            )
+
+    def _finish(self, reason: str) -> None:
+        """
+        Finish the connection without losing a byte: echo the unterminated
+        last line, if any, then close once everything is written.
+
+        @param reason: why, for the access log.
+        """
+        if self._drainCall is not None and self._drainCall.active():
+            self._drainCall.cancel()
         if self._closing:
             return
         if self._pending:
-            self.transport.write(b"".join(self._pending))
+            self._write(b"".join(self._pending))
             self._pending = []
-        self._close()
+        self._close(reason)
 
     def writeConnectionLost(self) -> None:
         """
@@ -171,15 +240,18 @@ class LineEcho(Protocol, TimeoutMixin):
         """
         self.transport.loseConnection()
 
-    def _close(self) -> None:
+    def _close(self, reason: str) -> None:
         """
         Close once the echoes already written have been sent.
 
         The transport is unregistered as its own producer first: a paused
         producer would otherwise keep a closing connection open for ever.  A
         peer that still does not read is aborted by the close timeout.
+
+        @param reason: why, for the access log.
         """
         self._closing = True
+        self._closeReason = reason
         self.transport.unregisterProducer()
         self.transport.loseConnection()
         self.setTimeout(self._closeTimeout)
@@ -190,16 +262,46 @@ class LineEcho(Protocol, TimeoutMixin):
         closing in time is aborted.
         """
         if self._closing:
+            self._closeReason += ", then aborted by close_timeout"
             self.transport.abortConnection()
         else:
-            self._close()
+            self.factory.access.rejected(
+                metrics.TIMEOUT,
+                "{service}: closed {peer}: idle for {timeout} s",
+                self.transport.getPeer(),
+                timeout=self._idleTimeout,
+            )
+            self._close("idle timeout")
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """
-        Stop the timers and leave the registry.
+        Stop the timers, leave the registry and write the access log line.
         """
         self.setTimeout(None)
+        if self._drainCall is not None and self._drainCall.active():
+            self._drainCall.cancel()
         self.factory.connections.remove(self)
+        if not self._admitted:
+            return
+        peer = self.transport.getPeer()
+        if reason is not None and reason.check(SSL.Error):
+            self._closeReason = "TLS failure"
+            self.factory.access.rejected(
+                metrics.TLS,
+                "{service}: TLS failed with {peer}: {error}",
+                peer,
+                error=reason.getErrorMessage(),
+            )
+        elif not self._closing and (reason is None or reason.check(ConnectionDone)):
+            self._closeReason = "client closed"
+        self.factory.access.closed(
+            peer,
+            self.factory.listener,
+            self._started,
+            self._bytesIn,
+            self._bytesOut,
+            self._closeReason,
+        )
 
 
 class LineEchoFactory(ServerFactory[LineEcho]):
@@ -212,12 +314,18 @@ class LineEchoFactory(ServerFactory[LineEcho]):
         config: LineConfig,
         reactor: IReactorTime | None = None,
         connections: ConnectionRegistry | None = None,
+        access: ServiceAccess | None = None,
+        listener: str = "line",
     ) -> None:
         """
         @param reactor: the clock the protocols' timeouts run on; the global
             reactor by default.
         @param connections: where the protocols register for draining; a
             private registry by default.
+        @param access: the service's caps, metrics and logs; by default
+            private ones with the caps of C{config} and no metrics.
+        @param listener: the listener this factory serves, as metrics label
+            it.
         """
         if reactor is None:
             from twisted.internet import reactor as globalReactor
@@ -226,6 +334,13 @@ class LineEchoFactory(ServerFactory[LineEcho]):
         self.config = config
         self.reactor = reactor
         self.connections = ConnectionRegistry() if connections is None else connections
+        if access is None:
+            caps = ConnectionCaps(
+                config.max_connections, config.max_connections_per_peer
+            )
+            access = ServiceAccess("line", caps, reactor)
+        self.access = access
+        self.listener = listener
 
     def buildProtocol(self, addr: IAddress | None) -> LineEcho:
         """

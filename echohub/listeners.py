@@ -10,9 +10,11 @@ the service and the endpoint string, and a failure to bind fails start-up.
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import _parse, quoteStringArgument, serverFromString
 from twisted.internet.interfaces import (
     IAddress,
     IListeningPort,
@@ -22,8 +24,14 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from echohub.config import ConfigError
-from echohub.tls import TLSConfigError, sslServerEndpoint
+from echohub.config import ConfigError, TLSConfig
+from echohub.proxy import ProxyServerEndpoint
+from echohub.tls import (
+    TLS_OVER_OPTIONS,
+    TLSConfigError,
+    sslServerEndpoint,
+    tlsServerEndpoint,
+)
 
 
 class ListenError(Exception):
@@ -32,20 +40,70 @@ class ListenError(Exception):
     """
 
 
-def serverEndpoint(reactor: object, description: str) -> IStreamServerEndpoint:
+def _prefix(description: str) -> str:
+    return description.split(":", 1)[0].lower()
+
+
+def _takeTLSOptions(description: str) -> tuple[str, dict[str, str]]:
+    """
+    Split echohub's TLS options off an endpoint string that is not C{ssl:}.
+
+    @return: the string without them, re-quoted for Twisted, and the options.
+    """
+    args, kwargs = _parse(description)
+    tls = {key: kwargs.pop(key) for key in TLS_OVER_OPTIONS & set(kwargs)}
+    if not tls:
+        return description, tls
+    rest = [quoteStringArgument(arg) for arg in args]
+    rest += [f"{key}={quoteStringArgument(value)}" for key, value in kwargs.items()]
+    return ":".join(rest), tls
+
+
+def serverEndpoint(
+    reactor: Any, description: str, tlsDefaults: TLSConfig | None = None
+) -> IStreamServerEndpoint:
     """
     Parse one server endpoint description string.
 
     C{ssl:} strings are built by L{echohub.tls}; every other prefix (C{tcp:},
-    C{tcp6:}, C{unix:}, C{systemd:}, plugins) by Twisted.
+    C{tcp6:}, C{unix:}, C{systemd:}, plugins) by Twisted.  echohub composes
+    two layers over any of them, in the order they come on the wire:
 
+        - a C{haproxy:} prefix: each connection starts with a PROXY protocol
+          header (v1 or v2), read before anything else, TLS included, as
+          HAProxy's C{send-proxy} sends it (L{echohub.proxy}).  Twisted's own
+          C{haproxy:ssl:} would expect it inside TLS.
+        - C{privateKey=}, C{certKey=} and C{extraCertChain=} on a string
+          other than C{ssl:}: TLS over that endpoint, e.g.
+          C{systemd:domain=INET:name=linetls:privateKey=K:certKey=C}.
+
+    Twisted's C{tls:} server strings are refused: they would serve TLS
+    without echohub's policy, client authentication and reload.
+
+    @param tlsDefaults: the C{[tls]} settings, defaults of every TLS listener.
     @raise ConfigError: naming the string and what is wrong with it.
     """
-    prefix = description.split(":", 1)[0].lower()
+    proxied = _prefix(description) == "haproxy"
+    inner = description.split(":", 1)[1] if proxied else description
+
+    def underTLS(endpoint: IStreamServerEndpoint) -> IStreamServerEndpoint:
+        if not proxied:
+            return endpoint
+        wrapped: IStreamServerEndpoint = ProxyServerEndpoint(endpoint, reactor)
+        return wrapped
+
     try:
-        if prefix == "ssl":
-            return sslServerEndpoint(reactor, description)  # type: ignore[arg-type]
-        endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
+        if _prefix(inner) == "tls":
+            raise ValueError(
+                "echohub serves TLS through ssl: strings, with its TLS policy:"
+                " write ssl:PORT:privateKey=KEY:certKey=CERT instead of tls:"
+            )
+        if _prefix(inner) == "ssl":
+            return sslServerEndpoint(reactor, inner, underTLS, tlsDefaults)
+        inner, tls = _takeTLSOptions(inner)
+        endpoint = underTLS(serverFromString(reactor, inner))
+        if tls:
+            endpoint = tlsServerEndpoint(endpoint, reactor, tlsDefaults, **tls)
         return endpoint
     except TLSConfigError as e:
         raise ConfigError(f"endpoint {description!r}: {e}") from None
@@ -148,3 +206,24 @@ def formatAddress(address: IAddress) -> str:
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
     return str(name) if name else str(address)
+
+
+_LABEL_OPTIONS = frozenset({"interface", "domain", "name", "index", "port"})
+
+
+def listenerLabel(description: str) -> str:
+    """
+    Name a listener for metrics: its endpoint string without the options
+    that say nothing about where it listens (certificate paths, backlog).
+    """
+    try:
+        args, kwargs = _parse(description)
+    except ValueError:
+        return description
+    parts = [quoteStringArgument(arg) for arg in args]
+    parts += [
+        f"{key}={quoteStringArgument(value)}"
+        for key, value in kwargs.items()
+        if key in _LABEL_OPTIONS
+    ]
+    return ":".join(parts)

@@ -4,57 +4,114 @@ Assembly of one echohub process: a L{MultiService} of listeners.
 
 This module only wires: the protocols own their limits and timeouts, the
 configuration is already validated, and each listener is one
-L{ListeningService} per endpoint string.
+L{ListeningService} per endpoint string.  Around them the process tells
+systemd when it is ready and when it stops (L{echohub.notify}), and drains
+its connections before it exits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import Site
 
+from echohub.access import ServiceAccess
+from echohub.caps import ConnectionCaps
 from echohub.config import Config
 from echohub.connections import ConnectionRegistry
 from echohub.line import LineEchoFactory
-from echohub.listeners import ListenError, ListeningService, serverEndpoint
+from echohub.listeners import (
+    ListenError,
+    ListeningService,
+    listenerLabel,
+    serverEndpoint,
+)
+from echohub.metrics import Metrics
+from echohub.notify import Notifier
 from echohub.site import buildSite
+from echohub.tlsinfo import TLSInfoFactory
+from echohub.tlsreload import TLSReloadService
 
 
 class EchohubService(MultiService):
     """
     The whole of one echohub process.
 
-    Start-up binds every listener or none; stopping closes the listeners at
-    once, then drains the open connections (see L{ConnectionRegistry}).
+    Start-up binds every listener or none, then sends systemd C{READY=1};
+    stopping sends C{STOPPING=1}, closes the listeners at once, then drains
+    the open connections (see L{ConnectionRegistry}) within C{[server]
+    drain_timeout}.
 
     @ivar connections: every open connection of every service.
+    @ivar metrics: the process's metrics.
+    @ivar notifier: how systemd is told about start and stop.
     """
 
     log = Logger()
 
-    def __init__(self, config: Config, reactor: IReactorTime) -> None:
+    def __init__(
+        self,
+        config: Config,
+        reactor: IReactorTime,
+        metrics: Metrics | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.reactor = reactor
         self.connections = ConnectionRegistry()
+        self.metrics = Metrics() if metrics is None else metrics
+        self.notifier = Notifier() if notifier is None else notifier
+        self.accesses: list[ServiceAccess] = []
+
+    def access(
+        self, serviceName: str, maxConnections: int, maxPerPeer: int
+    ) -> ServiceAccess:
+        """
+        Make the caps, metrics and logs of one service.
+        """
+        access = ServiceAccess(
+            serviceName,
+            ConnectionCaps(maxConnections, maxPerPeer),
+            self.reactor,
+            self.metrics,
+            self.config.server.warning_interval,
+        )
+        self.accesses.append(access)
+        return access
 
     def addListeners(
-        self, serviceName: str, descriptions: tuple[str, ...], factory: IProtocolFactory
+        self,
+        serviceName: str,
+        descriptions: tuple[str, ...],
+        factory: IProtocolFactory | Callable[[str], IProtocolFactory],
     ) -> None:
         """
         Listen with C{factory} on each endpoint string.
 
         Every string is parsed here, before anything binds, so a bad one is
         reported while the configuration is read.
+
+        @param factory: the protocol factory of every listener, or a
+            callable that builds one per listener from its label (see
+            L{listenerLabel}), so that metrics can tell listeners apart.
         """
         for description in descriptions:
-            endpoint = serverEndpoint(self.reactor, description)
-            ListeningService(serviceName, description, endpoint, factory).setServiceParent(
-                self
+            endpoint = serverEndpoint(self.reactor, description, self.config.tls)
+            listenerFactory = (
+                factory
+                if IProtocolFactory.providedBy(factory)
+                else factory(listenerLabel(description))
             )
+            ListeningService(
+                serviceName, description, endpoint, listenerFactory
+            ).setServiceParent(self)
 
     def privilegedStartService(self) -> None:
         """
@@ -77,42 +134,102 @@ class EchohubService(MultiService):
                 child.stopService()
             raise SystemExit(1) from e
 
+    def startService(self) -> None:
+        """
+        Start, then tell systemd (C{Type=notify}) that every listener is
+        bound and echohub serves.
+        """
+        super().startService()
+        count = sum(1 for child in self if getattr(child, "port", None) is not None)
+        self.notifier.ready(f"serving on {count} listener(s)")
+
     def stopService(self) -> Deferred[None]:
         """
-        Stop listening, then drain open connections within the configured
-        shutdown timeout.
+        Report draining (C{/healthz} answers C{503}, systemd gets
+        C{STOPPING=1}), stop listening, then drain open connections within
+        the configured deadline.
         """
+        self.connections.draining = True
+        self.metrics.draining.set(1)
+        self.notifier.stopping(f"draining {len(self.connections)} connection(s)")
         stopped: Deferred[Any] = super().stopService()
-        timeout = self.config.server.shutdown_timeout
+        timeout = self.config.server.drain_timeout
 
         def drain(_: object) -> Deferred[None]:
             self.log.info(
-                "echohub stopping: draining {count} connection(s)",
+                "echohub stopping: draining {count} connection(s) within {timeout:g} s",
                 count=len(self.connections),
+                timeout=timeout,
             )
             return self.connections.drain(self.reactor, timeout)
 
-        return stopped.addCallback(drain)
+        def drained(_: object) -> None:
+            for access in self.accesses:
+                access.warnings.stop()
+            self.log.info("echohub stopped: every connection closed")
+
+        return stopped.addCallback(drain).addCallback(drained)
 
 
-def makeService(config: Config, reactor: Any = None) -> EchohubService:
+def metricsSite(metrics: Metrics) -> Site:
+    """
+    A site that serves only C{/metrics}, for C{[server] metrics_listen}.
+    """
+    root = Resource()
+    root.putChild(b"metrics", metrics.resource())
+    return Site(root)
+
+
+def makeService(
+    config: Config,
+    reactor: Any = None,
+    metrics: Metrics | None = None,
+    notifier: Notifier | None = None,
+) -> EchohubService:
     """
     Build the echohub service for C{config}.
 
     @param reactor: the reactor to listen with; the global one by default.
+    @param metrics: the process's metrics; new ones by default.
+    @param notifier: the systemd notifier; one from the environment by
+        default.
     @raise echohub.config.ConfigError: an endpoint string or a TLS file is
         unusable.
     """
     if reactor is None:
         from twisted.internet import reactor
-    service = EchohubService(config, reactor)
+    service = EchohubService(config, reactor, metrics, notifier)
     service.setName("echohub")
+    lineAccess = service.access(
+        "line", config.line.max_connections, config.line.max_connections_per_peer
+    )
     service.addListeners(
         "line",
         config.line.listen,
-        LineEchoFactory(config.line, reactor, service.connections),
+        lambda listener: LineEchoFactory(
+            config.line, reactor, service.connections, lineAccess, listener
+        ),
+    )
+    webAccess = service.access(
+        "web", config.web.max_connections, config.web.max_connections_per_peer
+    )
+    metricsOnWeb = service.metrics if not config.server.metrics_listen else None
+    service.addListeners(
+        "web",
+        config.web.listen,
+        lambda listener: buildSite(
+            config.web,
+            reactor,
+            service.connections,
+            access=webAccess,
+            listener=listener,
+            metrics=metricsOnWeb,
+            websocket=config.websocket,
+        ),
     )
     service.addListeners(
-        "web", config.web.listen, buildSite(config.web, reactor, service.connections)
+        "metrics", config.server.metrics_listen, metricsSite(service.metrics)
     )
+    service.addListeners("tlsinfo", config.tls.info_listen, TLSInfoFactory())
+    TLSReloadService(reactor).setServiceParent(service)
     return service

@@ -26,8 +26,7 @@ What Twisted's L{twisted.web.server.Site} does not do, and these classes add:
 from __future__ import annotations
 
 from io import BytesIO
-
-from zope.interface import implementer
+from typing import Any
 
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import connectionDone
@@ -35,9 +34,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http, server
 from twisted.web.resource import IResource
+from zope.interface import implementer
 
-from echohub.config import WebConfig
+from echohub import metrics as _metrics
+from echohub.access import ServiceAccess
+from echohub.caps import ConnectionCaps
+from echohub.config import WebConfig, WebSocketConfig
 from echohub.connections import ConnectionRegistry, IDrainable
+from echohub.listeners import formatAddress
+from echohub.metrics import Metrics
 from echohub.web import PLAIN_TEXT, buildResourceTree
 
 _log = Logger()
@@ -63,11 +68,24 @@ class EchoChannel(http.HTTPChannel):
     _draining = False
     _abortCall: IDelayedCall | None = None
 
+    _admitted = False
+
     def connectionMade(self) -> None:
         """
-        Register for draining.
+        Register for draining if the caps admit the peer; otherwise answer
+        C{503} and close.
         """
         super().connectionMade()
+        assert self.transport is not None
+        refusal = self.site.access.admit(self.transport.getPeer(), self.site.listener)
+        if refusal is not None:
+            self.refuse(
+                b"503 Service Unavailable",
+                f"503 Service Unavailable: too many connections ({refusal});"
+                " try again later\n",
+            )
+            return
+        self._admitted = True
         self.site.connections.add(self)
 
     def drain(self) -> None:
@@ -108,6 +126,9 @@ class EchoChannel(http.HTTPChannel):
         if self._abortCall is not None and self._abortCall.active():
             self._abortCall.cancel()
         self.site.connections.remove(self)
+        if self._admitted:
+            assert self.transport is not None
+            self.site.access.release(self.transport.getPeer(), self.site.listener)
         super().connectionLost(reason)
 
     def allHeadersReceived(self) -> None:
@@ -136,6 +157,12 @@ class EchoChannel(http.HTTPChannel):
         """
         Answer C{413} for a request body over the limit, and close.
         """
+        self.site.access.rejected(
+            _metrics.TOO_LONG,
+            "{service}: refused a request body over {limit} bytes from {peer}",
+            self.transport.getPeer(),  # type: ignore[union-attr]
+            limit=self.maxBody,
+        )
         self.refuse(
             b"413 Content Too Large",
             f"413 Content Too Large: request bodies are limited to"
@@ -157,7 +184,9 @@ class EchoChannel(http.HTTPChannel):
         """
         Answer the current request with a plain-text error, close the
         connection, and ignore anything the client sends from now on.
-        Only the first call on a connection answers.
+        Only the first call on a connection answers.  The caller logs why,
+        rate-limited (L{ServiceAccess.rejected}): a flood of refusals must
+        not be a flood of log lines.
 
         A client that does not let the connection close (it stops reading)
         has C{abortTimeout} seconds, then the connection is aborted, whether
@@ -186,11 +215,7 @@ class EchoChannel(http.HTTPChannel):
                 body,
             ]
         )
-        _log.info(
-            "Refused a request from {peer}: {status}",
-            peer=self.transport.getPeer(),
-            status=status.decode("ascii"),
-        )
+        self.site.countResponse(int(status[:3]))
         self.setTimeout(None)
         self.loseConnection()
         self._abortCall = self.callLater(self.abortTimeout, self.forceAbortClient)
@@ -208,6 +233,13 @@ class EchoRequest(server.Request):
     content: BytesIO  # type: ignore[assignment]
     defaultContentType = PLAIN_TEXT
     _bodyLength = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """
+        Note when the request started, for the access log's duration.
+        """
+        super().__init__(*args, **kwargs)
+        self.startedAt = self.channel.site.reactor.seconds()
 
     def gotLength(self, length: int | None) -> None:
         """
@@ -285,6 +317,8 @@ class EchoSite(server.Site):
         timeout: float | None,
         reactor: IReactorTime | None = None,
         connections: ConnectionRegistry | None = None,
+        access: ServiceAccess | None = None,
+        listener: str = "web",
     ) -> None:
         """
         @param resource: the root resource.
@@ -293,12 +327,52 @@ class EchoSite(server.Site):
         @param reactor: for the idle timeout and the access log's clock.
         @param connections: where channels register for draining; a private
             registry by default.
+        @param access: the service's caps, metrics and logs; by default no
+            caps and no metrics.
+        @param listener: the listener this site serves, as metrics label it.
         """
         super().__init__(
             resource, timeout=timeout, reactor=reactor, parsePOSTFormSubmission=False
         )
         self.maxBody = maxBody
         self.connections = ConnectionRegistry() if connections is None else connections
+        if access is None:
+            access = ServiceAccess("web", ConnectionCaps(0, 0), self.reactor)
+        self.access = access
+        self.listener = listener
+
+    def countResponse(self, code: int) -> None:
+        """
+        Count one response by status code in the metrics.
+        """
+        if self.access.metrics is not None:
+            self.access.metrics.httpRequests.labels(str(code)).inc()
+
+    def log(self, request: server.Request) -> None:  # type: ignore[override]
+        """
+        Write the access log line of one finished request, and count it.
+
+        Instead of Twisted's combined log format, one event with the fields
+        an operator filters on (and the JSON log keeps): peer, method, path,
+        status, body bytes in and out, duration.
+        """
+        assert isinstance(request, EchoRequest)
+        self.countResponse(request.code)
+        self.access.transferred(request._bodyLength, request.sentLength)
+        if request.code == 200 and request.path == b"/echo":
+            self.access.echoed()
+        _log.info(
+            "web access: {peer} {method} {path} {status} {bytes_in} bytes in,"
+            " {bytes_out} bytes out, {duration:.3f} s",
+            peer=formatAddress(request.getClientAddress()),
+            method=request.method.decode("ascii", "replace"),
+            path=request.uri.decode("ascii", "replace"),
+            status=request.code,
+            bytes_in=request._bodyLength,
+            bytes_out=request.sentLength,
+            duration=self.reactor.seconds() - request.startedAt,
+            listener=self.listener,
+        )
 
     def buildProtocol(  # type: ignore[override]
         self, addr: IAddress | None
@@ -322,22 +396,35 @@ def buildSite(
     config: WebConfig,
     reactor: IReactorTime | None = None,
     connections: ConnectionRegistry | None = None,
+    access: ServiceAccess | None = None,
+    listener: str = "web",
+    metrics: Metrics | None = None,
+    websocket: WebSocketConfig | None = None,
 ) -> EchoSite:
     """
     Build the echo site.
 
     The access log goes to the global log (and so to L{twisted.logger}),
-    Twisted's default when no C{logPath} is given.
+    one event per request (L{EchoSite.log}).
 
     @param config: the web settings: body limit and idle timeout (C{0}
         disables it).
     @param reactor: the reactor for timeouts; the global one by default.
     @param connections: where connections register for draining.
+    @param access: the web service's caps, metrics and logs.
+    @param listener: the listener's endpoint string, for metrics.
+    @param metrics: serve these at C{/metrics}; none by default.
+    @param websocket: the settings of the WebSocket echo at C{/ws}.
     """
+    root = buildResourceTree(config, websocket, reactor)
+    if metrics is not None:
+        root.putChild(b"metrics", metrics.resource())
     return EchoSite(
-        buildResourceTree(),
+        root,
         maxBody=config.max_body,
         timeout=config.idle_timeout or None,
         reactor=reactor,
         connections=connections,
+        access=access,
+        listener=listener,
     )

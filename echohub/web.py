@@ -1,20 +1,25 @@
 # -*- test-case-name: tests.test_web -*-
 """
-The resources of the HTTP echo site.
+The resource tree of the HTTP echo site, and its own pages.
 
-    - C{/}: the HTML page that explains the service (L{IndexPage}).
+    - C{/}: the live page (L{IndexPage}): echo by HTTP and WebSocket, an SSE
+      stream, the request details, the endpoint index.
     - C{/echo}: C{GET}/C{HEAD} echo the C{msg} query argument, C{POST} echoes
       the request body (L{EchoResource}).
     - C{/healthz}: C{ok} for load balancers and probes (L{HealthResource}).
+    - C{/anything}, C{/headers}, C{/ip}, C{/user-agent}: request inspection
+      (L{echohub.inspection}).
+    - C{/status}, C{/delay}, C{/bytes}, C{/response-headers}: response
+      controls (L{echohub.controls}).
+    - C{/stream}, C{/sse}: streaming (L{echohub.streaming}).
+    - C{/ws}: the WebSocket echo (L{echohub.websocket}).
     - anything else: a plain-text C{404} (L{NotFound}).
 
-Every resource derives from L{PlainTextResource}, which replaces Twisted's
-HTML error pages (C{NoResource}, the C{405}/C{501} pages of
-L{twisted.web.server.Request.render}) with short plain-text ones, answers
-C{HEAD} from the C{GET} renderer itself, and answers any method it does not
-list with C{405} and an C{Allow} header.  Nothing a client sends is ever
-served with an HTML or XML content type, so the echo cannot be used to
-inject script into this origin.
+Every HTTP resource derives from L{PlainTextResource}
+(L{echohub.resource}): plain-text errors, C{HEAD} from C{GET}, C{405} with
+C{Allow}.  Nothing a client sends is ever served with an HTML or XML content
+type, so the echo cannot be used to inject script into this origin.  CORS,
+off by default, is applied by the root to every response (L{Root}).
 
 The request body limit, C{X-Content-Type-Options: nosniff} and the idle
 timeout are the business of L{echohub.site}, not of the resources.
@@ -22,146 +27,47 @@ timeout are the business of L{echohub.site}, not of the resources.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from base64 import b64encode
+from hashlib import sha256
 from importlib import resources
+from typing import Any
 
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
+from twisted.web.resource import IResource
 
-PLAIN_TEXT = b"text/plain; charset=utf-8"
-
-_ECHO_HEADERS = (
-    (b"Cache-Control", b"no-store"),
-    # Defence in depth should a browser ever render an echo as a document:
-    # no script, no subresources, a unique origin.
-    (b"Content-Security-Policy", b"sandbox; default-src 'none'"),
+from echohub.config import WebConfig, WebSocketConfig
+from echohub.controls import controlResources
+from echohub.cors import CORSPolicy
+from echohub.inspection import inspectionResources
+from echohub.resource import (
+    ECHO_HEADERS,
+    NOT_FOUND,
+    PLAIN_TEXT,
+    NotFound,
+    PlainTextResource,
+    echoContentType,
+    plainText,
 )
+from echohub.streaming import streamingResources
+from echohub.tlsweb import TLSResource
+from echohub.websocket import EchoWebSocketResource
 
-_PAGE_HEADERS = (
-    (b"Content-Type", b"text/html; charset=utf-8"),
-    (b"Cache-Control", b"no-cache"),
-    (
-        b"Content-Security-Policy",
-        b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
-        b" base-uri 'none'; frame-ancestors 'none'",
-    ),
-)
-
-# Media types a browser renders as a document that can run script or load
-# subresources.  A POSTed body labelled with one of these is echoed as plain
-# text instead: the echo must never serve client bytes as active content.
-_ACTIVE_TYPES = frozenset(
-    {
-        b"text/html",
-        b"application/xhtml+xml",
-        b"image/svg+xml",
-        b"text/xml",
-        b"application/xml",
-        b"text/xsl",
-        b"application/xslt+xml",
-        b"multipart/x-mixed-replace",
-    }
-)
-
-
-def plainText(request: IRequest, code: int, body: bytes) -> bytes:
-    """
-    Make C{request}'s response a plain-text one with status C{code}.
-
-    @return: C{body}, for a renderer to return.
-    """
-    request.setResponseCode(code)
-    request.setHeader(b"Content-Type", PLAIN_TEXT)
-    return body
-
-
-def echoContentType(requestType: bytes | None) -> bytes:
-    """
-    Choose the C{Content-Type} of a C{POST /echo} response.
-
-    The request's own type is echoed so that a client gets back exactly what
-    it sent, except that types a browser would render as an active document
-    (HTML, XHTML, SVG, any XML) become C{text/plain; charset=utf-8}: the echo
-    must never let a client make this origin serve its markup.
-
-    @param requestType: the request's C{Content-Type} header, if any.
-    @return: C{application/octet-stream} when the request had no type.
-    """
-    if not requestType:
-        return b"application/octet-stream"
-    mediaType = requestType.split(b";", 1)[0].strip().lower()
-    if mediaType in _ACTIVE_TYPES or mediaType.endswith(b"+xml"):
-        return PLAIN_TEXT
-    return requestType
-
-
-class PlainTextResource(Resource):
-    """
-    A resource whose own error responses are plain text.
-
-    Subclasses list the methods they answer in L{allowedMethods} and
-    implement C{render_<METHOD>} for each except C{HEAD}, which this class
-    answers from C{render_GET}: Twisted's fallback for C{HEAD} logs a line
-    per request and its C{405} page is HTML.
-
-    @cvar allowedMethods: the methods this resource answers, as sent in the
-        C{Allow} header of a C{405}.
-    """
-
-    allowedMethods: Sequence[bytes] = (b"GET", b"HEAD")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._allow = b", ".join(self.allowedMethods)
-
-    def getChild(self, path: bytes, request: IRequest) -> IResource:
-        """
-        Answer every path without a registered child with L{NOT_FOUND}, not
-        Twisted's HTML C{NoResource} page.
-        """
-        return NOT_FOUND
-
-    def render(self, request: IRequest) -> bytes:
-        """
-        Dispatch on the request method; C{HEAD} gets the C{GET} response's
-        headers, including its C{Content-Length}, and no body.
-        """
-        method = request.method
-        if method != b"HEAD":
-            return self.respond(request, method)
-        body = self.respond(request, b"GET")
-        request.setHeader(b"Content-Length", b"%d" % (len(body),))
-        return b""
-
-    def respond(self, request: IRequest, method: bytes) -> bytes:
-        """
-        Render C{request} as if its method were C{method}.
-
-        @return: the response body.
-        """
-        if method not in self.allowedMethods:
-            request.setHeader(b"Allow", self._allow)
-            return plainText(request, 405, b"405 Method Not Allowed\n")
-        # Only a listed method gets here, so the attribute name is ours, not
-        # the client's.
-        renderer = getattr(self, "render_" + method.decode("ascii"))
-        body: bytes = renderer(request)
-        return body
-
-
-class NotFound(PlainTextResource):
-    """
-    The plain-text C{404} for every path nothing else answers, whatever the
-    method.  One instance, L{NOT_FOUND}, serves every such path; another is
-    the site's root, holding the real resources as children.
-    """
-
-    def respond(self, request: IRequest, method: bytes) -> bytes:
-        return plainText(request, 404, b"404 Not Found\n")
-
-
-NOT_FOUND = NotFound()
-NOT_FOUND.isLeaf = True
+__all__ = [
+    "NOT_FOUND",
+    "PLAIN_TEXT",
+    "EchoResource",
+    "HealthResource",
+    "IndexPage",
+    "NotFound",
+    "PlainTextResource",
+    "Root",
+    "buildResourceTree",
+    "echoContentType",
+    "loadPage",
+    "pagePolicy",
+    "plainText",
+]
 
 
 def loadPage() -> bytes:
@@ -173,34 +79,66 @@ def loadPage() -> bytes:
     return (resources.files("echohub") / "static" / "index.html").read_bytes()
 
 
+def pagePolicy(page: bytes) -> bytes:
+    """
+    The C{Content-Security-Policy} of the page: its own inline script and
+    style, by hash, and connections to this origin (HTTP, WebSocket, SSE);
+    nothing else.  No C{'unsafe-inline'}: an echo that somehow ended up in
+    the page could not run.
+    """
+
+    def hashes(tag: bytes) -> bytes:
+        blocks = re.findall(b"<" + tag + b">(.*?)</" + tag + b">", page, re.DOTALL)
+        return b" ".join(
+            b"'sha256-" + b64encode(sha256(block).digest()) + b"'" for block in blocks
+        )
+
+    return (
+        b"default-src 'none'; script-src "
+        + (hashes(b"script") or b"'none'")
+        + b"; style-src "
+        + (hashes(b"style") or b"'none'")
+        + b"; connect-src 'self' ws: wss:; form-action 'self'; base-uri 'none';"
+        b" frame-ancestors 'none'"
+    )
+
+
 class IndexPage(PlainTextResource):
     """
-    The HTML page at C{/}: what the service is and how to try it, with a
-    form that echoes through C{/echo} without needing JavaScript.
-
-    Its C{Content-Security-Policy} allows nothing but its own inline style
-    and form, so the page could not load anything external even if edited to.
+    The HTML page at C{/}: one self-contained page (no external reference)
+    where a person echoes a message by HTTP and WebSocket, watches an SSE
+    stream and sees the request details, with the endpoint index.  Its form
+    still echoes through C{/echo} without JavaScript.
 
     @ivar page: the UTF-8 encoded page.
+    @ivar policy: its C{Content-Security-Policy} (L{pagePolicy}).
     """
 
     def __init__(self, page: bytes) -> None:
         super().__init__()
         self.page = page
+        self.policy = pagePolicy(page)
 
     def render_GET(self, request: IRequest) -> bytes:
-        for name, value in _PAGE_HEADERS:
-            request.setHeader(name, value)
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        request.setHeader(b"Cache-Control", b"no-cache")
+        request.setHeader(b"Content-Security-Policy", self.policy)
         return self.page
 
 
 class HealthResource(PlainTextResource):
     """
-    C{/healthz}: C{200 ok} whenever the process can answer HTTP at all.
+    C{/healthz}: C{200 ok} while the process serves; C{503 draining} once it
+    has begun to stop, so that a load balancer sends it nothing more while
+    its open connections finish.  The state is the site's connection
+    registry's (L{echohub.connections.ConnectionRegistry.draining}).
     """
 
     def render_GET(self, request: IRequest) -> bytes:
         request.setHeader(b"Cache-Control", b"no-store")
+        site = getattr(request.channel, "site", None)  # type: ignore[attr-defined]
+        if getattr(getattr(site, "connections", None), "draining", False):
+            return plainText(request, 503, b"draining\n")
         return plainText(request, 200, b"ok\n")
 
 
@@ -247,20 +185,85 @@ class EchoResource(PlainTextResource):
 
     @staticmethod
     def _echoHeaders(request: IRequest) -> None:
-        for name, value in _ECHO_HEADERS:
+        for name, value in ECHO_HEADERS:
             request.setHeader(name, value)
 
 
-def buildResourceTree(page: bytes | None = None) -> IResource:
+class Root(NotFound):
+    """
+    The root of the tree: its children are the site's resources, and it
+    applies the CORS policy to every request on the way to them, answering
+    preflights itself.
+
+    @ivar cors: the CORS policy.
+    """
+
+    def __init__(self, cors: CORSPolicy) -> None:
+        super().__init__()
+        self.cors = cors
+        self._preflight = _Preflight()
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
+        """
+        Every request passes here first: add its CORS headers.
+        """
+        if self.cors.apply(request):
+            return self._preflight
+        child: IResource = super().getChildWithDefault(path, request)
+        return child
+
+
+class _Preflight(PlainTextResource):
+    """
+    The empty C{204} answer to a CORS preflight whose headers
+    L{CORSPolicy.apply} has set.
+    """
+
+    allowedMethods = (b"OPTIONS",)
+    isLeaf = True
+
+    def render_OPTIONS(self, request: IRequest) -> bytes:
+        return b""
+
+
+def buildResourceTree(
+    config: WebConfig | None = None,
+    websocket: WebSocketConfig | None = None,
+    clock: Any = None,
+    page: bytes | None = None,
+) -> Root:
     """
     Build the site's resource tree.
 
+    @param config: the web settings (limits, CORS, sensitive headers).
+    @param websocket: the WebSocket settings.
+    @param clock: the reactor for delays, streams and pings; the global one
+        by default.
     @param page: the HTML served at C{/}; by default the packaged page, read
         now, once.
     @return: the root resource.
     """
-    root = NotFound()
-    root.putChild(b"", IndexPage(loadPage() if page is None else page))
-    root.putChild(b"echo", EchoResource())
-    root.putChild(b"healthz", HealthResource())
+    if config is None:
+        config = WebConfig()
+    if websocket is None:
+        websocket = WebSocketConfig()
+    if clock is None:
+        from twisted.internet import reactor as clock
+    root = Root(CORSPolicy.fromConfig(config.cors_origins, config.cors_credentials))
+    children: dict[bytes, IResource] = {
+        b"": IndexPage(loadPage() if page is None else page),
+        b"echo": EchoResource(),
+        b"healthz": HealthResource(),
+        b"tls": TLSResource(),
+        b"ws": EchoWebSocketResource(websocket, clock),
+        **inspectionResources(config.show_sensitive_headers),
+        **controlResources(
+            clock, config.max_delay, config.max_body, config.show_sensitive_headers
+        ),
+        **streamingResources(
+            clock, config.max_stream_count, config.max_stream_interval
+        ),
+    }
+    for name, child in children.items():
+        root.putChild(name, child)
     return root

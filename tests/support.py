@@ -74,7 +74,12 @@ class EchohubProcess:
         env: Mapping[str, str],
         cwd: str | None = None,
         args: list[str] | None = None,
+        passFds: tuple[int, ...] = (),
     ) -> None:
+        """
+        @param passFds: descriptors the process inherits (socket activation).
+        """
+        self.passFds = passFds
         self.env = cleanEnvironment(env)
         self.cwd = cwd or str(ROOT)
         self.args = args or [str(TWISTD), "--pidfile=", "-ny", str(TAC)]
@@ -99,6 +104,7 @@ class EchohubProcess:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            pass_fds=self.passFds,
         )
         threading.Thread(target=self._read, daemon=True).start()
         deadline = time.monotonic() + timeout

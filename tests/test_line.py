@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import LineConfig
 from echohub.connections import ConnectionRegistry
-from echohub.line import LineEcho, LineEchoFactory, findOverlongLine
+from echohub.line import DRAIN_GRACE, LineEcho, LineEchoFactory, findOverlongLine
 
 ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)
 
@@ -234,13 +234,18 @@ class LineEchoTests(SynchronousTestCase):
 
     def test_drainEchoesPendingAndCloses(self) -> None:
         """
-        Draining, as a stopping server does, echoes the unterminated rest and
-        closes the connection.
+        Draining, as a stopping server does, keeps echoing for
+        L{DRAIN_GRACE} seconds (input already sent is still read), then
+        echoes the unterminated rest and closes the connection.
         """
-        protocol, transport, _, _ = connect()
+        protocol, transport, clock, _ = connect()
         protocol.dataReceived(b"a\nb")
         protocol.drain()
-        self.assertEqual(transport.value(), b"a\nb")
+        protocol.dataReceived(b"c\nd")
+        self.assertEqual(transport.value(), b"a\nbc\n")
+        self.assertFalse(transport.disconnecting)
+        clock.advance(DRAIN_GRACE)
+        self.assertEqual(transport.value(), b"a\nbc\nd")
         self.assertTrue(transport.disconnecting)
 
     @settings(max_examples=300, deadline=None)

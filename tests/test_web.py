@@ -7,6 +7,8 @@ driven through the real site with raw HTTP/1.1 requests.
 from __future__ import annotations
 
 import re
+from base64 import b64encode
+from hashlib import sha256
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -16,6 +18,7 @@ from echohub.web import (
     buildResourceTree,
     echoContentType,
     loadPage,
+    pagePolicy,
 )
 from tests.test_site import Response, exchange
 
@@ -49,17 +52,55 @@ class IndexPageTests(SynchronousTestCase):
 
     def test_page(self) -> None:
         """
-        C{GET /} is the packaged page, as UTF-8 HTML, with the echo form and
-        a viewport for phones.
+        C{GET /} is the packaged page, as UTF-8 HTML, with the echo form
+        (which works without script), a viewport for phones, the live
+        panels and an index entry with a curl line for every endpoint.
         """
         response = get(b"/")
         self.assertEqual(response.status, 200)
         self.assertEqual(response.header(b"Content-Type"), b"text/html; charset=utf-8")
         self.assertEqual(response.body, loadPage())
-        self.assertIn(b'<form action="/echo" method="get">', response.body)
+        self.assertRegex(response.body, rb'<form[^>]* action="/echo" method="get">')
         self.assertRegex(response.body, rb'<input[^>]* name="msg"')
         self.assertIn(b'<meta name="viewport"', response.body)
+        for panel in [b"http-echo", b"ws-state", b"ws-log", b"sse-log", b"details"]:
+            self.assertIn(b'id="' + panel + b'"', response.body)
+        for endpoint in [
+            b"/echo",
+            b"/anything",
+            b"/headers",
+            b"/ip",
+            b"/user-agent",
+            b"/status/",
+            b"/delay/",
+            b"/bytes/",
+            b"/response-headers",
+            b"/stream/",
+            b"/sse",
+            b"/ws",
+            b"/healthz",
+        ]:
+            self.assertRegex(response.body, rb"<code>curl [^\n]*" + re.escape(endpoint))
         response.body.decode("utf-8")
+
+    def test_policy(self) -> None:
+        """
+        The page's CSP allows exactly its own inline script and style, by
+        hash (no C{'unsafe-inline'}), and connections to this origin only
+        for fetch, WebSocket and SSE.
+        """
+        response = get(b"/")
+        policy = response.header(b"Content-Security-Policy") or b""
+        self.assertEqual(policy, pagePolicy(loadPage()))
+        self.assertNotIn(b"unsafe", policy)
+        [script] = re.findall(rb"<script>(.*?)</script>", loadPage(), re.DOTALL)
+        digest = b64encode(sha256(script).digest())
+        self.assertIn(b"script-src 'sha256-" + digest + b"'", policy)
+        self.assertIn(b"default-src 'none'", policy)
+        self.assertIn(b"connect-src 'self' ws: wss:", policy)
+        self.assertEqual(
+            pagePolicy(b"<p>no script</p>").split(b";")[1], b" script-src 'none'"
+        )
 
     def test_selfContained(self) -> None:
         """

@@ -1,0 +1,913 @@
+/*
+ * loadgen: an epoll load generator for echo servers that checks every byte
+ * that comes back.
+ *
+ * Why C: the servers under test reach a million lines a second on one core;
+ * a Python client would measure itself.  This one runs single-threaded on its
+ * own core, and reports its own CPU share over the measured window so that a
+ * client-bound result is visible as such.
+ *
+ * Modes (--mode):
+ *   line     N connections each keep WINDOW lines of SIZE bytes (newline
+ *            included) in flight; WINDOW 1 is ping-pong.
+ *   ws       the same over WebSocket: an HTTP upgrade to --path, then masked
+ *            text frames of SIZE payload bytes; the echoed payloads are
+ *            checked as one stream, however the server frames them.
+ *   connect  each of N slots loops: connect (and TLS handshake), one line,
+ *            its echo, close.  Counts connections (handshakes) per second.
+ *   idle     open N connections, echo one line on each, print "#idle-ready",
+ *            then hold them until --duration passes or stdin closes.
+ *
+ * Connections open SETUP_BATCH at a time, and each echoes one record before
+ * the load starts (not measured), so every connection is accepted and warm.
+ *
+ * Every record (line or message) k of connection c has known content: SIZE
+ * bytes of a fixed printable pattern starting at an offset that depends on
+ * k and c (a line's last byte is replaced by '\n').  Echoed bytes are compared
+ * with that as they arrive; a mismatch, an early EOF or a record not echoed
+ * by the end of the drain period is counted as an error.
+ *
+ * Output: "#measure-start" and "#measure-end" on stdout as the measured
+ * window opens and closes (the harness samples the server's CPU time then),
+ * and finally one JSON object on one line.  Exit status 0 when the run
+ * completed, whatever the error counts; 2 for bad usage or set-up failure.
+ *
+ * Build: gcc -O2 -DWITH_TLS loadgen.c -o loadgen -lssl -lcrypto
+ * (without -DWITH_TLS and the libraries, --tls is refused).
+ */
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef WITH_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
+
+/* The pattern repeats with a prime period, so consecutive records of one
+ * connection, and the same record of neighbouring connections, differ. */
+#define PERIOD 4093
+#define READ_BUFFER (256 * 1024)
+#define MAX_EVENTS 1024
+/* Connections being set up at once.  A connection counts as set up once its
+ * first record has come back, so the server has certainly accepted it: more
+ * at once could overflow a listen backlog (Twisted's default is 50), and the
+ * kernel would then retry the dropped SYNs only after a second. */
+#define SETUP_BATCH 32
+
+enum mode { MODE_LINE, MODE_WS, MODE_CONNECT, MODE_IDLE };
+enum phase { PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_IDLE, PH_DONE };
+enum state { ST_FREE, ST_CONNECTING, ST_HANDSHAKE, ST_UPGRADE, ST_READY, ST_CLOSED };
+
+/* ---- options ---------------------------------------------------------- */
+
+static struct {
+    const char *host;
+    int port;
+    enum mode mode;
+    int conns;
+    size_t size;
+    int window;
+    double duration, warmup, drain;
+    int tls;
+    const char *path;
+} opt = {"127.0.0.1", 0, MODE_LINE, 1, 64, 1, 5.0, 1.0, 5.0, 0, "/ws"};
+
+/* ---- results ---------------------------------------------------------- */
+
+static struct {
+    uint64_t records;   /* records echoed in full within the window */
+    uint64_t verify;    /* connections whose echo differed from what was sent */
+    uint64_t io;        /* unexpected EOF, reset or TLS failure */
+    uint64_t connect;   /* failed connects */
+    uint64_t upgrade;   /* WebSocket upgrades refused */
+    uint64_t missing;   /* records sent but never echoed */
+    char detail[256];   /* the first error, for a human */
+} res;
+
+static void error_detail(const char *fmt, ...) {
+    if (res.detail[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res.detail, sizeof res.detail, fmt, ap);
+    va_end(ap);
+}
+
+/* Latency histogram, log-linear in nanoseconds: exact below 128 ns, then 64
+ * buckets per power of two (under 1.6 % error), far cheaper than keeping
+ * every sample at millions of records a second. */
+#define HIST_BUCKETS (128 + 64 * 58)
+static uint64_t hist[HIST_BUCKETS];
+
+static int hist_index(uint64_t v) {
+    if (v < 128)
+        return (int)v;
+    int msb = 63 - __builtin_clzll(v);
+    int shift = msb - 6;
+    return 128 + (shift - 1) * 64 + (int)((v >> shift) - 64);
+}
+
+static uint64_t hist_value(int i) {
+    if (i < 128)
+        return (uint64_t)i;
+    int shift = (i - 128) / 64 + 1;
+    uint64_t top = (uint64_t)((i - 128) % 64 + 64);
+    return (top << shift) + ((1ULL << shift) >> 1);
+}
+
+static double hist_percentile(double p) {
+    uint64_t total = 0;
+    for (int i = 0; i < HIST_BUCKETS; i++)
+        total += hist[i];
+    if (!total)
+        return 0;
+    uint64_t rank = (uint64_t)(p / 100.0 * (double)total);
+    if (rank >= total)
+        rank = total - 1;
+    uint64_t seen = 0;
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        seen += hist[i];
+        if (seen > rank)
+            return (double)hist_value(i) / 1000.0; /* microseconds */
+    }
+    return 0;
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+struct conn {
+    int id;
+    int fd;
+    enum state state;
+    int want_out; /* EPOLLOUT currently registered */
+    int in_setup; /* counted in `setting_up` */
+#ifdef WITH_TLS
+    SSL *ssl;
+#endif
+    uint64_t sent, echoed; /* records written / fully echoed */
+    size_t pos;            /* bytes of record `echoed` received so far */
+    uint64_t *sent_at;     /* send time of record k at [k % window] */
+    char *out;             /* bytes not yet accepted by the socket */
+    size_t out_len, out_off, out_cap;
+    /* WebSocket: the upgrade response so far, then the frame parser. */
+    char reply[1024];
+    size_t reply_len;
+    unsigned char hdr[14];
+    size_t hdr_len, hdr_need;
+    uint64_t payload_left;
+    int frame_opcode;
+};
+
+static struct conn *conns;
+static int epfd;
+static enum phase phase = PH_SETUP;
+static uint64_t now_ns;
+static char *pattern;
+static char readbuf[READ_BUFFER];
+static int setting_up; /* connections opened but not yet set up */
+static int next_to_connect;
+static int stop_idle; /* stdin closed: the harness has measured */
+#ifdef WITH_TLS
+static SSL_CTX *ssl_ctx;
+#endif
+static struct sockaddr_in server;
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Where record k of connection c starts in the pattern. */
+static const char *record(const struct conn *c, uint64_t k) {
+    return pattern + (k * 31 + (uint64_t)c->id * 17) % PERIOD;
+}
+
+static int is_line_mode(void) { return opt.mode != MODE_WS; }
+
+static void set_out_interest(struct conn *c, int want) {
+    if (c->want_out == want || c->fd < 0)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = want;
+}
+
+static void append_out(struct conn *c, const void *data, size_t n) {
+    if (c->out_len + n > c->out_cap) {
+        if (c->out_off) { /* reclaim the already-sent prefix first */
+            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
+        while (c->out_len + n > c->out_cap)
+            c->out_cap = c->out_cap ? c->out_cap * 2 : 4096;
+        c->out = realloc(c->out, c->out_cap);
+        if (!c->out) {
+            perror("realloc");
+            exit(2);
+        }
+    }
+    memcpy(c->out + c->out_len, data, n);
+    c->out_len += n;
+}
+
+/* Transport I/O: >0 bytes, 0 end of stream, -1 would block, -2 error. */
+static ssize_t io_read(struct conn *c, void *buf, size_t n) {
+#ifdef WITH_TLS
+    if (c->ssl) {
+        int r = SSL_read(c->ssl, buf, (int)n);
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ)
+            return -1;
+        if (e == SSL_ERROR_WANT_WRITE) {
+            set_out_interest(c, 1);
+            return -1;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return 0;
+        error_detail("TLS read failed on connection %d", c->id);
+        return -2;
+    }
+#endif
+    ssize_t r = read(c->fd, buf, n);
+    if (r >= 0)
+        return r;
+    if (errno == EAGAIN || errno == EINTR)
+        return -1;
+    error_detail("read: %s", strerror(errno));
+    return -2;
+}
+
+static ssize_t io_write(struct conn *c, const void *buf, size_t n) {
+#ifdef WITH_TLS
+    if (c->ssl) {
+        int r = SSL_write(c->ssl, buf, (int)n);
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return -1;
+        error_detail("TLS write failed on connection %d", c->id);
+        return -2;
+    }
+#endif
+    ssize_t r = write(c->fd, buf, n);
+    if (r >= 0)
+        return r;
+    if (errno == EAGAIN || errno == EINTR)
+        return -1;
+    error_detail("write: %s", strerror(errno));
+    return -2;
+}
+
+static void setup_done(struct conn *c) {
+    if (c->in_setup) {
+        c->in_setup = 0;
+        setting_up--;
+    }
+}
+
+static void close_conn(struct conn *c) {
+    if (c->fd >= 0) {
+#ifdef WITH_TLS
+        if (c->ssl) {
+            SSL_shutdown(c->ssl); /* best effort close_notify; no wait */
+            SSL_free(c->ssl);
+            c->ssl = NULL;
+        }
+#endif
+        close(c->fd);
+        c->fd = -1;
+    }
+    setup_done(c);
+    c->state = ST_CLOSED;
+    c->want_out = 0;
+}
+
+/* A connection failed mid-run: count it, and drop it from the run. */
+static void fail_conn(struct conn *c, uint64_t *counter) {
+    (*counter)++;
+    res.missing += c->sent - c->echoed;
+    c->sent = c->echoed = 0;
+    close_conn(c);
+}
+
+static int flush_out(struct conn *c) {
+    while (c->out_off < c->out_len) {
+        ssize_t w = io_write(c, c->out + c->out_off, c->out_len - c->out_off);
+        if (w == -1) {
+            set_out_interest(c, 1);
+            return 0;
+        }
+        if (w < 0) {
+            fail_conn(c, &res.io);
+            return -1;
+        }
+        c->out_off += (size_t)w;
+    }
+    c->out_off = c->out_len = 0;
+    set_out_interest(c, 0);
+    return 0;
+}
+
+/* Queue record number c->sent. */
+static void queue_record(struct conn *c) {
+    const char *src = record(c, c->sent);
+    if (opt.mode == MODE_WS) {
+        /* FIN + text frame, masked with an all-zero key: masking is then the
+         * identity, so the payload goes out without a per-byte XOR. */
+        unsigned char h[14];
+        size_t n = 0;
+        h[n++] = 0x81;
+        if (opt.size < 126) {
+            h[n++] = 0x80 | (unsigned char)opt.size;
+        } else if (opt.size < 65536) {
+            h[n++] = 0x80 | 126;
+            h[n++] = (unsigned char)(opt.size >> 8);
+            h[n++] = (unsigned char)opt.size;
+        } else {
+            h[n++] = 0x80 | 127;
+            for (int i = 7; i >= 0; i--)
+                h[n++] = (unsigned char)((uint64_t)opt.size >> (8 * i));
+        }
+        memset(h + n, 0, 4);
+        n += 4;
+        append_out(c, h, n);
+        append_out(c, src, opt.size);
+    } else {
+        append_out(c, src, opt.size - 1);
+        append_out(c, "\n", 1);
+    }
+    if (c->sent_at)
+        c->sent_at[c->sent % (uint64_t)opt.window] = now_ns;
+    c->sent++;
+}
+
+static int sending(void) { return phase == PH_WARMUP || phase == PH_MEASURE; }
+
+static void top_up(struct conn *c) {
+    if (c->state != ST_READY)
+        return;
+    if (sending() && (opt.mode == MODE_LINE || opt.mode == MODE_WS)) {
+        while (c->sent - c->echoed < (uint64_t)opt.window)
+            queue_record(c);
+    } else if (c->sent == 0) {
+        /* The set-up probe; in connect mode, the connection's one record
+         * (which a connection still opening while draining sends too). */
+        queue_record(c);
+    }
+    flush_out(c);
+}
+
+static void start_connect(struct conn *c);
+
+/* Record `echoed` of connection c is complete. */
+static void record_done(struct conn *c) {
+    if (phase == PH_MEASURE) {
+        res.records++;
+        if (c->sent_at)
+            hist[hist_index(now_ns - c->sent_at[c->echoed % (uint64_t)opt.window])]++;
+    }
+    c->echoed++;
+    c->pos = 0;
+    setup_done(c);
+    if (opt.mode == MODE_CONNECT) {
+        close_conn(c);
+        if (sending())
+            start_connect(c);
+    }
+}
+
+/* Check echoed payload bytes against what was sent; 0 if they match. */
+static int verify(struct conn *c, const char *data, size_t n) {
+    while (n > 0) {
+        if (c->echoed >= c->sent) {
+            error_detail("connection %d: %zu bytes echoed that were never sent", c->id, n);
+            fail_conn(c, &res.verify);
+            return -1;
+        }
+        size_t take = opt.size - c->pos;
+        if (take > n)
+            take = n;
+        const char *want = record(c, c->echoed) + c->pos;
+        size_t body = take;
+        int ends = c->pos + take == opt.size;
+        if (ends && is_line_mode())
+            body--; /* the newline is checked separately */
+        if (memcmp(data, want, body) != 0 || (ends && is_line_mode() && data[body] != '\n')) {
+            error_detail("connection %d: record %llu differs from what was sent", c->id,
+                         (unsigned long long)c->echoed);
+            fail_conn(c, &res.verify);
+            return -1;
+        }
+        data += take;
+        n -= take;
+        c->pos += take;
+        if (ends) {
+            record_done(c);
+            if (c->state != ST_READY)
+                return -1; /* connect mode closed it */
+        }
+    }
+    return 0;
+}
+
+/* Feed received bytes through the WebSocket frame parser. */
+static int ws_input(struct conn *c, const unsigned char *data, size_t n) {
+    while (n > 0) {
+        if (c->payload_left == 0 && c->hdr_need == 0) {
+            c->hdr_len = 0;
+            c->hdr_need = 2;
+        }
+        if (c->hdr_need) {
+            while (n > 0 && c->hdr_len < c->hdr_need) {
+                c->hdr[c->hdr_len++] = *data++;
+                n--;
+                if (c->hdr_len == 2) {
+                    if (c->hdr[1] & 0x80) {
+                        error_detail("connection %d: server sent a masked frame", c->id);
+                        fail_conn(c, &res.verify);
+                        return -1;
+                    }
+                    int len7 = c->hdr[1] & 0x7f;
+                    c->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0);
+                }
+            }
+            if (c->hdr_len < c->hdr_need)
+                return 0;
+            int len7 = c->hdr[1] & 0x7f;
+            uint64_t len = (uint64_t)len7;
+            if (len7 >= 126) {
+                len = 0;
+                for (size_t i = 2; i < c->hdr_need; i++)
+                    len = (len << 8) | c->hdr[i];
+            }
+            c->frame_opcode = c->hdr[0] & 0x0f;
+            c->payload_left = len;
+            c->hdr_need = 0;
+            if (c->frame_opcode == 8) {
+                error_detail("connection %d: server closed the WebSocket", c->id);
+                fail_conn(c, &res.io);
+                return -1;
+            }
+            if (len == 0)
+                continue;
+        }
+        size_t take = c->payload_left < n ? (size_t)c->payload_left : n;
+        /* Data frames (text, binary, continuation) carry the echo; control
+         * frames such as ping are skipped. */
+        if (c->frame_opcode <= 2 && verify(c, (const char *)data, take) < 0)
+            return -1;
+        data += take;
+        n -= take;
+        c->payload_left -= take;
+    }
+    return 0;
+}
+
+static void ws_send_upgrade(struct conn *c) {
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\nOrigin: http://%s:%d\r\n\r\n",
+                     opt.path, opt.host, opt.port, opt.host, opt.port);
+    append_out(c, req, (size_t)n);
+    c->state = ST_UPGRADE;
+    c->reply_len = 0;
+    flush_out(c);
+}
+
+/* Read the upgrade response byte-exactly up to its blank line, so that no
+ * frame byte that follows it is consumed here. */
+static void ws_read_upgrade(struct conn *c) {
+    while (c->state == ST_UPGRADE) {
+        if (c->reply_len + 1 >= sizeof c->reply) {
+            error_detail("WebSocket upgrade response too long");
+            fail_conn(c, &res.upgrade);
+            return;
+        }
+        ssize_t r = io_read(c, c->reply + c->reply_len, 1);
+        if (r == -1)
+            return;
+        if (r <= 0) {
+            c->reply[c->reply_len] = 0;
+            error_detail("WebSocket upgrade of %s: connection closed after %zu bytes",
+                         opt.path, c->reply_len);
+            fail_conn(c, &res.upgrade);
+            return;
+        }
+        c->reply_len++;
+        c->reply[c->reply_len] = 0;
+        if (c->reply_len >= 4 && !memcmp(c->reply + c->reply_len - 4, "\r\n\r\n", 4)) {
+            if (strncmp(c->reply, "HTTP/1.1 101", 12) != 0) {
+                char *eol = strstr(c->reply, "\r\n");
+                if (eol)
+                    *eol = 0;
+                error_detail("WebSocket upgrade of %s refused: %s", opt.path, c->reply);
+                fail_conn(c, &res.upgrade);
+                return;
+            }
+            c->state = ST_READY;
+            top_up(c);
+        }
+    }
+}
+
+static void became_connected(struct conn *c);
+
+static void tls_handshake(struct conn *c) {
+#ifdef WITH_TLS
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        became_connected(c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) {
+        set_out_interest(c, 0);
+    } else if (e == SSL_ERROR_WANT_WRITE) {
+        set_out_interest(c, 1);
+    } else {
+        unsigned long code = ERR_get_error();
+        error_detail("TLS handshake failed: %s",
+                     code ? ERR_error_string(code, NULL) : "connection closed");
+        ERR_clear_error();
+        fail_conn(c, &res.connect);
+    }
+#else
+    (void)c;
+#endif
+}
+
+/* TCP (and TLS, and WebSocket upgrade) set-up steps after connect. */
+static void became_connected(struct conn *c) {
+    if (c->state == ST_CONNECTING)
+        set_out_interest(c, 0);
+#ifdef WITH_TLS
+    if (opt.tls && !c->ssl) {
+        c->ssl = SSL_new(ssl_ctx);
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_tlsext_host_name(c->ssl, "localhost");
+        SSL_set_connect_state(c->ssl);
+        c->state = ST_HANDSHAKE;
+        tls_handshake(c);
+        return;
+    }
+#endif
+    if (opt.mode == MODE_WS) {
+        ws_send_upgrade(c);
+        return;
+    }
+    c->state = ST_READY;
+    top_up(c);
+}
+
+static void start_connect(struct conn *c) {
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        error_detail("socket: %s", strerror(errno));
+        res.connect++;
+        c->state = ST_CLOSED;
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->sent = c->echoed = 0;
+    c->pos = c->out_len = c->out_off = 0;
+    c->hdr_need = 0;
+    c->payload_left = 0;
+    c->state = ST_CONNECTING;
+    c->want_out = 1;
+    if (phase == PH_SETUP) {
+        c->in_setup = 1;
+        setting_up++;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    if (connect(c->fd, (struct sockaddr *)&server, sizeof server) < 0 && errno != EINPROGRESS) {
+        error_detail("connect: %s", strerror(errno));
+        fail_conn(c, &res.connect);
+    }
+}
+
+static void on_event(struct conn *c, uint32_t events) {
+    if (c->state == ST_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+            error_detail("connect to %s:%d: %s", opt.host, opt.port, strerror(err));
+            fail_conn(c, &res.connect);
+            return;
+        }
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        became_connected(c);
+        if (c->state != ST_READY)
+            return;
+    }
+    if (c->state == ST_HANDSHAKE) {
+        tls_handshake(c);
+        return;
+    }
+    if ((events & EPOLLOUT) && c->out_off < c->out_len && flush_out(c) < 0)
+        return;
+    if (c->state == ST_UPGRADE) {
+        ws_read_upgrade(c);
+        return;
+    }
+    if (c->state != ST_READY || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    for (;;) {
+        ssize_t r = io_read(c, readbuf, sizeof readbuf);
+        if (r == -1)
+            break;
+        if (r <= 0) {
+            error_detail("connection %d closed by the server after %llu records", c->id,
+                         (unsigned long long)c->echoed);
+            fail_conn(c, &res.io);
+            return;
+        }
+        int bad = opt.mode == MODE_WS ? ws_input(c, (unsigned char *)readbuf, (size_t)r)
+                                      : verify(c, readbuf, (size_t)r);
+        if (bad)
+            return;
+        /* A short plain read drained the socket; TLS must read until it
+         * would block, since decrypted bytes may wait inside OpenSSL. */
+        if (!opt.tls && (size_t)r < sizeof readbuf)
+            break;
+    }
+    top_up(c);
+}
+
+static uint64_t outstanding(void) {
+    uint64_t n = 0;
+    for (int i = 0; i < opt.conns; i++)
+        if (conns[i].state == ST_READY)
+            n += conns[i].sent - conns[i].echoed;
+    return n;
+}
+
+static void usage(const char *argv0) {
+    fprintf(stderr,
+            "usage: %s --port N [--host A] [--mode line|ws|connect|idle] [--conns N]\n"
+            "          [--size BYTES] [--window N] [--duration S] [--warmup S] [--drain S]\n"
+            "          [--tls] [--path /ws]\n",
+            argv0);
+    exit(2);
+}
+
+static void parse_args(int argc, char **argv) {
+    static struct option longopts[] = {
+        {"host", 1, 0, 'h'},   {"port", 1, 0, 'p'},     {"mode", 1, 0, 'm'},
+        {"conns", 1, 0, 'c'},  {"size", 1, 0, 's'},     {"window", 1, 0, 'w'},
+        {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'W'}, {"drain", 1, 0, 'D'},
+        {"tls", 0, 0, 't'},    {"path", 1, 0, 'P'},     {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': opt.host = optarg; break;
+        case 'p': opt.port = atoi(optarg); break;
+        case 'm':
+            if (!strcmp(optarg, "line")) opt.mode = MODE_LINE;
+            else if (!strcmp(optarg, "ws")) opt.mode = MODE_WS;
+            else if (!strcmp(optarg, "connect")) opt.mode = MODE_CONNECT;
+            else if (!strcmp(optarg, "idle")) opt.mode = MODE_IDLE;
+            else usage(argv[0]);
+            break;
+        case 'c': opt.conns = atoi(optarg); break;
+        case 's': opt.size = (size_t)atol(optarg); break;
+        case 'w': opt.window = atoi(optarg); break;
+        case 'd': opt.duration = atof(optarg); break;
+        case 'W': opt.warmup = atof(optarg); break;
+        case 'D': opt.drain = atof(optarg); break;
+        case 't': opt.tls = 1; break;
+        case 'P': opt.path = optarg; break;
+        default: usage(argv[0]);
+        }
+    }
+    if (opt.port <= 0 || opt.conns <= 0 || opt.window <= 0 || opt.size < 2 || opt.duration <= 0)
+        usage(argv[0]);
+    if (opt.mode != MODE_LINE && opt.mode != MODE_WS)
+        opt.window = 1;
+#ifndef WITH_TLS
+    if (opt.tls) {
+        fprintf(stderr, "loadgen: built without TLS support (no OpenSSL headers)\n");
+        exit(2);
+    }
+#endif
+}
+
+static void setup(void) {
+    signal(SIGPIPE, SIG_IGN);
+    /* One descriptor per connection: raise the soft limit as far as allowed. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    memset(&server, 0, sizeof server);
+    server.sin_family = AF_INET;
+    server.sin_port = htons((uint16_t)opt.port);
+    if (inet_pton(AF_INET, opt.host, &server.sin_addr) != 1) {
+        fprintf(stderr, "loadgen: --host must be an IPv4 address\n");
+        exit(2);
+    }
+    pattern = malloc(PERIOD + opt.size);
+    for (size_t i = 0; i < PERIOD + opt.size; i++)
+        pattern[i] = (char)('!' + (i * 7 + i / 13) % 94); /* printable, never '\n' */
+    conns = calloc((size_t)opt.conns, sizeof *conns);
+    for (int i = 0; i < opt.conns; i++) {
+        conns[i].id = i;
+        conns[i].fd = -1;
+        conns[i].state = ST_FREE;
+        conns[i].sent_at = calloc((size_t)opt.window, sizeof(uint64_t));
+    }
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+#ifdef WITH_TLS
+    if (opt.tls) {
+        ssl_ctx = SSL_CTX_new(TLS_client_method());
+        /* A benchmark of the server's TLS, not of certificate checks: the
+         * peers use a throw-away self-signed certificate on loopback. */
+        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_mode(ssl_ctx,
+                         SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        /* Every connect-mode handshake is a full one. */
+        SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
+    }
+#endif
+}
+
+static void say(const char *line) {
+    fputs(line, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+/* Connections still being set up, and connections open; counted only
+ * outside the measured window, where an O(conns) scan costs nothing. */
+static void census(int *pending, int *alive) {
+    *pending = *alive = 0;
+    for (int i = 0; i < opt.conns; i++) {
+        const struct conn *c = &conns[i];
+        if (c->state == ST_FREE || c->state == ST_CLOSED)
+            continue;
+        (*alive)++;
+        if (c->state != ST_READY || (opt.mode != MODE_CONNECT && c->echoed == 0))
+            (*pending)++;
+    }
+}
+
+int main(int argc, char **argv) {
+    parse_args(argc, argv);
+    setup();
+
+    uint64_t start = mono_ns(), phase_at = start, measure_start = 0, measure_end = 0;
+    double cpu_start = 0, cpu_end = 0;
+    const uint64_t setup_limit = 30ULL * 1000000000ULL;
+    struct epoll_event events[MAX_EVENTS];
+    int pending, alive;
+
+    if (opt.mode == MODE_CONNECT) { /* every slot connects over and over */
+        phase = PH_WARMUP;
+        for (int i = 0; i < opt.conns; i++)
+            start_connect(&conns[i]);
+    }
+
+    while (phase != PH_DONE) {
+        /* Open connections a batch at a time until all are up. */
+        while (phase == PH_SETUP && setting_up < SETUP_BATCH && next_to_connect < opt.conns)
+            start_connect(&conns[next_to_connect++]);
+
+        int n = epoll_wait(epfd, events, MAX_EVENTS, 5);
+        now_ns = mono_ns();
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.ptr == NULL)
+                stop_idle = 1;
+            else
+                on_event(events[i].data.ptr, events[i].events);
+        }
+
+        switch (phase) {
+        case PH_SETUP:
+            census(&pending, &alive);
+            if (next_to_connect == opt.conns && pending == 0) {
+                if (alive == 0) {
+                    phase = PH_DONE;
+                } else if (opt.mode == MODE_IDLE) {
+                    phase = PH_IDLE;
+                    phase_at = now_ns;
+                    say("#idle-ready");
+                    /* The harness closes stdin once it has measured; if
+                     * stdin cannot be watched (/dev/null), --duration ends it. */
+                    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+                    epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev);
+                } else {
+                    phase = PH_WARMUP;
+                    phase_at = now_ns;
+                    for (int i = 0; i < opt.conns; i++)
+                        top_up(&conns[i]);
+                }
+            } else if (now_ns - start > setup_limit) {
+                error_detail("%d connections not set up within 30 s", pending);
+                res.connect += (uint64_t)pending;
+                phase = PH_DONE;
+            }
+            break;
+        case PH_WARMUP:
+            if (now_ns - phase_at >= (uint64_t)(opt.warmup * 1e9)) {
+                phase = PH_MEASURE;
+                phase_at = measure_start = now_ns;
+                cpu_start = cpu_seconds();
+                say("#measure-start");
+            }
+            break;
+        case PH_MEASURE:
+            if (now_ns - phase_at >= (uint64_t)(opt.duration * 1e9)) {
+                measure_end = now_ns;
+                cpu_end = cpu_seconds();
+                say("#measure-end");
+                phase = PH_DRAIN;
+                phase_at = now_ns;
+            }
+            break;
+        case PH_DRAIN: {
+            /* Connect mode lets the connections in flight finish too. */
+            census(&pending, &alive);
+            uint64_t left = opt.mode == MODE_CONNECT ? (uint64_t)alive : outstanding();
+            if (left == 0 || now_ns - phase_at >= (uint64_t)(opt.drain * 1e9)) {
+                res.missing += left;
+                if (left)
+                    error_detail("%llu records not echoed within %.1f s of the end",
+                                 (unsigned long long)left, opt.drain);
+                phase = PH_DONE;
+            }
+            break;
+        }
+        case PH_IDLE:
+            if (stop_idle || now_ns - phase_at >= (uint64_t)(opt.duration * 1e9))
+                phase = PH_DONE;
+            break;
+        case PH_DONE:
+            break;
+        }
+    }
+
+    for (int i = 0; i < opt.conns; i++)
+        close_conn(&conns[i]);
+
+    double seconds = measure_end > measure_start ? (measure_end - measure_start) / 1e9 : 0;
+    double rate = seconds > 0 ? (double)res.records / seconds : 0;
+    char detail[300];
+    size_t j = 0;
+    for (const char *p = res.detail; *p && j < sizeof detail - 2; p++) {
+        if (*p == '"' || *p == '\\')
+            detail[j++] = '\\';
+        detail[j++] = (*p >= ' ' && *p < 127) ? *p : '?';
+    }
+    detail[j] = 0;
+    printf("{\"mode\": \"%s\", \"conns\": %d, \"size\": %zu, \"window\": %d, \"tls\": %s, "
+           "\"seconds\": %.6f, \"records\": %llu, \"records_per_s\": %.1f, "
+           "\"bytes_per_s\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
+           "\"client_cpu_share\": %.4f, \"errors\": {\"verify\": %llu, \"io\": %llu, "
+           "\"connect\": %llu, \"upgrade\": %llu, \"missing\": %llu}, \"detail\": \"%s\"}\n",
+           opt.mode == MODE_LINE ? "line" : opt.mode == MODE_WS ? "ws"
+           : opt.mode == MODE_CONNECT ? "connect" : "idle",
+           opt.conns, opt.size, opt.window, opt.tls ? "true" : "false", seconds,
+           (unsigned long long)res.records, rate, rate * (double)opt.size,
+           hist_percentile(50), hist_percentile(99), hist_percentile(99.9),
+           seconds > 0 ? (cpu_end - cpu_start) / seconds : 0,
+           (unsigned long long)res.verify, (unsigned long long)res.io,
+           (unsigned long long)res.connect, (unsigned long long)res.upgrade,
+           (unsigned long long)res.missing, detail);
+    return 0;
+}

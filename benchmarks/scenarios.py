@@ -1,0 +1,275 @@
+"""
+The scenarios: what load each one puts on which servers, and which figure
+it reports.
+
+Each scenario names the service it needs (so echohub is started with only
+that listener), the servers it compares, and a C{measure} function that
+runs the load against one started server and returns its figures.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.build import Loadgen
+from benchmarks.clients import Measurement, runIdle, runLoadgen, runWrk, wrkScript
+from benchmarks.servers import LINE, LINE_TLS, STARTUP, WEB, ServerProcess
+
+LINE_SERVERS = ("echohub", "twisted-tutorial", "asyncio", "uvloop")
+WEB_SERVERS = ("echohub", "twisted-web", "aiohttp", "aiohttp-uvloop")
+WS_SERVERS = ("echohub", "aiohttp", "websockets")
+
+# The GET echo's message and the POST echo's 4 KiB body: printable bytes
+# that need no percent-encoding.
+GET_MESSAGE = b"hello-echohub-benchmark"
+POST_BODY = bytes(33 + (i * 7 + i // 13) % 94 for i in range(4096))
+
+
+@dataclass(frozen=True)
+class Context:
+    """
+    What a scenario's C{measure} needs besides the server.
+    """
+
+    loadgen: Loadgen
+    server: ServerProcess
+    duration: float
+    warmup: float
+    clientCpu: str | None
+    workDir: Path
+    idleConns: int
+
+
+class NotApplicableError(Exception):
+    """
+    This server cannot run this scenario; the message says why.
+    """
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """
+    One benchmark scenario.
+
+    @ivar metric: the key of the measurement the table shows.
+    @ivar unit: the metric's unit: C{µs} and C{s} are times, anything else
+        gets an SI prefix.
+    @ivar needs: C{"tls"} (a load generator built with OpenSSL) and C{"wrk"}.
+    @ivar latency: whether the table shows the p99 latency too.
+    """
+
+    name: str
+    title: str
+    service: str
+    servers: tuple[str, ...]
+    metric: str
+    unit: str
+    higherIsBetter: bool
+    measure: Callable[[Context], Measurement]
+    needs: tuple[str, ...] = ()
+    latency: bool = False
+
+
+def _loadgen(
+    mode: str, conns: int, size: int, window: int = 1, tls: bool = False
+) -> Callable[[Context], Measurement]:
+    def measure(ctx: Context) -> Measurement:
+        if mode == "ws":
+            _probeWebSocket(ctx.server)
+        arguments = [
+            *("--mode", mode, "--conns", str(conns), "--size", str(size)),
+            *("--window", str(window), "--duration", str(ctx.duration)),
+            *("--warmup", str(ctx.warmup)),
+            *(("--tls",) if tls else ()),
+        ]
+        return runLoadgen(
+            ctx.loadgen.path,
+            ctx.server,
+            arguments,
+            ctx.clientCpu,
+            ctx.duration + ctx.warmup,
+        )
+
+    return measure
+
+
+def _probeWebSocket(server: ServerProcess) -> None:
+    """
+    Check that C{GET /ws} upgrades to a WebSocket.
+
+    @raise NotApplicableError: it does not (echohub before it had a WebSocket echo).
+    """
+    host, port = server.address
+    request = (
+        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n\r\n"
+    )
+    with socket.create_connection(server.address, timeout=5) as probe:
+        probe.sendall(request.encode())
+        status = probe.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+    if " 101 " not in f"{status} ":
+        raise NotApplicableError(
+            f"GET /ws does not upgrade to a WebSocket ({status or 'no answer'})"
+        )
+
+
+def _wrk(post: bool) -> Callable[[Context], Measurement]:
+    def measure(ctx: Context) -> Measurement:
+        name = "post" if post else "get"
+        expected = POST_BODY if post else GET_MESSAGE
+        script = wrkScript(ctx.workDir, name, expected, post)
+        path = "/echo" if post else "/echo?msg=" + GET_MESSAGE.decode()
+        return runWrk(ctx.server, path, script, 50, ctx.duration, ctx.clientCpu)
+
+    return measure
+
+
+def _idle(tls: bool) -> Callable[[Context], Measurement]:
+    def measure(ctx: Context) -> Measurement:
+        return runIdle(ctx.loadgen.path, ctx.server, ctx.idleConns, tls, ctx.clientCpu)
+
+    return measure
+
+
+def _started(ctx: Context) -> Measurement:
+    return {"errors": 0}
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario(
+            "line",
+            "line echo: 50 connections, 64 B lines, 16 in flight each",
+            LINE,
+            LINE_SERVERS,
+            "rate",
+            "lines/s",
+            True,
+            _loadgen("line", 50, 64, 16),
+        ),
+        Scenario(
+            "pingpong",
+            "ping-pong latency: 1 connection, 64 B lines, one at a time (p50)",
+            LINE,
+            LINE_SERVERS,
+            "p50_us",
+            "µs",
+            False,
+            _loadgen("line", 1, 64),
+            latency=True,
+        ),
+        Scenario(
+            "pingpong-1000",
+            "1 000 connections ping-pong, 64 B lines",
+            LINE,
+            LINE_SERVERS,
+            "rate",
+            "lines/s",
+            True,
+            _loadgen("line", 1000, 64),
+            latency=True,
+        ),
+        Scenario(
+            "lines-16k",
+            "16 KiB lines: 10 connections, 4 in flight each",
+            LINE,
+            LINE_SERVERS,
+            "bytes_per_s",
+            "B/s",
+            True,
+            _loadgen("line", 10, 16384, 4),
+        ),
+        Scenario(
+            "tls-line",
+            "TLS line echo: 50 connections, 64 B lines, 16 in flight each",
+            LINE_TLS,
+            LINE_SERVERS,
+            "rate",
+            "lines/s",
+            True,
+            _loadgen("line", 50, 64, 16, tls=True),
+            needs=("tls",),
+        ),
+        Scenario(
+            "tls-handshake",
+            "TLS handshakes: 20 clients each connect, echo one line, close",
+            LINE_TLS,
+            LINE_SERVERS,
+            "rate",
+            "conns/s",
+            True,
+            _loadgen("connect", 20, 64, tls=True),
+            needs=("tls",),
+        ),
+        Scenario(
+            "http-get",
+            "HTTP GET /echo?msg=...: wrk, 50 connections",
+            WEB,
+            WEB_SERVERS,
+            "rate",
+            "req/s",
+            True,
+            _wrk(post=False),
+            needs=("wrk",),
+            latency=True,
+        ),
+        Scenario(
+            "http-post",
+            "HTTP POST /echo, 4 KiB body: wrk, 50 connections",
+            WEB,
+            WEB_SERVERS,
+            "rate",
+            "req/s",
+            True,
+            _wrk(post=True),
+            needs=("wrk",),
+            latency=True,
+        ),
+        Scenario(
+            "websocket",
+            "WebSocket echo: 50 connections, 64 B messages, 16 in flight each",
+            WEB,
+            WS_SERVERS,
+            "rate",
+            "msg/s",
+            True,
+            _loadgen("ws", 50, 64, 16),
+        ),
+        Scenario(
+            "idle-tcp",
+            "server memory per idle TCP connection",
+            LINE,
+            LINE_SERVERS,
+            "per_conn",
+            "B",
+            False,
+            _idle(tls=False),
+        ),
+        Scenario(
+            "idle-tls",
+            "server memory per idle TLS connection",
+            LINE_TLS,
+            LINE_SERVERS,
+            "per_conn",
+            "B",
+            False,
+            _idle(tls=True),
+            needs=("tls",),
+        ),
+        Scenario(
+            "startup",
+            "time from start to listening (echohub: line and web listeners)",
+            STARTUP,
+            LINE_SERVERS,
+            "startup_s",
+            "s",
+            False,
+            _started,
+        ),
+    )
+}

@@ -1,0 +1,140 @@
+"""
+Tests for L{echohub.service}: assembly, all-or-nothing start, draining stop.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from echohub.config import Config, LineConfig, WebConfig
+from echohub.line import DRAIN_GRACE
+from echohub.listeners import ListeningService
+from echohub.service import makeService
+from tests.test_listeners import RefusingEndpoint
+
+
+def config(line: tuple[str, ...] = ("tcp:7007",), web: tuple[str, ...] = ("tcp:8080",)) -> Config:
+    return Config(
+        line=LineConfig(listen=line),
+        web=WebConfig(listen=web),
+    )
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """
+    L{makeService} wires one listener per endpoint string.
+    """
+
+    def test_listenersPerService(self) -> None:
+        """
+        Each endpoint string of each service becomes a bound port.
+        """
+        reactor = MemoryReactorClock()
+        service = makeService(config(("tcp:1", "tcp:2"), ("tcp:3",)), reactor)
+        service.privilegedStartService()
+        service.startService()
+        self.assertEqual(sorted(port for port, *_ in reactor.tcpServers), [1, 2, 3])
+
+    def test_serviceOff(self) -> None:
+        """
+        An empty listen list means no listener for that service.
+        """
+        reactor = MemoryReactorClock()
+        service = makeService(config(web=()), reactor)
+        listeners = [c.name for c in service if isinstance(c, ListeningService)]
+        self.assertEqual(listeners, ["line tcp:7007"])
+
+    def test_failedBindReleasesOthers(self) -> None:
+        """
+        When one listener cannot bind, those already bound are released and
+        the process is told to exit.
+        """
+        reactor = MemoryReactorClock()
+        service = makeService(config(), reactor)
+        refusing = ListeningService("web", "tcp:9", RefusingEndpoint(), None)  # type: ignore[arg-type]
+        refusing.setServiceParent(service)
+        error = self.assertRaises(SystemExit, service.privilegedStartService)
+        self.assertEqual(error.code, 1)
+        bound = [child for child in service if isinstance(child, ListeningService)]
+        self.assertTrue(all(child.port is None for child in bound))
+        self.assertTrue(reactor.tcpServers)
+
+    def test_stopDrainsConnections(self) -> None:
+        """
+        Stopping closes the listeners, asks open connections to finish, and
+        completes only when they have closed.
+        """
+        reactor = MemoryReactorClock()
+        service = makeService(config(web=()), reactor)
+        service.privilegedStartService()
+        service.startService()
+        factory = reactor.tcpServers[0][1]
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"pending")
+        stopped = service.stopService()
+        reactor.advance(DRAIN_GRACE)
+        self.assertEqual(transport.value(), b"pending")
+        self.assertTrue(transport.disconnecting)
+        self.assertNoResult(stopped)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(stopped)
+
+    def test_stopAbortsAtDeadline(self) -> None:
+        """
+        A connection that does not close within the shutdown timeout is
+        aborted, and the stop completes.
+        """
+        reactor = MemoryReactorClock()
+        service = makeService(config(web=()), reactor)
+        service.privilegedStartService()
+        service.startService()
+        protocol = reactor.tcpServers[0][1].buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        stopped = service.stopService()
+        self.assertFalse(transport.disconnected)
+        reactor.advance(3600)
+        self.assertTrue(transport.disconnected)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.successResultOf(stopped)
+
+
+class LifecycleTests(SynchronousTestCase):
+    """
+    L{EchohubService} tells systemd when it serves and when it drains, and
+    C{/healthz}'s state follows.
+    """
+
+    def test_readyThenStopping(self) -> None:
+        """
+        C{READY=1} is sent once the listeners are bound; stopping marks the
+        registry draining (C{/healthz} then answers 503), sets the
+        C{echohub_draining} gauge and sends C{STOPPING=1}.
+        """
+        from echohub.metrics import Metrics
+        from echohub.notify import Notifier
+
+        sent: list[dict[str, str]] = []
+
+        class RecordingNotifier(Notifier):
+            def notify(self, **fields: str) -> bool:
+                sent.append(fields)
+                return True
+
+        reactor = MemoryReactorClock()
+        metrics = Metrics(processStats=False)
+        service = makeService(config(), reactor, metrics, RecordingNotifier({}))
+        service.privilegedStartService()
+        service.startService()
+        self.assertEqual(sent, [{"READY": "1", "STATUS": "serving on 2 listener(s)"}])
+        self.assertFalse(service.connections.draining)
+        self.successResultOf(service.stopService())
+        self.assertTrue(service.connections.draining)
+        self.assertEqual(sent[1]["STOPPING"], "1")
+        self.assertEqual(metrics.registry.get_sample_value("echohub_draining"), 1)
