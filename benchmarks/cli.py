@@ -26,6 +26,7 @@ from benchmarks.clients import Measurement
 from benchmarks.report import Outcome, chart, human, table, writeJSON
 from benchmarks.scenarios import SCENARIOS, Context, NotApplicableError, Scenario
 from benchmarks.servers import (
+    BASELINE,
     LINE_TLS,
     ROOT,
     SERVERS,
@@ -100,6 +101,14 @@ def parseArguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="DIR",
         help="run echohub from this source tree, e.g. another checkout to compare"
         " a change against (default: this one)",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run echohub from DIR, as server echohub-base, in every"
+        " scenario: a change A/B-compared within one interleaved run",
     )
     parser.add_argument(
         "--list", action="store_true", help="list scenarios and servers"
@@ -202,8 +211,11 @@ def runOnce(
     a failing server: the failure is the measurement's C{detail}.
     """
     extra = dict(e.split("=", 1) for e in args.echohub_env)
+    tree = args.echohub_tree
+    if server.name == BASELINE.name and args.baseline_tree is not None:
+        tree = args.baseline_tree
     argv, env, listeners = server.command(
-        scenario.service, tools.tls, extra, args.echohub_tree.resolve()
+        scenario.service, tools.tls, extra, tree.resolve()
     )
     process = ServerProcess(server, pinned(argv, tools.serverCpu), env, listeners, log)
     try:
@@ -259,7 +271,11 @@ def _plan(
         if "wrk" in scenario.needs and shutil.which("wrk") is None:
             why = "wrk is not installed (apt-get install wrk)"
         outcomes = []
-        for name in scenario.servers:
+        servers = list(scenario.servers)
+        if args.baseline_tree is not None:
+            servers.insert(1, BASELINE.name)
+            wanted |= {BASELINE.name} if wanted else set()
+        for name in servers:
             if wanted and name not in wanted:
                 continue
             missing = SERVERS[name].missing()

@@ -160,10 +160,14 @@ def _echohubSettings(service: str, tls: TLSFiles | None, tree: Path) -> dict[str
 
 
 ECHOHUB = Server("echohub", "echohub (twistd -ny echohub.tac)")
+# echohub from the tree given by --baseline-tree: a change measured against
+# the code before it, interleaved in the same run.
+BASELINE = Server("echohub-base", "echohub from --baseline-tree")
 SERVERS = {
     s.name: s
     for s in (
         ECHOHUB,
+        BASELINE,
         Server(
             "twisted-tutorial",
             'Twisted LineReceiver, delimiter b"\\n"',

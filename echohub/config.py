@@ -121,12 +121,12 @@ class WebConfig:
     )
     max_delay: float = setting(
         10.0,
-        "Longest /delay/<seconds> in seconds; longer gets 400.",
+        "Longest /delay/SECONDS in seconds; longer gets 400.",
         minimum=0,
     )
     max_stream_count: int = setting(
         100,
-        "Most items one /stream/<n> or /sse response sends; more gets 400.",
+        "Most items one /stream/N or /sse response sends; more gets 400.",
         minimum=1,
     )
     max_stream_interval: float = setting(

@@ -73,8 +73,9 @@ def serverEndpoint(
           header (v1 or v2), read before anything else, TLS included, as
           HAProxy's C{send-proxy} sends it (L{echohub.proxy}).  Twisted's own
           C{haproxy:ssl:} would expect it inside TLS.
-        - C{privateKey=}, C{certKey=} and C{extraCertChain=} on a string
-          other than C{ssl:}: TLS over that endpoint, e.g.
+        - echohub's TLS keys (L{echohub.tls.TLS_OVER_OPTIONS}: C{privateKey=},
+          C{certKey=}, C{clientCA=}, ...) on a string other than C{ssl:}:
+          TLS over that endpoint, e.g.
           C{systemd:domain=INET:name=linetls:privateKey=K:certKey=C}.
 
     Twisted's C{tls:} server strings are refused: they would serve TLS

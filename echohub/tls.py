@@ -60,6 +60,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from echohub.config import TLSConfig
+from echohub.tlsfacts import recordVerifyError
 from echohub.tlsprotocol import TLSServerEndpoint
 
 PROFILES = ("intermediate", "modern")
@@ -205,9 +206,10 @@ def _acceptAny(
 ) -> bool:
     """
     The verify callback of C{clientAuth=request}: carry on with any
-    certificate; OpenSSL still records the verification result, which
-    L{echohub.tlsfacts} reports.
+    certificate, recording why it did not verify for L{echohub.tlsfacts}.
     """
+    if not ok:
+        recordVerifyError(connection, error)
     return True
 
 

@@ -11,6 +11,7 @@ became of client authentication.
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from cryptography import x509
 from OpenSSL import SSL, _util
@@ -44,11 +45,28 @@ def _certificateFacts(
     }
 
 
+_verifyErrors: WeakKeyDictionary[SSL.Connection, int] = WeakKeyDictionary()
+
+
+def recordVerifyError(connection: SSL.Connection, error: int) -> None:
+    """
+    Remember the first error verifying C{connection}'s peer.
+
+    A verify callback that accepts a certificate OpenSSL found wanting (as
+    C{clientAuth=request} does, see L{echohub.tls}) makes pyOpenSSL reset
+    OpenSSL's own record of the error, so the callback records it here.
+    """
+    if error:
+        _verifyErrors.setdefault(connection, error)
+
+
 def _verifyResult(connection: SSL.Connection) -> int:
     """
-    OpenSSL's verification result of the peer's certificate (0: verified),
-    which pyOpenSSL does not expose.
+    The verification result of the peer's certificate (0: verified).
     """
+    recorded = _verifyErrors.get(connection)
+    if recorded is not None:
+        return recorded
     return int(_util.lib.SSL_get_verify_result(connection._ssl))
 
 
