@@ -109,6 +109,41 @@ class WebConfig:
         "Seconds without traffic before an HTTP connection is closed; 0 disables.",
         minimum=0,
     )
+    header_timeout: float = setting(
+        20.0,
+        "Seconds a client has, from connecting (or from the first byte of a"
+        " later request), to send a request's line and headers; then 408 and"
+        " close; 0 disables.",
+        minimum=0,
+    )
+    body_timeout: float = setting(
+        20.0,
+        "Seconds a request body may take to arrive, plus one second for every"
+        " body_min_rate bytes received; then 408 and close; 0 disables.",
+        minimum=0,
+    )
+    body_min_rate: int = setting(
+        1000,
+        "Bytes of request body that extend body_timeout by one second; 0 makes"
+        " body_timeout a fixed deadline.",
+        minimum=0,
+    )
+    max_request_line: int = setting(
+        8192,
+        "Longest accepted request line in bytes; longer gets 414.",
+        minimum=64,
+    )
+    max_header_bytes: int = setting(
+        16384,
+        "Largest accepted request header section in bytes, line ends included;"
+        " larger gets 431.",
+        minimum=256,
+    )
+    max_headers: int = setting(
+        100,
+        "Most header lines accepted in one request; more gets 431.",
+        minimum=1,
+    )
     max_connections: int = setting(
         4096,
         "Most HTTP connections open at once; more get a 503; 0 disables.",

@@ -10,7 +10,7 @@ C{DIR} (created with mode 0700 if missing) receives:
 
   - C{ca.pem}, C{ca-key.pem}: a private CA (ECDSA P-256, 10 years);
   - C{server.pem}, C{server-key.pem}: a server certificate for C{localhost},
-    C{127.0.0.1} and C{::1} (825 days), signed directly by that CA, so the
+    C{127.0.0.1} and C{::1} (90 days, renewed when fewer than 30 are left), signed directly by that CA, so the
     chain in C{server.pem} is the leaf alone;
   - C{client-NAME.pem}, C{client-NAME-key.pem} for each C{--client NAME}: a
     client certificate (CN=NAME, extended key usage clientAuth) for mutual
@@ -53,7 +53,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from twisted.python.filepath import FilePath
 
 CA_LIFETIME = timedelta(days=3650)
-LEAF_LIFETIME = timedelta(days=825)
+# Under Mozilla's 366-day limit (sslyze checks it), and short enough that a
+# development certificate is renewed as a matter of course.
+LEAF_LIFETIME = timedelta(days=90)
 RENEW_BEFORE = timedelta(days=30)
 # Tolerate clocks that are a little behind the one that issued the cert.
 BACKDATE = timedelta(minutes=5)

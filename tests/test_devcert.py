@@ -144,8 +144,8 @@ class EnsureDevCertificatesTests(SynchronousTestCase):
             (True, True, False),
         )
         lifetime = server.not_valid_after_utc - server.not_valid_before_utc
-        self.assertGreater(lifetime, timedelta(days=825))
-        self.assertLess(lifetime, timedelta(days=826))
+        self.assertGreater(lifetime, timedelta(days=90))
+        self.assertLess(lifetime, timedelta(days=91))
         self.assertLess(server.not_valid_before_utc, datetime.now(UTC))
 
     def test_secondRunChangesNothing(self) -> None:

@@ -45,7 +45,8 @@ def issueServerCertificate(
     Issue a fresh localhost server certificate from the development CA.
 
     Mozilla's profiles limit a certificate's lifetime (366 days for
-    I{intermediate}), which the 825-day development certificate exceeds.
+    I{intermediate}); the test issues its own certificate so that it does not
+    depend on the development certificate's lifetime.
 
     @return: the certificate file, the key file and the certificate.
     """

@@ -1,0 +1,105 @@
+# -*- test-case-name: tests.test_fastwrite -*-
+"""
+Send at once when nothing is queued, instead of on the next reactor turn.
+
+Twisted's C{transport.write} only appends to a buffer and registers the
+socket for writability; the send happens in C{doWrite} on the next turn of
+the reactor, after an C{epoll_ctl} to add the socket and before another to
+remove it.  For an echo that is three system calls and a second dispatch for
+every read, about half of a ping-pong's cost.  L{writer} returns a write
+function that calls C{send} directly when the transport's buffer is empty
+and hands anything the kernel did not take (and every write made while
+something is queued) to the public C{transport.write}, so that:
+
+    - bytes go out in the order they were written: once anything is queued,
+      every later write queues behind it;
+    - the backpressure bound is Twisted's own: only what is buffered counts
+      against C{bufferSize} and pauses the producer, and a direct send
+      buffers nothing;
+    - closing, half-closing and errors are Twisted's: a transport that is
+      disconnecting, or a C{send} that fails, takes the public path, which
+      meets the same state or error on its next C{doWrite}.
+
+This is the only module that touches Twisted's private transport attributes.
+L{writer} checks for each of them once, when a connection starts, and
+returns the public C{transport.write} when one is missing (a later Twisted),
+when the transport is not a plain TCP connection (TLS, PROXY-protocol and
+test transports) or when TLS could start on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from errno import EAGAIN, ENOBUFS, EWOULDBLOCK
+from typing import Any
+
+from twisted.internet import tcp
+
+_PRIVATE = (
+    "socket",
+    "connected",
+    "disconnecting",
+    "dataBuffer",
+    "_tempDataLen",
+    "_writeDisconnecting",
+    "_writeDisconnected",
+    "TLS",
+)
+"""
+The transport attributes the fast path reads: if a Twisted release drops
+one of them, L{writer} falls back to the public path.
+"""
+
+_RETRY = frozenset({EAGAIN, EWOULDBLOCK, ENOBUFS})
+
+
+def eligible(transport: object) -> bool:
+    """
+    Whether L{writer} may send directly on C{transport}: a plain (not TLS)
+    Twisted TCP connection that has every attribute in L{_PRIVATE}.
+    """
+    return (
+        isinstance(transport, tcp.Connection)
+        and all(hasattr(transport, name) for name in _PRIVATE)
+        and not transport.TLS
+    )
+
+
+def writer(transport: Any) -> Callable[[bytes], None]:
+    """
+    A write function for C{transport} that sends at once when nothing is
+    queued; C{transport.write} itself when the transport is not L{eligible}.
+
+    Call it once per connection, from C{connectionMade}.
+    """
+    publicWrite: Callable[[bytes], None] = transport.write
+    if not eligible(transport):
+        return publicWrite
+    send = transport.socket.send
+
+    def write(data: bytes) -> None:
+        t = transport
+        if (
+            t.dataBuffer
+            or t._tempDataLen
+            or t.disconnecting
+            or t._writeDisconnecting
+            or t._writeDisconnected
+            or not t.connected
+            or t.TLS
+        ):
+            publicWrite(data)
+            return
+        try:
+            sent = send(data)
+        except OSError as e:
+            # Anything but "the kernel's buffer is full" is for Twisted to
+            # meet and handle on its next doWrite, as it would without us.
+            if e.errno not in _RETRY:
+                publicWrite(data)
+                return
+            sent = 0
+        if sent < len(data):
+            publicWrite(data[sent:])
+
+    return write

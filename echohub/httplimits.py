@@ -1,0 +1,355 @@
+# -*- test-case-name: tests.test_hostile_http -*-
+"""
+Deadlines and size limits for the HTTP/1.1 front, answered with a status.
+
+What L{twisted.web.http.HTTPChannel} does on its own, and why that is not
+enough for a server facing hostile clients:
+
+    - Its only timer is an idle timeout reset by every byte received, so a
+      client that sends its headers one byte every few seconds (slowloris)
+      holds a connection, and a request object, for ever.
+    - A request line or header over its limits gets a bare C{400}, or, for a
+      line longer than C{MAX_LENGTH}, a silent close; a client cannot tell
+      "too big" from "malformed".
+    - It accepts an HTTP/1.1 request without C{Host} (or with two), and a
+      chunk size of any magnitude.
+
+L{LimitedHTTPChannel} adds, from L{HTTPLimits}:
+
+    - B{A header deadline}: C{header_timeout} seconds from the connection
+      (or from the first byte of a later request on a kept-alive
+      connection) to the end of the headers, not reset by progress; then
+      C{408} and close.
+    - B{A body deadline}: C{body_timeout} seconds from the end of the
+      headers to the end of the body, extended by one second for every
+      C{body_min_rate} bytes received, so a large body at a reasonable rate
+      always arrives and a trickle does not; then C{408} and close.
+    - B{Size limits with their own statuses}: a request line over
+      C{max_request_line} gets C{414}; a header section over
+      C{max_header_bytes}, or more than C{max_headers} header lines, gets
+      C{431}, whether the excess arrives in one line or many.
+    - B{Framing checks} Twisted lacks: an HTTP/1.1 request needs exactly one
+      C{Host} header; a chunk size of 2**63 or more is malformed (C{400});
+      one larger than the body limit gets C{413} at once, not after the
+      limit's worth of bytes.
+
+Each refusal goes through the subclass's L{LimitedHTTPChannel.refuse}: one
+plain-text response, then close, and nothing after it is parsed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
+from twisted.web import http
+
+from echohub import metrics
+from echohub.config import WebConfig
+
+HUGE_CHUNK = 2**63
+"""
+Chunk sizes from here on are malformed rather than merely too large: no
+client has such a body, and other parsers in a chain may overflow on them.
+"""
+
+
+@dataclass(frozen=True)
+class HTTPLimits:
+    """
+    The deadlines and size limits of one site's connections.
+
+    @ivar headerTimeout: seconds for the request line and headers, or
+        L{None} for no deadline.
+    @ivar bodyTimeout: base seconds for the body, or L{None} for no deadline.
+    @ivar bodyMinRate: body bytes that extend the body deadline by one
+        second; C{0} for a fixed deadline.
+    @ivar maxRequestLine: the longest request line, in bytes.
+    @ivar maxHeaderBytes: the largest header section, in bytes, each line
+        counted with its C{CRLF}.
+    @ivar maxHeaders: the most header lines.
+    """
+
+    headerTimeout: float | None = 20.0
+    bodyTimeout: float | None = 20.0
+    bodyMinRate: int = 1000
+    maxRequestLine: int = 8192
+    maxHeaderBytes: int = 16384
+    maxHeaders: int = 100
+
+    @classmethod
+    def fromConfig(cls, config: WebConfig) -> HTTPLimits:
+        """
+        The limits C{config} sets; a timeout of C{0} means none.
+        """
+        return cls(
+            headerTimeout=config.header_timeout or None,
+            bodyTimeout=config.body_timeout or None,
+            bodyMinRate=config.body_min_rate,
+            maxRequestLine=config.max_request_line,
+            maxHeaderBytes=config.max_header_bytes,
+            maxHeaders=config.max_headers,
+        )
+
+
+class LimitedHTTPChannel(http.HTTPChannel):
+    """
+    An L{http.HTTPChannel} with deadlines, size limits that answer C{408},
+    C{414}, C{431} or C{413}, and stricter framing.
+
+    Subclasses provide L{refuse}, L{refuseTooLarge} and L{logRejection}.
+
+    @ivar limits: this connection's limits; set with L{setLimits}.
+    @ivar maxBody: the largest accepted request body, for chunk sizes.
+    """
+
+    limits: HTTPLimits = HTTPLimits()
+    maxBody: int = 1024 * 1024
+    MAX_LENGTH = 16384
+
+    _deadline: IDelayedCall | None = None
+    _bodyStarted = 0.0
+    _bodyReceived = 0
+    _inHeaders = False
+    _headerBytes = 0
+    _headerCount = 0
+
+    def setLimits(self, limits: HTTPLimits) -> None:
+        """
+        Apply C{limits}, and move Twisted's own header limits out of their
+        way: Twisted would answer a bare C{400}, or for a line longer than
+        C{MAX_LENGTH} close without a word, before these could answer.
+        """
+        self.limits = limits
+        self.MAX_LENGTH = max(limits.maxRequestLine, limits.maxHeaderBytes)
+        self.totalHeadersSize = limits.maxRequestLine + limits.maxHeaderBytes + 1
+        self.maxHeaders = limits.maxHeaders + 1
+
+    def refuse(self, status: bytes, reason: str) -> None:
+        """
+        Answer with a plain-text error and close; ignore further input.
+        """
+        raise NotImplementedError
+
+    def refuseTooLarge(self) -> None:
+        """
+        Answer C{413} for a body over L{maxBody}, and close.
+        """
+        raise NotImplementedError
+
+    def logRejection(self, kind: str, format: str, **kwargs: object) -> None:
+        """
+        Count and log (rate-limited) a refusal of C{kind}, a label of
+        L{echohub.metrics}' rejection counter.
+        """
+        raise NotImplementedError
+
+    def connectionMade(self) -> None:
+        """
+        Start the header deadline: from the connection, so a client that
+        connects and says nothing is held to it too.
+        """
+        super().connectionMade()
+        self._startHeaderDeadline()
+
+    def _startHeaderDeadline(self) -> None:
+        if self._deadline is None and self.limits.headerTimeout is not None:
+            self._deadline = self.callLater(
+                self.limits.headerTimeout, self._headerTimedOut
+            )
+
+    def _cancelDeadline(self) -> None:
+        if self._deadline is not None:
+            if self._deadline.active():
+                self._deadline.cancel()
+            self._deadline = None
+
+    def _closing(self) -> bool:
+        return self.transport is None or bool(
+            getattr(self.transport, "disconnecting", False)
+        )
+
+    def _headerTimedOut(self) -> None:
+        """
+        The request line and headers did not arrive in time: C{408}.
+        """
+        self._deadline = None
+        if self._closing():
+            return
+        self.logRejection(
+            metrics.TIMEOUT,
+            "{service}: {peer} sent no complete request headers within"
+            " {timeout:g} s (header_timeout); answered 408",
+            timeout=self.limits.headerTimeout,
+        )
+        self.refuse(
+            b"408 Request Timeout",
+            f"408 Request Timeout: the request headers must arrive within"
+            f" {self.limits.headerTimeout:g} s (header_timeout)\n",
+        )
+
+    def _bodyTimedOut(self) -> None:
+        """
+        The body deadline passed: extend it by what the rate earned since
+        it was set, or answer C{408}.
+        """
+        self._deadline = None
+        if self._closing():
+            return
+        assert self.limits.bodyTimeout is not None
+        due = self._bodyStarted + self.limits.bodyTimeout
+        if self.limits.bodyMinRate:
+            due += self._bodyReceived / self.limits.bodyMinRate
+        remaining = due - self.callLater.__self__.seconds()  # type: ignore[attr-defined]
+        if remaining > 0:
+            self._deadline = self.callLater(remaining, self._bodyTimedOut)
+            return
+        self.logRejection(
+            metrics.TIMEOUT,
+            "{service}: {peer} sent {received} body bytes, too slowly"
+            " (body_timeout {timeout:g} s, body_min_rate {rate} bytes/s);"
+            " answered 408",
+            received=self._bodyReceived,
+            timeout=self.limits.bodyTimeout,
+            rate=self.limits.bodyMinRate,
+        )
+        self.refuse(
+            b"408 Request Timeout",
+            "408 Request Timeout: the request body arrived too slowly\n",
+        )
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        The first byte of a request on a kept-alive connection starts that
+        request's header deadline.
+        """
+        if not self._handlingRequest:
+            self._startHeaderDeadline()
+        super().dataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        """
+        Check the request line and the header section against the limits
+        before Twisted parses them.
+        """
+        if not self._inHeaders:
+            # A pipelined request buffered while the previous one was
+            # handled is replayed here, not through dataReceived.
+            self._startHeaderDeadline()
+            if line:
+                if len(line) > self.limits.maxRequestLine:
+                    self._requestLineTooLong()
+                    return
+                self._inHeaders = True
+                self._headerBytes = 0
+                self._headerCount = 0
+        elif line:
+            self._headerBytes += len(line) + 2
+            if self._headerBytes > self.limits.maxHeaderBytes:
+                self._headersTooLarge("header section")
+                return
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """
+        A line longer than any limit allows: C{414} for the request line,
+        C{431} for a header, instead of Twisted's silent close.
+        """
+        if self._inHeaders:
+            self._headersTooLarge("header line")
+        else:
+            self._requestLineTooLong()
+
+    def _requestLineTooLong(self) -> None:
+        self.logRejection(
+            metrics.TOO_LONG,
+            "{service}: {peer} sent a request line over {limit} bytes;"
+            " answered 414",
+            limit=self.limits.maxRequestLine,
+        )
+        self.refuse(
+            b"414 URI Too Long",
+            f"414 URI Too Long: request lines are limited to"
+            f" {self.limits.maxRequestLine} bytes (max_request_line)\n",
+        )
+
+    def _headersTooLarge(self, what: str) -> None:
+        self.logRejection(
+            metrics.TOO_LONG,
+            "{service}: {peer} sent a {what} over the limits; answered 431",
+            what=what,
+        )
+        self.refuse(
+            b"431 Request Header Fields Too Large",
+            f"431 Request Header Fields Too Large: headers are limited to"
+            f" {self.limits.maxHeaderBytes} bytes (max_header_bytes) and"
+            f" {self.limits.maxHeaders} lines (max_headers)\n",
+        )
+
+    def headerReceived(self, line: bytes) -> bool:
+        """
+        Count header lines against C{max_headers} before Twisted stores
+        them.
+        """
+        self._headerCount += 1
+        if self._headerCount > self.limits.maxHeaders:
+            self._headersTooLarge("header count")
+            return False
+        return bool(super().headerReceived(line))
+
+    def allHeadersReceived(self) -> None:
+        """
+        End the header phase: require one C{Host} in HTTP/1.1, then start
+        the body deadline if a body follows.
+        """
+        self._inHeaders = False
+        self._cancelDeadline()
+        request = self.requests[-1]
+        hosts = request.requestHeaders.getRawHeaders(b"host", [])
+        if len(hosts) > 1 or (not hosts and self._version == b"HTTP/1.1"):
+            self._respondToBadRequestAndDisconnect()
+            return
+        if self.length != 0 and self.limits.bodyTimeout is not None:
+            self._bodyStarted = self.callLater.__self__.seconds()  # type: ignore[attr-defined]
+            self._bodyReceived = 0
+            self._deadline = self.callLater(
+                self.limits.bodyTimeout, self._bodyTimedOut
+            )
+        super().allHeadersReceived()
+
+    def rawDataReceived(self, data: bytes) -> None:
+        """
+        Count body bytes for the body deadline, and check each chunk size
+        as the chunked decoder reads it.
+        """
+        if self._handlingRequest:
+            super().rawDataReceived(data)
+            return
+        self._bodyReceived += len(data)
+        super().rawDataReceived(data)
+        decoder = self._transferDecoder
+        if (
+            isinstance(decoder, http._ChunkedTransferDecoder)
+            and decoder.state == "BODY"
+            and not self._closing()
+        ):
+            if decoder.length >= HUGE_CHUNK:
+                self._respondToBadRequestAndDisconnect()
+            elif decoder.length > self.maxBody:
+                self.refuseTooLarge()
+
+    def allContentReceived(self) -> None:
+        """
+        The body is complete: no deadline while the request is handled.
+        """
+        self._cancelDeadline()
+        super().allContentReceived()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """
+        Cancel any deadline.
+        """
+        self._cancelDeadline()
+        super().connectionLost(reason)
