@@ -11,10 +11,9 @@ the stragglers after a deadline.
 
 from __future__ import annotations
 
-from zope.interface import Attribute, Interface
-
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from zope.interface import Attribute, Interface
 
 
 class IDrainable(Interface):

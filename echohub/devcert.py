@@ -10,8 +10,9 @@ C{DIR} (created with mode 0700 if missing) receives:
 
   - C{ca.pem}, C{ca-key.pem}: a private CA (ECDSA P-256, 10 years);
   - C{server.pem}, C{server-key.pem}: a server certificate for C{localhost},
-    C{127.0.0.1} and C{::1} (90 days, renewed when fewer than 30 are left), signed directly by that CA, so the
-    chain in C{server.pem} is the leaf alone;
+    C{127.0.0.1} and C{::1} (90 days, renewed when fewer than 30 are left),
+    signed directly by that CA, so the chain in C{server.pem} is the leaf
+    alone;
   - C{client-NAME.pem}, C{client-NAME-key.pem} for each C{--client NAME}: a
     client certificate (CN=NAME, extended key usage clientAuth) for mutual
     TLS, signed by the same CA;

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http
@@ -101,7 +101,8 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     Subclasses provide L{refuse}, L{refuseTooLarge} and L{logRejection}.
 
-    @ivar limits: this connection's limits; set with L{setLimits}.
+    @ivar limits: this connection's limits; set with L{setLimits}, which
+        must be called before the connection is made.
     @ivar maxBody: the largest accepted request body, for chunk sizes.
     """
 
@@ -109,6 +110,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
     maxBody: int = 1024 * 1024
     MAX_LENGTH = 16384
 
+    _clock: IReactorTime
     _deadline: IDelayedCall | None = None
     _bodyStarted = 0.0
     _bodyReceived = 0
@@ -116,13 +118,14 @@ class LimitedHTTPChannel(http.HTTPChannel):
     _headerBytes = 0
     _headerCount = 0
 
-    def setLimits(self, limits: HTTPLimits) -> None:
+    def setLimits(self, limits: HTTPLimits, clock: IReactorTime) -> None:
         """
-        Apply C{limits}, and move Twisted's own header limits out of their
+        Apply C{limits}, timed by C{clock}, and move Twisted's own header limits out of their
         way: Twisted would answer a bare C{400}, or for a line longer than
         C{MAX_LENGTH} close without a word, before these could answer.
         """
         self.limits = limits
+        self._clock = clock
         self.MAX_LENGTH = max(limits.maxRequestLine, limits.maxHeaderBytes)
         self.totalHeadersSize = limits.maxRequestLine + limits.maxHeaderBytes + 1
         self.maxHeaders = limits.maxHeaders + 1
@@ -156,7 +159,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     def _startHeaderDeadline(self) -> None:
         if self._deadline is None and self.limits.headerTimeout is not None:
-            self._deadline = self.callLater(
+            self._deadline = self._clock.callLater(
                 self.limits.headerTimeout, self._headerTimedOut
             )
 
@@ -202,9 +205,9 @@ class LimitedHTTPChannel(http.HTTPChannel):
         due = self._bodyStarted + self.limits.bodyTimeout
         if self.limits.bodyMinRate:
             due += self._bodyReceived / self.limits.bodyMinRate
-        remaining = due - self.callLater.__self__.seconds()  # type: ignore[attr-defined]
+        remaining = due - self._clock.seconds()
         if remaining > 0:
-            self._deadline = self.callLater(remaining, self._bodyTimedOut)
+            self._deadline = self._clock.callLater(remaining, self._bodyTimedOut)
             return
         self.logRejection(
             metrics.TIMEOUT,
@@ -312,9 +315,9 @@ class LimitedHTTPChannel(http.HTTPChannel):
             self._respondToBadRequestAndDisconnect()
             return
         if self.length != 0 and self.limits.bodyTimeout is not None:
-            self._bodyStarted = self.callLater.__self__.seconds()  # type: ignore[attr-defined]
+            self._bodyStarted = self._clock.seconds()
             self._bodyReceived = 0
-            self._deadline = self.callLater(
+            self._deadline = self._clock.callLater(
                 self.limits.bodyTimeout, self._bodyTimedOut
             )
         super().allHeadersReceived()

@@ -27,6 +27,7 @@ Guarantees, each pinned by a test in C{tests/test_line.py}:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from OpenSSL import SSL
@@ -42,7 +43,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from echohub import metrics
+from echohub import fastwrite, metrics
 from echohub.access import ServiceAccess
 from echohub.caps import ConnectionCaps
 from echohub.config import LineConfig
@@ -107,13 +108,18 @@ class LineEcho(Protocol, TimeoutMixin):
         self._bytesOut = 0
         self._closeReason = "connection lost"
         self._drainCall: IDelayedCall | None = None
+        self._send: Callable[[bytes], None] = self._publicWrite
 
     def connectionMade(self) -> None:
         """
         Apply backpressure from the start; then, if the caps admit the peer,
         register for draining and arm the idle timer, else answer one
         C{ERROR} line and close.
+
+        Echoes are sent through L{fastwrite.writer}: at once when nothing
+        is queued, saving the reactor turn Twisted's own write waits for.
         """
+        self._send = fastwrite.writer(self.transport)
         self.transport.registerProducer(self.transport, True)
         peer = self.transport.getPeer()
         refusal = self.factory.access.admit(peer, self.factory.listener)
@@ -129,13 +135,20 @@ class LineEcho(Protocol, TimeoutMixin):
         self.factory.connections.add(self)
         self.setTimeout(self._idleTimeout)
 
+    def _publicWrite(self, data: bytes) -> None:
+        """
+        Write with the transport's own C{write}, until L{connectionMade}
+        chooses how to send.
+        """
+        self.transport.write(data)
+
     def _write(self, data: bytes) -> None:
         """
         Send C{data}, counting it for the access log and the metrics.
         """
         self._bytesOut += len(data)
         self.factory.access.transferred(0, len(data))
-        self.transport.write(data)
+        self._send(data)
 
     def dataReceived(self, data: bytes) -> None:
         """

@@ -17,8 +17,8 @@ from typing import Any
 
 from twisted.python import usage
 
-from echohub.config import ConfigError, Setting, allSettings, loadConfig
 from echohub import service
+from echohub.config import ConfigError, Setting, allSettings, loadConfig
 
 _LISTEN_OPTIONS = {"line": "line", "web": "web"}
 
@@ -69,7 +69,8 @@ class Options(usage.Options):
         The settings given on the command line, keyed by (section, key).
         """
         found: dict[tuple[str, str], object] = {
-            (section, "listen"): tuple(values) for section, values in self.listen.items()
+            (section, "listen"): tuple(values)
+            for section, values in self.listen.items()
         }
         for s in allSettings():
             if s.kind is not tuple and self[_optionName(s)] is not None:

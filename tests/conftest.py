@@ -55,7 +55,9 @@ def echohub() -> Iterator[Callable[..., EchohubProcess]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates) -> Iterator[EchohubProcess]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
+) -> Iterator[EchohubProcess]:
     """
     One echohub shared by a module's tests: line on TCP and TLS, web on TCP
     and TLS, all on loopback with ports chosen by the kernel, and small

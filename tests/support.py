@@ -172,7 +172,9 @@ class EchohubProcess:
     def address(self, service: str, index: int = 0) -> tuple[str, int]:
         return self.addresses[service][index]
 
-    def connect(self, service: str, index: int = 0, timeout: float = 10.0) -> socket.socket:
+    def connect(
+        self, service: str, index: int = 0, timeout: float = 10.0
+    ) -> socket.socket:
         """
         A blocking client socket connected to one listener.
         """

@@ -58,7 +58,9 @@ class LoadConfigTests(SynchronousTestCase):
             '[web]\nlisten = ["tcp:8000", "unix:/tmp/x.sock"]\n'
         )
         config = loadConfig({"ECHOHUB_CONFIG": path})
-        self.assertEqual(config.line, LineConfig(listen=("tcp:7000",), max_line_length=100))
+        self.assertEqual(
+            config.line, LineConfig(listen=("tcp:7000",), max_line_length=100)
+        )
         self.assertEqual(config.web.listen, ("tcp:8000", "unix:/tmp/x.sock"))
 
     def test_environmentOverridesFile(self) -> None:
@@ -87,9 +89,7 @@ class LoadConfigTests(SynchronousTestCase):
         """
         Explicit overrides (the command line) beat the environment.
         """
-        config = loadConfig(
-            {"ECHOHUB_WEB_MAX_BODY": "10"}, {("web", "max_body"): "20"}
-        )
+        config = loadConfig({"ECHOHUB_WEB_MAX_BODY": "10"}, {("web", "max_body"): "20"})
         self.assertEqual(config.web, WebConfig(max_body=20))
 
     def assertConfigError(self, environ: dict[str, str], *fragments: str) -> None:
@@ -107,7 +107,9 @@ class LoadConfigTests(SynchronousTestCase):
         An unknown key in the file is named, with its section and the file.
         """
         path = self.writeToml("[line]\nmax_line_lenght = 5\n")
-        self.assertConfigError({"ECHOHUB_CONFIG": path}, "max_line_lenght", "[line]", path)
+        self.assertConfigError(
+            {"ECHOHUB_CONFIG": path}, "max_line_lenght", "[line]", path
+        )
 
     def test_unknownSection(self) -> None:
         """

@@ -4,11 +4,10 @@ Tests for L{echohub.connections}: draining open connections.
 
 from __future__ import annotations
 
-from zope.interface import implementer
-
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from echohub.connections import ConnectionRegistry, IDrainable
 

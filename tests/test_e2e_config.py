@@ -26,7 +26,11 @@ def assertClearFailure(env: dict[str, str], *fragments: str) -> str:
     code, output = runEchohub(env)
     assert time.monotonic() - start < 10
     assert code != 0, output
-    lines = [line for line in output.splitlines() if "echohub:" in line and all(f in line for f in fragments)]
+    lines = [
+        line
+        for line in output.splitlines()
+        if "echohub:" in line and all(f in line for f in fragments)
+    ]
     assert lines, f"no line naming {fragments} in:\n{output}"
     return lines[0]
 
@@ -83,7 +87,11 @@ def test_keyDoesNotMatchCertificate(tmp_path: Path, devcerts: DevCertificates) -
     key = other.server.privateKey.path
     cert = devcerts.server.certificate.path
     assertClearFailure(
-        {"ECHOHUB_WEB_LISTEN": f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"},
+        {
+            "ECHOHUB_WEB_LISTEN": (
+                f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+            )
+        },
         "does not match",
         key,
         cert,
@@ -113,4 +121,6 @@ def test_badNumber(value: str) -> None:
     """
     A limit that is not a valid number names the variable and the value.
     """
-    assertClearFailure({"ECHOHUB_LINE_MAX_LINE_LENGTH": value}, "max_line_length", value)
+    assertClearFailure(
+        {"ECHOHUB_LINE_MAX_LINE_LENGTH": value}, "max_line_length", value
+    )

@@ -30,7 +30,13 @@ def test_linesEchoedByteForByte(server: EchohubProcess) -> None:
     Complete lines come back exactly, CR and non-UTF-8 bytes included, however
     the stream is segmented; pipelined lines need no reads in between.
     """
-    data = b"hello\r\n" + bytes(range(256)).replace(b"\n", b"") + b"\n" + b"x" * 65536 + b"\n"
+    data = (
+        b"hello\r\n"
+        + bytes(range(256)).replace(b"\n", b"")
+        + b"\n"
+        + b"x" * 65536
+        + b"\n"
+    )
     with server.connect("line") as sock:
         for i in range(0, len(data), 7919):
             sock.sendall(data[i : i + 7919])
@@ -124,7 +130,10 @@ def test_nonReadingClientIsBounded(server: EchohubProcess) -> None:
     with server.connect("line") as hog:
         sent = pushWithoutReading(hog, 200 * MB)
         grown = server.rss() - before
-        print(f"non-reading client: pushed {sent / MB:.1f} MB, server grew {grown / MB:.2f} MB")
+        print(
+            f"non-reading client: pushed {sent / MB:.1f} MB,"
+            f" server grew {grown / MB:.2f} MB"
+        )
         assert sent < 200 * MB, "the server never stopped reading"
         assert grown < 10 * MB
         with server.connect("line") as other:

@@ -17,8 +17,13 @@ from echohub.devcert import DevCertificates
 from tests.support import EchohubProcess, recvAll
 
 
-def get(server: EchohubProcess, path: str, method: str = "GET", body: bytes | None = None,
-        headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+def get(
+    server: EchohubProcess,
+    path: str,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> http.client.HTTPResponse:
     host, port = server.address("web")
     connection = http.client.HTTPConnection(host, port, timeout=10)
     connection.request(method, path, body=body, headers=headers or {})
@@ -42,7 +47,9 @@ def test_postEcho(server: EchohubProcess) -> None:
     POST /echo returns the body byte for byte with its content type.
     """
     body = bytes(range(256)) * 1000
-    response = get(server, "/echo", "POST", body, {"Content-Type": "application/x-test"})
+    response = get(
+        server, "/echo", "POST", body, {"Content-Type": "application/x-test"}
+    )
     assert response.status == 200
     assert response.read() == body
     assert response.getheader("Content-Type") == "application/x-test"
@@ -86,13 +93,17 @@ def test_pageIsSelfContainedHtml(server: EchohubProcess) -> None:
     assert b"<script src=" not in page and b"https://fonts" not in page
 
 
-def test_httpsVerifiedByPythonSsl(server: EchohubProcess, devcerts: DevCertificates) -> None:
+def test_httpsVerifiedByPythonSsl(
+    server: EchohubProcess, devcerts: DevCertificates
+) -> None:
     """
     The ssl: web listener serves HTTPS that verifies against the dev CA.
     """
     context = ssl.create_default_context(cafile=devcerts.ca.certificate.path)
     _, port = server.address("web", 1)
-    connection = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
+    connection = http.client.HTTPSConnection(
+        "localhost", port, context=context, timeout=10
+    )
     connection.request("GET", "/echo?msg=secure")
     assert connection.getresponse().read() == b"secure"
 
@@ -104,16 +115,25 @@ def test_httpsVerifiedByCurl(server: EchohubProcess, devcerts: DevCertificates) 
     """
     _, port = server.address("web", 1)
     result = subprocess.run(
-        ["curl", "-sS", "--fail", "--cacert", devcerts.ca.certificate.path,
-         f"https://localhost:{port}/echo?msg=curl"],
-        capture_output=True, timeout=30,
+        [
+            "curl",
+            "-sS",
+            "--fail",
+            "--cacert",
+            devcerts.ca.certificate.path,
+            f"https://localhost:{port}/echo?msg=curl",
+        ],
+        capture_output=True,
+        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"curl"
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
-def test_lineViaOpensslSClient(server: EchohubProcess, devcerts: DevCertificates) -> None:
+def test_lineViaOpensslSClient(
+    server: EchohubProcess, devcerts: DevCertificates
+) -> None:
     """
     openssl s_client, verifying the certificate and host name against the dev
     CA, gets the line echo.  s_client closes as soon as its input ends, so the
@@ -121,10 +141,23 @@ def test_lineViaOpensslSClient(server: EchohubProcess, devcerts: DevCertificates
     """
     _, port = server.address("line", 1)
     client = subprocess.Popen(
-        ["openssl", "s_client", "-quiet", "-verify_return_error", "-CAfile",
-         devcerts.ca.certificate.path, "-connect", f"127.0.0.1:{port}",
-         "-servername", "localhost", "-verify_hostname", "localhost"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            "openssl",
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-CAfile",
+            devcerts.ca.certificate.path,
+            "-connect",
+            f"127.0.0.1:{port}",
+            "-servername",
+            "localhost",
+            "-verify_hostname",
+            "localhost",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert client.stdin is not None and client.stdout is not None

@@ -4,14 +4,13 @@ Tests for L{echohub.listeners}: endpoint parsing errors and listening.
 
 from __future__ import annotations
 
-from zope.interface import implementer
-
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IProtocolFactory, IStreamServerEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from echohub.config import ConfigError
 from echohub.listeners import ListenError, ListeningService, serverEndpoint
@@ -24,7 +23,9 @@ class RefusingEndpoint:
     """
 
     def listen(self, factory: IProtocolFactory) -> Deferred[object]:
-        return fail(CannotListenError("127.0.0.1", 7007, OSError(98, "Address already in use")))
+        return fail(
+            CannotListenError("127.0.0.1", 7007, OSError(98, "Address already in use"))
+        )
 
 
 class ServerEndpointTests(SynchronousTestCase):
@@ -33,7 +34,9 @@ class ServerEndpointTests(SynchronousTestCase):
     """
 
     def assertNamed(self, description: str) -> ConfigError:
-        error = self.assertRaises(ConfigError, serverEndpoint, MemoryReactorClock(), description)
+        error = self.assertRaises(
+            ConfigError, serverEndpoint, MemoryReactorClock(), description
+        )
         self.assertIn(repr(description), str(error))
         return error
 

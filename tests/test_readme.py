@@ -16,9 +16,7 @@ def settingsRow(setting: object) -> str:
 
     assert isinstance(setting, Setting)
     default = " ".join(setting.default) if setting.kind is tuple else setting.default
-    return (
-        f"| `{setting.name}` | `{setting.envName}` | `{default}` | {setting.doc} |"
-    )
+    return f"| `{setting.name}` | `{setting.envName}` | `{default}` | {setting.doc} |"
 
 
 def test_everySettingInReadme() -> None:

@@ -17,7 +17,9 @@ from echohub.service import makeService
 from tests.test_listeners import RefusingEndpoint
 
 
-def config(line: tuple[str, ...] = ("tcp:7007",), web: tuple[str, ...] = ("tcp:8080",)) -> Config:
+def config(
+    line: tuple[str, ...] = ("tcp:7007",), web: tuple[str, ...] = ("tcp:8080",)
+) -> Config:
     return Config(
         line=LineConfig(listen=line),
         web=WebConfig(listen=web),

@@ -74,7 +74,9 @@ class ServiceFromEnvironmentTests(SynchronousTestCase):
             environ={},
             reactor=MemoryReactorClock(),
         )
-        names = sorted(child.name for child in service if isinstance(child, ListeningService))
+        names = sorted(
+            child.name for child in service if isinstance(child, ListeningService)
+        )
         self.assertEqual(names, ["line tcp:1", "line tcp:2", "web tcp:3"])
 
     def test_configErrorExits(self) -> None:
@@ -101,8 +103,15 @@ def test_twistPlugin(echohub: Callable[..., EchohubProcess]) -> None:
     process = echohub(
         {},
         listeners=1,
-        args=[str(TWIST), "echohub", "--line", "tcp:0:interface=127.0.0.1", "--web=",
-              "--line-max-line-length", "10"],
+        args=[
+            str(TWIST),
+            "echohub",
+            "--line",
+            "tcp:0:interface=127.0.0.1",
+            "--web=",
+            "--line-max-line-length",
+            "10",
+        ],
     )
     with process.connect("line") as sock:
         sock.sendall(b"short\nthis is too long\n")
@@ -118,8 +127,16 @@ def test_twistdPlugin(echohub: Callable[..., EchohubProcess]) -> None:
     process = echohub(
         {},
         listeners=2,
-        args=[str(TWISTD), "--pidfile=", "-n", "echohub", "--line", "tcp:0:interface=127.0.0.1",
-              "--web", "tcp:0:interface=127.0.0.1"],
+        args=[
+            str(TWISTD),
+            "--pidfile=",
+            "-n",
+            "echohub",
+            "--line",
+            "tcp:0:interface=127.0.0.1",
+            "--web",
+            "tcp:0:interface=127.0.0.1",
+        ],
     )
     with process.connect("line") as sock:
         sock.sendall(b"via twistd\n")
