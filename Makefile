@@ -21,7 +21,7 @@ export ECHOHUB_LINE_LISTEN ?= tcp:7007:interface=127.0.0.1 ssl:7443:interface=12
 export ECHOHUB_WEB_LISTEN ?= tcp:8080:interface=127.0.0.1 ssl:8443:interface=127.0.0.1:$(DEV_TLS)
 endif
 
-.PHONY: run test check devcert clean system-packages browser sslyze bench bench-smoke bench-tools
+.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools
 
 run: $(VENV)/.installed $(CERTS)/server.pem
 	$(BIN)/twistd --pidfile= -ny echohub.tac
@@ -92,6 +92,12 @@ bench-tools:
 	    echo "missing$$missing and not root: some scenarios will be skipped"; \
 	  fi; \
 	fi
+
+# The soak (not part of `make test`): mixed line, HTTP, WebSocket and TLS
+# traffic with faults for SOAK_SECONDS (default 60); fails on a leak or a
+# differing echo.
+soak: $(VENV)/.installed-test
+	PYTHONPATH=. SOAK_SECONDS=$${SOAK_SECONDS:-60} $(BIN)/python -m benchmarks.soak
 
 check: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -215,6 +215,12 @@ class ServerConfig:
         "Endpoint strings of a separate listener for /metrics; when empty,"
         " /metrics is served by the web service.",
     )
+    workers: int = setting(
+        1,
+        "Processes serving the listeners: above 1, the first starts the others,"
+        " which share its listening sockets, one core each.",
+        minimum=1,
+    )
 
 
 @dataclass(frozen=True)

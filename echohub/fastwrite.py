@@ -6,10 +6,10 @@ Twisted's C{transport.write} only appends to a buffer and registers the
 socket for writability; the send happens in C{doWrite} on the next turn of
 the reactor, after an C{epoll_ctl} to add the socket and before another to
 remove it.  For an echo that is three system calls and a second dispatch for
-every read, about half of a ping-pong's cost.  L{writer} returns a write
-function that calls C{send} directly when the transport's buffer is empty
-and hands anything the kernel did not take (and every write made while
-something is queued) to the public C{transport.write}, so that:
+every read, about half of a ping-pong's cost.  L{write} calls C{send}
+directly when the transport's buffer is empty and hands anything the kernel
+did not take (and every write made while something is queued) to the public
+C{transport.write}, so that:
 
     - bytes go out in the order they were written: once anything is queued,
       every later write queues behind it;
@@ -21,15 +21,15 @@ something is queued) to the public C{transport.write}, so that:
       meets the same state or error on its next C{doWrite}.
 
 This is the only module that touches Twisted's private transport attributes.
-L{writer} checks for each of them once, when a connection starts, and
-returns the public C{transport.write} when one is missing (a later Twisted),
-when the transport is not a plain TCP connection (TLS, PROXY-protocol and
-test transports) or when TLS could start on it.
+A protocol asks L{eligible} once, when its connection starts, and uses
+L{write} only if the answer was yes: the transport is a plain (not TLS)
+Twisted TCP connection with every attribute L{write} reads.  Otherwise (a
+later Twisted without one of them; TLS, PROXY-protocol and test transports)
+it uses the public C{transport.write}.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from errno import EAGAIN, ENOBUFS, EWOULDBLOCK
 from typing import Any
 
@@ -47,7 +47,7 @@ _PRIVATE = (
 )
 """
 The transport attributes the fast path reads: if a Twisted release drops
-one of them, L{writer} falls back to the public path.
+one of them, L{eligible} says no and the public path is used.
 """
 
 _RETRY = frozenset({EAGAIN, EWOULDBLOCK, ENOBUFS})
@@ -55,7 +55,7 @@ _RETRY = frozenset({EAGAIN, EWOULDBLOCK, ENOBUFS})
 
 def eligible(transport: object) -> bool:
     """
-    Whether L{writer} may send directly on C{transport}: a plain (not TLS)
+    Whether L{write} may send directly on C{transport}: a plain (not TLS)
     Twisted TCP connection that has every attribute in L{_PRIVATE}.
     """
     return (
@@ -65,41 +65,36 @@ def eligible(transport: object) -> bool:
     )
 
 
-def writer(transport: Any) -> Callable[[bytes], None]:
+def write(transport: Any, data: bytes) -> None:
     """
-    A write function for C{transport} that sends at once when nothing is
-    queued; C{transport.write} itself when the transport is not L{eligible}.
+    Write C{data} to an L{eligible} C{transport}: at once when nothing is
+    queued, else (and for whatever the kernel does not take) with the
+    public C{transport.write}.
 
-    Call it once per connection, from C{connectionMade}.
+    A function rather than a closure per connection, so that the fast path
+    costs an idle connection no memory: the caller checks L{eligible} once
+    and keeps the answer.
     """
-    publicWrite: Callable[[bytes], None] = transport.write
-    if not eligible(transport):
-        return publicWrite
-    send = transport.socket.send
-
-    def write(data: bytes) -> None:
-        t = transport
-        if (
-            t.dataBuffer
-            or t._tempDataLen
-            or t.disconnecting
-            or t._writeDisconnecting
-            or t._writeDisconnected
-            or not t.connected
-            or t.TLS
-        ):
-            publicWrite(data)
+    t = transport
+    if (
+        t.dataBuffer
+        or t._tempDataLen
+        or t.disconnecting
+        or t._writeDisconnecting
+        or t._writeDisconnected
+        or not t.connected
+        or t.TLS
+    ):
+        t.write(data)
+        return
+    try:
+        sent = t.socket.send(data)
+    except OSError as e:
+        # Anything but "the kernel's buffer is full" is for Twisted to meet
+        # and handle on its next doWrite, as it would without us.
+        if e.errno not in _RETRY:
+            t.write(data)
             return
-        try:
-            sent = send(data)
-        except OSError as e:
-            # Anything but "the kernel's buffer is full" is for Twisted to
-            # meet and handle on its next doWrite, as it would without us.
-            if e.errno not in _RETRY:
-                publicWrite(data)
-                return
-            sent = 0
-        if sent < len(data):
-            publicWrite(data[sent:])
-
-    return write
+        sent = 0
+    if sent < len(data):
+        t.write(data[sent:])

@@ -19,7 +19,10 @@ L{LimitedHTTPChannel} adds, from L{HTTPLimits}:
     - B{A header deadline}: C{header_timeout} seconds from the connection
       (or from the first byte of a later request on a kept-alive
       connection) to the end of the headers, not reset by progress; then
-      C{408} and close.
+      C{408} and close.  While the channel has stopped reading because the
+      client does not read its responses (backpressure), the client cannot
+      be late: a deadline that passes then starts again, and the idle
+      timeout bounds such a connection.
     - B{A body deadline}: C{body_timeout} seconds from the end of the
       headers to the end of the body, extended by one second for every
       C{body_min_rate} bytes received, so a large body at a reasonable rate
@@ -112,6 +115,8 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     _clock: IReactorTime
     _deadline: IDelayedCall | None = None
+    _replay: IDelayedCall | None = None
+    _heldBack = b""
     _bodyStarted = 0.0
     _bodyReceived = 0
     _inHeaders = False
@@ -120,9 +125,10 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     def setLimits(self, limits: HTTPLimits, clock: IReactorTime) -> None:
         """
-        Apply C{limits}, timed by C{clock}, and move Twisted's own header limits out of their
-        way: Twisted would answer a bare C{400}, or for a line longer than
-        C{MAX_LENGTH} close without a word, before these could answer.
+        Apply C{limits}, timed by C{clock}, and move Twisted's own header
+        limits out of their way: Twisted would answer a bare C{400}, or for a
+        line longer than C{MAX_LENGTH} close without a word, before these
+        could answer.
         """
         self.limits = limits
         self._clock = clock
@@ -181,6 +187,9 @@ class LimitedHTTPChannel(http.HTTPChannel):
         self._deadline = None
         if self._closing():
             return
+        if self._waitingForTransport:
+            self._startHeaderDeadline()
+            return
         self.logRejection(
             metrics.TIMEOUT,
             "{service}: {peer} sent no complete request headers within"
@@ -206,6 +215,8 @@ class LimitedHTTPChannel(http.HTTPChannel):
         if self.limits.bodyMinRate:
             due += self._bodyReceived / self.limits.bodyMinRate
         remaining = due - self._clock.seconds()
+        if self._waitingForTransport:
+            remaining = self.limits.bodyTimeout
         if remaining > 0:
             self._deadline = self._clock.callLater(remaining, self._bodyTimedOut)
             return
@@ -226,8 +237,11 @@ class LimitedHTTPChannel(http.HTTPChannel):
     def dataReceived(self, data: bytes) -> None:
         """
         The first byte of a request on a kept-alive connection starts that
-        request's header deadline.
+        request's header deadline.  Requests held back by L{requestDone}
+        come first: network data can arrive before their replay.
         """
+        if self._heldBack:
+            data, self._heldBack = self._heldBack + data, b""
         if not self._handlingRequest:
             self._startHeaderDeadline()
         super().dataReceived(data)
@@ -235,8 +249,13 @@ class LimitedHTTPChannel(http.HTTPChannel):
     def lineReceived(self, line: bytes) -> None:
         """
         Check the request line and the header section against the limits
-        before Twisted parses them.
+        before Twisted parses them; hold back a new request while the
+        client is not reading (see L{requestDone}).
         """
+        if self._waitingForTransport and not self._inHeaders:
+            self._heldBack += line + self.delimiter + self._buffer
+            self._buffer = b""
+            return
         if not self._inHeaders:
             # A pipelined request buffered while the previous one was
             # handled is replayed here, not through dataReceived.
@@ -268,8 +287,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
     def _requestLineTooLong(self) -> None:
         self.logRejection(
             metrics.TOO_LONG,
-            "{service}: {peer} sent a request line over {limit} bytes;"
-            " answered 414",
+            "{service}: {peer} sent a request line over {limit} bytes; answered 414",
             limit=self.limits.maxRequestLine,
         )
         self.refuse(
@@ -321,27 +339,85 @@ class LimitedHTTPChannel(http.HTTPChannel):
                 self.limits.bodyTimeout, self._bodyTimedOut
             )
         super().allHeadersReceived()
+        if isinstance(self._transferDecoder, http._ChunkedTransferDecoder):
+            self._checkChunkSizes(self._transferDecoder)
+
+    def _checkChunkSizes(self, decoder: http._ChunkedTransferDecoder) -> None:
+        """
+        Check each chunk size as C{decoder} reads it, before any of the
+        chunk: C{400} from L{HUGE_CHUNK} on, C{413} over L{maxBody}.
+
+        The decoder dispatches on C{getattr(self, "_dataReceived_" +
+        state)}, so wrapping its size reader on the instance sees every
+        size; should a later Twisted read sizes otherwise, a huge chunk is
+        still refused by the body limit and the body deadline.
+        """
+        readSize = decoder._dataReceived_CHUNK_LENGTH
+
+        def checked() -> bool:
+            goOn = readSize()
+            if goOn and decoder.state == "BODY":
+                if decoder.length >= HUGE_CHUNK:
+                    raise http._MalformedChunkedDataError("chunk size out of range")
+                if decoder.length > self.maxBody:
+                    self.refuseTooLarge()
+                    return False
+            return goOn
+
+        decoder._dataReceived_CHUNK_LENGTH = checked  # type: ignore[method-assign]
 
     def rawDataReceived(self, data: bytes) -> None:
         """
-        Count body bytes for the body deadline, and check each chunk size
-        as the chunked decoder reads it.
+        Count body bytes for the body deadline.
         """
         if self._handlingRequest:
             super().rawDataReceived(data)
             return
         self._bodyReceived += len(data)
         super().rawDataReceived(data)
-        decoder = self._transferDecoder
-        if (
-            isinstance(decoder, http._ChunkedTransferDecoder)
-            and decoder.state == "BODY"
-            and not self._closing()
-        ):
-            if decoder.length >= HUGE_CHUNK:
-                self._respondToBadRequestAndDisconnect()
-            elif decoder.length > self.maxBody:
-                self.refuseTooLarge()
+
+    def pauseProducing(self) -> None:
+        """
+        The client does not read our responses fast enough: stop reading
+        its requests, even while one is being handled.
+
+        Twisted keeps reading while a request is handled (to notice a
+        vanished client), and after each response it parses the requests
+        pipelined behind it whether or not the previous responses could be
+        sent; a client that pipelines requests and never reads thus grows
+        the server's memory without bound (measured: 155 MB for 90 000
+        pipelined 1 KB echoes).
+        """
+        super().pauseProducing()
+        self._networkProducer.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        """
+        The responses are flowing again: parse the requests held back by
+        L{requestDone}, in the next reactor turn (this runs inside the
+        transport's write handling).
+        """
+        super().resumeProducing()
+        if self._heldBack and self._replay is None:
+            self._replay = self._clock.callLater(0, self._replayHeldBack)
+
+    def _replayHeldBack(self) -> None:
+        self._replay = None
+        if self._waitingForTransport or self._handlingRequest or self._closing():
+            return
+        data, self._heldBack = self._heldBack, b""
+        self.dataReceived(data)
+
+    def requestDone(self, request: http.Request) -> None:
+        """
+        Hold back the requests pipelined behind a finished one while the
+        client is not reading: parsing them now would queue their responses
+        in memory.  L{resumeProducing} replays them.
+        """
+        if self._waitingForTransport and self.persistent and self._dataBuffer:
+            self._heldBack += b"".join(self._dataBuffer)
+            self._dataBuffer = []
+        super().requestDone(request)
 
     def allContentReceived(self) -> None:
         """
@@ -352,7 +428,9 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
-        Cancel any deadline.
+        Cancel any deadline and replay.
         """
         self._cancelDeadline()
+        if self._replay is not None and self._replay.active():
+            self._replay.cancel()
         super().connectionLost(reason)

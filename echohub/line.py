@@ -27,7 +27,6 @@ Guarantees, each pinned by a test in C{tests/test_line.py}:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from OpenSSL import SSL
@@ -94,6 +93,7 @@ class LineEcho(Protocol, TimeoutMixin):
 
     factory: LineEchoFactory
     transport: Any
+    _direct = False
 
     def __init__(self, config: LineConfig) -> None:
         self._maxLength = config.max_line_length
@@ -108,7 +108,6 @@ class LineEcho(Protocol, TimeoutMixin):
         self._bytesOut = 0
         self._closeReason = "connection lost"
         self._drainCall: IDelayedCall | None = None
-        self._send: Callable[[bytes], None] = self._publicWrite
 
     def connectionMade(self) -> None:
         """
@@ -116,10 +115,11 @@ class LineEcho(Protocol, TimeoutMixin):
         register for draining and arm the idle timer, else answer one
         C{ERROR} line and close.
 
-        Echoes are sent through L{fastwrite.writer}: at once when nothing
-        is queued, saving the reactor turn Twisted's own write waits for.
+        Echoes are sent with L{fastwrite.write} when the transport allows
+        it: at once when nothing is queued, saving the reactor turn
+        Twisted's own write waits for.
         """
-        self._send = fastwrite.writer(self.transport)
+        self._direct = fastwrite.eligible(self.transport)
         self.transport.registerProducer(self.transport, True)
         peer = self.transport.getPeer()
         refusal = self.factory.access.admit(peer, self.factory.listener)
@@ -135,20 +135,16 @@ class LineEcho(Protocol, TimeoutMixin):
         self.factory.connections.add(self)
         self.setTimeout(self._idleTimeout)
 
-    def _publicWrite(self, data: bytes) -> None:
-        """
-        Write with the transport's own C{write}, until L{connectionMade}
-        chooses how to send.
-        """
-        self.transport.write(data)
-
     def _write(self, data: bytes) -> None:
         """
         Send C{data}, counting it for the access log and the metrics.
         """
         self._bytesOut += len(data)
         self.factory.access.transferred(0, len(data))
-        self._send(data)
+        if self._direct:
+            fastwrite.write(self.transport, data)
+        else:
+            self.transport.write(data)
 
     def dataReceived(self, data: bytes) -> None:
         """

@@ -11,7 +11,7 @@ its connections before it exits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.application.service import MultiService, Service
@@ -37,6 +37,13 @@ from echohub.notify import Notifier
 from echohub.site import buildSite
 from echohub.tlsinfo import TLSInfoFactory
 from echohub.tlsreload import TLSReloadService
+from echohub.workers import (
+    ListenAdopter,
+    ListenRecorder,
+    WorkersService,
+    checkWorkers,
+    ignoreRepeatedStops,
+)
 
 
 class EchohubService(MultiService):
@@ -61,10 +68,16 @@ class EchohubService(MultiService):
         reactor: IReactorTime,
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
+        listenReactor: Any = None,
     ) -> None:
+        """
+        @param listenReactor: the reactor the endpoints listen with (see
+            L{echohub.workers}); C{reactor} by default.
+        """
         super().__init__()
         self.config = config
         self.reactor = reactor
+        self.listenReactor = reactor if listenReactor is None else listenReactor
         self.connections = ConnectionRegistry()
         self.metrics = Metrics() if metrics is None else metrics
         self.notifier = Notifier() if notifier is None else notifier
@@ -103,7 +116,7 @@ class EchohubService(MultiService):
             L{listenerLabel}), so that metrics can tell listeners apart.
         """
         for description in descriptions:
-            endpoint = serverEndpoint(self.reactor, description, self.config.tls)
+            endpoint = serverEndpoint(self.listenReactor, description, self.config.tls)
             listenerFactory = (
                 factory
                 if IProtocolFactory.providedBy(factory)
@@ -185,6 +198,7 @@ def makeService(
     reactor: Any = None,
     metrics: Metrics | None = None,
     notifier: Notifier | None = None,
+    inherited: Sequence[int] | None = None,
 ) -> EchohubService:
     """
     Build the echohub service for C{config}.
@@ -193,12 +207,22 @@ def makeService(
     @param metrics: the process's metrics; new ones by default.
     @param notifier: the systemd notifier; one from the environment by
         default.
+    @param inherited: in a worker (L{echohub.workers}), the listening
+        descriptors inherited from the parent, adopted instead of binding.
     @raise echohub.config.ConfigError: an endpoint string or a TLS file is
         unusable.
     """
     if reactor is None:
         from twisted.internet import reactor
-    service = EchohubService(config, reactor, metrics, notifier)
+    recorder = None
+    listenReactor = reactor
+    if inherited is not None:
+        listenReactor = ListenAdopter(reactor, inherited)
+        ignoreRepeatedStops(reactor)
+    elif config.server.workers > 1:
+        checkWorkers(config)
+        listenReactor = recorder = ListenRecorder(reactor, config.server.workers - 1)
+    service = EchohubService(config, reactor, metrics, notifier, listenReactor)
     service.setName("echohub")
     lineAccess = service.access(
         "line", config.line.max_connections, config.line.max_connections_per_peer
@@ -232,4 +256,8 @@ def makeService(
     )
     service.addListeners("tlsinfo", config.tls.info_listen, TLSInfoFactory())
     TLSReloadService(reactor).setServiceParent(service)
+    if recorder is not None:
+        WorkersService(
+            config.server.workers - 1, recorder, reactor, config.server.drain_timeout
+        ).setServiceParent(service)
     return service

@@ -41,6 +41,7 @@ from echohub.access import ServiceAccess
 from echohub.caps import ConnectionCaps
 from echohub.config import WebConfig, WebSocketConfig
 from echohub.connections import ConnectionRegistry, IDrainable
+from echohub.httplimits import HTTPLimits, LimitedHTTPChannel
 from echohub.listeners import formatAddress
 from echohub.metrics import Metrics
 from echohub.web import PLAIN_TEXT, buildResourceTree
@@ -49,10 +50,11 @@ _log = Logger()
 
 
 @implementer(IDrainable)
-class EchoChannel(http.HTTPChannel):
+class EchoChannel(LimitedHTTPChannel):
     """
     An HTTP/1.1 channel that refuses request bodies over L{maxBody} bytes
-    and can be drained by a stopping server.
+    and can be drained by a stopping server; its deadlines and header limits
+    are L{LimitedHTTPChannel}'s.
 
     Once it has refused a request (L{refuse}) it ignores everything else the
     client sends: the refused request is never rendered and no pipelined
@@ -152,6 +154,13 @@ class EchoChannel(http.HTTPChannel):
         """
         if not self._refused:
             super().allContentReceived()
+
+    def logRejection(self, kind: str, format: str, **kwargs: object) -> None:
+        """
+        Count and log (rate-limited) a refusal by the HTTP limits.
+        """
+        assert self.transport is not None
+        self.site.access.rejected(kind, format, self.transport.getPeer(), **kwargs)
 
     def refuseTooLarge(self) -> None:
         """
@@ -305,6 +314,7 @@ class EchoSite(server.Site):
     multipart body into a C{400}.
 
     @ivar maxBody: the largest accepted request body, in bytes.
+    @ivar limits: the deadlines and header limits of every connection.
     """
 
     protocol = EchoChannel  # type: ignore[assignment]
@@ -319,6 +329,7 @@ class EchoSite(server.Site):
         connections: ConnectionRegistry | None = None,
         access: ServiceAccess | None = None,
         listener: str = "web",
+        limits: HTTPLimits | None = None,
     ) -> None:
         """
         @param resource: the root resource.
@@ -330,6 +341,7 @@ class EchoSite(server.Site):
         @param access: the service's caps, metrics and logs; by default no
             caps and no metrics.
         @param listener: the listener this site serves, as metrics label it.
+        @param limits: deadlines and header limits; the defaults by default.
         """
         super().__init__(
             resource, timeout=timeout, reactor=reactor, parsePOSTFormSubmission=False
@@ -340,6 +352,7 @@ class EchoSite(server.Site):
             access = ServiceAccess("web", ConnectionCaps(0, 0), self.reactor)
         self.access = access
         self.listener = listener
+        self.limits = HTTPLimits() if limits is None else limits
 
     def countResponse(self, code: int) -> None:
         """
@@ -382,6 +395,7 @@ class EchoSite(server.Site):
         """
         channel: EchoChannel = super().buildProtocol(addr)
         channel.maxBody = self.maxBody
+        channel.setLimits(self.limits, self.reactor)
         return channel
 
     def acceptableProtocols(self) -> list[bytes]:
@@ -427,4 +441,5 @@ def buildSite(
         connections=connections,
         access=access,
         listener=listener,
+        limits=HTTPLimits.fromConfig(config),
     )

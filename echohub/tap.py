@@ -19,6 +19,7 @@ from twisted.python import usage
 
 from echohub import service
 from echohub.config import ConfigError, Setting, allSettings, loadConfig
+from echohub.workers import inheritedDescriptors
 
 _LISTEN_OPTIONS = {"line": "line", "web": "web"}
 
@@ -90,9 +91,12 @@ def serviceFromEnvironment(
     error becomes C{SystemExit} with a one-line message, which twistd prints
     to standard error before exiting with status 1.
     """
+    environ = os.environ if environ is None else environ
     try:
-        config = loadConfig(os.environ if environ is None else environ, overrides)
-        return service.makeService(config, reactor)
+        config = loadConfig(environ, overrides)
+        return service.makeService(
+            config, reactor, inherited=inheritedDescriptors(environ)
+        )
     except ConfigError as e:
         raise SystemExit(f"echohub: configuration error: {e}") from None
 

@@ -423,9 +423,10 @@ class SiteTests(SynchronousTestCase):
 
     def test_zeroIdleTimeoutDisablesIt(self) -> None:
         """
-        With C{idle_timeout = 0} an idle connection stays open.
+        With C{idle_timeout = 0} (and no header deadline) an idle connection
+        stays open.
         """
-        _, transport, reactor = connect(WebConfig(idle_timeout=0))
+        _, transport, reactor = connect(WebConfig(idle_timeout=0, header_timeout=0))
         reactor.advance(24 * 3600)
         self.assertFalse(transport.disconnecting)
 
