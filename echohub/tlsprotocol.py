@@ -184,7 +184,12 @@ class TLSServerProtocol(BufferingTLSTransport):
         if IHalfCloseableProtocol.providedBy(wrapped):
             wrapped.readConnectionLost()
         else:
-            self.loseConnection()
+            # Not loseConnection(): it waits for a registered producer to
+            # unregister, and Twisted's HTTP channel stays registered until
+            # connectionLost, so the connection would sit in CLOSE-WAIT for
+            # ever.  End TLS now, as stock Twisted does when the peer closes;
+            # what the protocol wrote is already in the TCP buffer.
+            self._shutdownTLS()
 
     def _shutdownTLS(self) -> None:
         """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 import shutil
 import ssl
 import subprocess
@@ -169,3 +170,24 @@ def test_lineViaOpensslSClient(
     finally:
         client.kill()
         client.wait(timeout=10)
+
+
+def test_httpsClientThatClosesIsClosed(
+    server: EchohubProcess, devcerts: DevCertificates
+) -> None:
+    """
+    An HTTPS client that closes its TCP connection without close_notify
+    (what most clients do) gets the server's side closed too: the connection
+    does not linger in CLOSE-WAIT holding a descriptor.
+    """
+    context = ssl.create_default_context(cafile=devcerts.ca.certificate.path)
+    raw = socket.create_connection(server.address("web", 1), timeout=10)
+    with context.wrap_socket(raw, server_hostname="localhost") as sock:
+        sock.sendall(b"GET /echo?msg=bye HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+        # SSLSocket.shutdown drops TLS without close_notify and sends a FIN;
+        # what follows is read as raw bytes, the server's close_notify at most.
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(5)
+        while sock.recv(4096):
+            pass
