@@ -140,11 +140,55 @@ def makeObserver(
     """
     if logFormat == "auto":
         logFormat = "journald" if underJournal(environ, out) else "text"
+    observer: ILogObserver
     if logFormat == "journald":
-        return JournaldObserver(out)
-    if logFormat == "json":
-        return JSONLinesObserver(out)
-    return textFileLogObserver(out)
+        observer = JournaldObserver(out)
+    elif logFormat == "json":
+        observer = JSONLinesObserver(out)
+    else:
+        observer = textFileLogObserver(out)
+    return DescriptorExhaustionFilter(observer)
+
+
+@implementer(ILogObserver)
+class DescriptorExhaustionFilter:
+    """
+    Fold Twisted's descriptor-exhaustion messages into one line per burst.
+
+    When C{accept} fails with C{EMFILE}, Twisted's TCP port frees a reserved
+    descriptor, accepts and closes every pending connection, and logs one
+    line per connection it closed: a flood of clients would flood the log.
+    This observer drops those lines, counts them, and passes on one warning
+    when the port re-reserves its descriptor.  Every other event passes
+    through unchanged.
+    """
+
+    _STARTED = "EMFILE encountered; releasing reserved file descriptor."
+    _CLOSED = "EMFILE recovery: Closed socket from {address}"
+    _FINISHED = "Re-reserving EMFILE recovery file descriptor."
+
+    def __init__(self, observer: ILogObserver) -> None:
+        self.observer = observer
+        self._closed = 0
+
+    def __call__(self, event: LogEvent) -> None:
+        logFormat = event.get("log_format")
+        if logFormat == self._STARTED:
+            return
+        if logFormat == self._CLOSED:
+            self._closed += 1
+            return
+        if logFormat == self._FINISHED:
+            event = dict(
+                event,
+                log_format="Out of file descriptors: closed {closed} new"
+                " connection(s) unserved; raise LimitNOFILE (ulimit -n) or lower"
+                " max_connections",
+                log_level=LogLevel.warn,
+                closed=self._closed,
+            )
+            self._closed = 0
+        self.observer(event)
 
 
 def observerFromEnvironment(

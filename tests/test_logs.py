@@ -11,12 +11,13 @@ import os
 import tempfile
 
 from twisted.internet.task import Clock
-from twisted.logger import Logger, LogLevel, globalLogPublisher
+from twisted.logger import Logger, LogLevel, formatEvent, globalLogPublisher
 from twisted.logger._observer import LogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.logs import (
+    DescriptorExhaustionFilter,
     JournaldObserver,
     JSONLinesObserver,
     RateLimitedLog,
@@ -112,9 +113,9 @@ class ChoiceTests(SynchronousTestCase):
             self.assertTrue(underJournal({"JOURNAL_STREAM": mine}, out))
             self.assertFalse(underJournal({"JOURNAL_STREAM": "1:2"}, out))
             self.assertFalse(underJournal({}, out))
-            self.assertIsInstance(
-                makeObserver("auto", {"JOURNAL_STREAM": mine}, out), JournaldObserver
-            )
+            chosen = makeObserver("auto", {"JOURNAL_STREAM": mine}, out)
+            assert isinstance(chosen, DescriptorExhaustionFilter)
+            self.assertIsInstance(chosen.observer, JournaldObserver)
 
     def test_fromEnvironment(self) -> None:
         """
@@ -123,9 +124,14 @@ class ChoiceTests(SynchronousTestCase):
         """
         out = io.StringIO()
         env = {"ECHOHUB_SERVER_LOG_FORMAT": "json"}
-        self.assertIsInstance(observerFromEnvironment(env, out), JSONLinesObserver)
+        chosen = observerFromEnvironment(env, out)
+        assert isinstance(chosen, DescriptorExhaustionFilter)
+        self.assertIsInstance(chosen.observer, JSONLinesObserver)
         fallback = observerFromEnvironment({"ECHOHUB_SERVER_LOG_FORMAT": "xml"}, out)
-        self.assertNotIsInstance(fallback, (JSONLinesObserver, JournaldObserver))
+        assert isinstance(fallback, DescriptorExhaustionFilter)
+        self.assertNotIsInstance(
+            fallback.observer, (JSONLinesObserver, JournaldObserver)
+        )
 
 
 class RateLimitedLogTests(SynchronousTestCase):
@@ -173,3 +179,35 @@ class RateLimitedLogTests(SynchronousTestCase):
         self.log.stop()
         self.assertEqual(self.messages(), [0, 2])
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class DescriptorExhaustionFilterTests(SynchronousTestCase):
+    """
+    L{DescriptorExhaustionFilter} folds Twisted's EMFILE recovery lines.
+    """
+
+    def test_burstIsOneWarning(self) -> None:
+        """
+        The per-connection lines of one EMFILE recovery become one warning
+        with their count; other events pass through untouched.
+        """
+        seen: list[dict[str, object]] = []
+        observer = DescriptorExhaustionFilter(seen.append)
+        other = {"log_format": "something else", "log_level": LogLevel.info}
+        observer(other)
+        observer({"log_format": DescriptorExhaustionFilter._STARTED})
+        for port in range(3):
+            observer(
+                {"log_format": DescriptorExhaustionFilter._CLOSED, "address": port}
+            )
+        observer(
+            {
+                "log_format": DescriptorExhaustionFilter._FINISHED,
+                "log_level": LogLevel.info,
+            }
+        )
+        self.assertEqual(seen[0], other)
+        self.assertEqual(len(seen), 2)
+        self.assertEqual(seen[1]["closed"], 3)
+        self.assertEqual(seen[1]["log_level"], LogLevel.warn)
+        self.assertIn("Out of file descriptors", formatEvent(seen[1]))
