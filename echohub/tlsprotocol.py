@@ -184,12 +184,14 @@ class TLSServerProtocol(BufferingTLSTransport):
         if IHalfCloseableProtocol.providedBy(wrapped):
             wrapped.readConnectionLost()
         else:
-            # Not loseConnection(): it waits for a registered producer to
-            # unregister, and Twisted's HTTP channel stays registered until
-            # connectionLost, so the connection would sit in CLOSE-WAIT for
-            # ever.  End TLS now, as stock Twisted does when the peer closes;
-            # what the protocol wrote is already in the TCP buffer.
-            self._shutdownTLS()
+            self.loseConnection()
+            if self._producer is not None and not self._lostTLSConnection:
+                # loseConnection() has flushed what the protocol wrote, but
+                # waits for a registered producer to unregister before it
+                # shuts TLS down, and Twisted's HTTP channel stays registered
+                # until connectionLost: the connection would sit in
+                # CLOSE-WAIT for ever.  The peer is gone; shut down now.
+                self._shutdownTLS()
 
     def _shutdownTLS(self) -> None:
         """
