@@ -210,14 +210,16 @@ def runOnce(
     Start C{server} for C{scenario}, measure, stop it.  Never raises for
     a failing server: the failure is the measurement's C{detail}.
     """
-    extra = dict(e.split("=", 1) for e in args.echohub_env)
+    extra = dict(scenario.echohubEnv)
+    extra.update(e.split("=", 1) for e in args.echohub_env)
     tree = args.echohub_tree
     if server.name == BASELINE.name and args.baseline_tree is not None:
         tree = args.baseline_tree
     argv, env, listeners = server.command(
         scenario.service, tools.tls, extra, tree.resolve()
     )
-    process = ServerProcess(server, pinned(argv, tools.serverCpu), env, listeners, log)
+    cpu = tools.serverCpu if scenario.pinServer else None
+    process = ServerProcess(server, pinned(argv, cpu), env, listeners, log)
     try:
         process.start()
     except ServerError as e:

@@ -12,6 +12,25 @@ from pathlib import Path
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """
+    C{pid} and every process below it (an echohub with workers is several),
+    from C{/proc/PID/task/TID/children}.
+    """
+    found = [pid]
+    for parent in found:
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
 def cpuSeconds(pid: int) -> float:
     """
     User plus system CPU time the process has used so far, in seconds.

@@ -59,6 +59,9 @@ class Scenario:
         gets an SI prefix.
     @ivar needs: C{"tls"} (a load generator built with OpenSSL) and C{"wrk"}.
     @ivar latency: whether the table shows the p99 latency too.
+    @ivar echohubEnv: extra C{ECHOHUB_*} settings echohub runs with.
+    @ivar pinServer: whether servers are pinned to their own core; off for
+        several worker processes, which need more than one.
     """
 
     name: str
@@ -71,6 +74,8 @@ class Scenario:
     measure: Callable[[Context], Measurement]
     needs: tuple[str, ...] = ()
     latency: bool = False
+    echohubEnv: tuple[tuple[str, str], ...] = ()
+    pinServer: bool = True
 
 
 def _loadgen(
@@ -217,6 +222,21 @@ SCENARIOS = {
             _wrk(post=False),
             needs=("wrk",),
             latency=True,
+        ),
+        Scenario(
+            "http-get-workers",
+            "HTTP GET /echo?msg=...: wrk, 50 connections; echohub with"
+            " [server] workers = 2, no server pinned to a core",
+            WEB,
+            WEB_SERVERS,
+            "rate",
+            "req/s",
+            True,
+            _wrk(post=False),
+            needs=("wrk",),
+            latency=True,
+            echohubEnv=(("ECHOHUB_SERVER_WORKERS", "2"),),
+            pinServer=False,
         ),
         Scenario(
             "http-post",

@@ -96,6 +96,9 @@ class Server:
             env.update(echohubEnv)
             twistd = str(Path(sys.executable).parent / "twistd")
             listeners = 2 if service == STARTUP else 1
+            # With workers, each process logs its own listening lines: wait
+            # for all of them, so no connection waits for a worker to start.
+            listeners *= int(env.get("ECHOHUB_SERVER_WORKERS", "1"))
             tac = str(echohubTree / TAC.name)
             return [twistd, "--pidfile=", "-ny", tac], env, listeners
         argv = [sys.executable, "-m", f"benchmarks.peers.{self.module}", *self.options]
@@ -270,22 +273,31 @@ class ServerProcess:
 
     def cpuSeconds(self) -> float:
         """
-        CPU seconds used so far; 0 once the process is gone (a crash during
+        CPU seconds used so far by the server's processes (an echohub with
+        workers is several); 0 once they are gone (a crash during
         a run is reported as an error by the harness, not raised here).
         """
-        try:
-            return procstat.cpuSeconds(self.pid)
-        except (OSError, IndexError, ValueError):
-            return 0.0
+        total = 0.0
+        for pid in procstat.descendants(self.pid):
+            try:
+                total += procstat.cpuSeconds(pid)
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
 
     def memory(self) -> tuple[int, int]:
         """
-        Resident memory now and at peak, in bytes; zeros once it is gone.
+        Resident memory now and at peak, in bytes, summed over the server's
+        processes; zeros once they are gone.
         """
-        try:
-            return procstat.memory(self.pid)
-        except (OSError, KeyError, ValueError):
-            return 0, 0
+        now, peak = 0, 0
+        for pid in procstat.descendants(self.pid):
+            try:
+                rss, hwm = procstat.memory(pid)
+            except (OSError, KeyError, ValueError):
+                continue
+            now, peak = now + rss, peak + hwm
+        return now, peak
 
     def stop(self, timeout: float = 15.0) -> None:
         """

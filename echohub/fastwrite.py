@@ -21,11 +21,10 @@ C{transport.write}, so that:
       meets the same state or error on its next C{doWrite}.
 
 This is the only module that touches Twisted's private transport attributes.
-A protocol asks L{eligible} once, when its connection starts, and uses
-L{write} only if the answer was yes: the transport is a plain (not TLS)
-Twisted TCP connection with every attribute L{write} reads.  Otherwise (a
-later Twisted without one of them; TLS, PROXY-protocol and test transports)
-it uses the public C{transport.write}.
+L{write} sends directly only on a transport that is L{eligible}: a plain
+(not TLS) Twisted TCP connection with every attribute L{write} reads.
+Otherwise (a later Twisted without one of them; TLS, PROXY-protocol and test
+transports) it calls the public C{transport.write}.
 """
 
 from __future__ import annotations
@@ -53,37 +52,46 @@ one of them, L{eligible} says no and the public path is used.
 _RETRY = frozenset({EAGAIN, EWOULDBLOCK, ENOBUFS})
 
 
+_eligibleTypes: dict[type, bool] = {}
+"""
+For each transport class met, whether it has every attribute in
+L{_PRIVATE}: checked on its first instance, so that the check costs one
+dictionary lookup per write and no memory per connection.
+"""
+
+
 def eligible(transport: object) -> bool:
     """
     Whether L{write} may send directly on C{transport}: a plain (not TLS)
     Twisted TCP connection that has every attribute in L{_PRIVATE}.
     """
-    return (
-        isinstance(transport, tcp.Connection)
-        and all(hasattr(transport, name) for name in _PRIVATE)
-        and not transport.TLS
-    )
+    kind = type(transport)
+    known = _eligibleTypes.get(kind)
+    if known is None:
+        known = _eligibleTypes[kind] = issubclass(kind, tcp.Connection) and all(
+            hasattr(transport, name) for name in _PRIVATE
+        )
+    return known and not transport.TLS  # type: ignore[attr-defined]
 
 
 def write(transport: Any, data: bytes) -> None:
     """
-    Write C{data} to an L{eligible} C{transport}: at once when nothing is
-    queued, else (and for whatever the kernel does not take) with the
-    public C{transport.write}.
+    Write C{data} to C{transport}: at once when it is L{eligible} and
+    nothing is queued, else (and for whatever the kernel does not take) with
+    the public C{transport.write}.
 
-    A function rather than a closure per connection, so that the fast path
-    costs an idle connection no memory: the caller checks L{eligible} once
-    and keeps the answer.
+    A function, not a closure or an attribute per connection, so that the
+    fast path costs an idle connection no memory.
     """
     t = transport
     if (
-        t.dataBuffer
+        not eligible(t)
+        or t.dataBuffer
         or t._tempDataLen
         or t.disconnecting
         or t._writeDisconnecting
         or t._writeDisconnected
         or not t.connected
-        or t.TLS
     ):
         t.write(data)
         return

@@ -93,7 +93,6 @@ class LineEcho(Protocol, TimeoutMixin):
 
     factory: LineEchoFactory
     transport: Any
-    _direct = False
 
     def __init__(self, config: LineConfig) -> None:
         self._maxLength = config.max_line_length
@@ -114,12 +113,7 @@ class LineEcho(Protocol, TimeoutMixin):
         Apply backpressure from the start; then, if the caps admit the peer,
         register for draining and arm the idle timer, else answer one
         C{ERROR} line and close.
-
-        Echoes are sent with L{fastwrite.write} when the transport allows
-        it: at once when nothing is queued, saving the reactor turn
-        Twisted's own write waits for.
         """
-        self._direct = fastwrite.eligible(self.transport)
         self.transport.registerProducer(self.transport, True)
         peer = self.transport.getPeer()
         refusal = self.factory.access.admit(peer, self.factory.listener)
@@ -138,13 +132,14 @@ class LineEcho(Protocol, TimeoutMixin):
     def _write(self, data: bytes) -> None:
         """
         Send C{data}, counting it for the access log and the metrics.
+
+        L{fastwrite.write} sends at once when nothing is queued, saving the
+        reactor turn Twisted's own C{write} waits for; on a transport it
+        cannot use (TLS, PROXY protocol, tests) it calls C{transport.write}.
         """
         self._bytesOut += len(data)
         self.factory.access.transferred(0, len(data))
-        if self._direct:
-            fastwrite.write(self.transport, data)
-        else:
-            self.transport.write(data)
+        fastwrite.write(self.transport, data)
 
     def dataReceived(self, data: bytes) -> None:
         """

@@ -368,22 +368,36 @@ class EchoSite(server.Site):
         Instead of Twisted's combined log format, one event with the fields
         an operator filters on (and the JSON log keeps): peer, method, path,
         status, body bytes in and out, duration.
+
+        The line is formatted here, once, with an f-string, and handed to the
+        logger as C{{log_text}} (the convention of Twisted's own legacy-log
+        bridge): parsing a seven-field format string for every request cost
+        about a third of the access log, which is a large share of a small
+        request's time.
         """
         assert isinstance(request, EchoRequest)
         self.countResponse(request.code)
         self.access.transferred(request._bodyLength, request.sentLength)
         if request.code == 200 and request.path == b"/echo":
             self.access.echoed()
+        peer = formatAddress(request.getClientAddress())
+        method = request.method.decode("ascii", "replace")
+        path = request.uri.decode("ascii", "replace")
+        status = request.code
+        bytesIn = request._bodyLength
+        bytesOut = request.sentLength
+        duration = self.reactor.seconds() - request.startedAt
         _log.info(
-            "web access: {peer} {method} {path} {status} {bytes_in} bytes in,"
-            " {bytes_out} bytes out, {duration:.3f} s",
-            peer=formatAddress(request.getClientAddress()),
-            method=request.method.decode("ascii", "replace"),
-            path=request.uri.decode("ascii", "replace"),
-            status=request.code,
-            bytes_in=request._bodyLength,
-            bytes_out=request.sentLength,
-            duration=self.reactor.seconds() - request.startedAt,
+            "{log_text}",
+            log_text=f"web access: {peer} {method} {path} {status} {bytesIn} bytes"
+            f" in, {bytesOut} bytes out, {duration:.3f} s",
+            peer=peer,
+            method=method,
+            path=path,
+            status=status,
+            bytes_in=bytesIn,
+            bytes_out=bytesOut,
+            duration=duration,
             listener=self.listener,
         )
 

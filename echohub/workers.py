@@ -42,8 +42,8 @@ from types import FrameType
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
 from twisted.internet.abstract import isIPv6Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
@@ -188,17 +188,18 @@ class ListenRecorder(_ReactorProxy):
     ) -> IListeningPort:
         family = socket.AF_INET6 if isIPv6Address(interface) else socket.AF_INET
         own = _reusePortSocket(family, interface, port, backlog)
-        address = own.getsockname()[:2]
+        host, bound = own.getsockname()[:2]
+        others: list[socket.socket] = []
         try:
-            others = [
-                _reusePortSocket(family, address[0], address[1], backlog)
-                for _ in range(self.workers)
-            ]
+            for _ in range(self.workers):
+                others.append(_reusePortSocket(family, host, bound, backlog))
+            # Twisted listens on a duplicate of the descriptor.
             listening: IListeningPort = self._reactor.adoptStreamPort(
                 own.fileno(), family, factory
             )
         except BaseException:
-            own.close()
+            for s in others:
+                s.close()
             raise
         finally:
             own.close()

@@ -17,7 +17,6 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from echohub import workers
 from echohub.config import ConfigError, loadConfig
 from echohub.workers import (
     KILL_GRACE,
@@ -55,16 +54,6 @@ class _FakeProcess:
         self.returncode = -9
 
 
-class _Port:
-    connected = True
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def fileno(self) -> int:
-        return self.fd
-
-
 class WorkersServiceTests(SynchronousTestCase):
     """
     L{WorkersService} with fake processes on a fake clock.
@@ -72,8 +61,13 @@ class WorkersServiceTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.reactor = MemoryReactorClock()
-        recorder = ListenRecorder(self.reactor)
-        recorder.ports = [_Port(7), _Port(9)]  # type: ignore[list-item]
+        self.recorder = recorder = ListenRecorder(self.reactor, 2)
+        recorder.sockets = [
+            [socket.socket(), socket.socket()],
+            [socket.socket()] * 2,
+        ]
+        self.fds = [[s.fileno() for s in sockets] for sockets in recorder.sockets]
+        self.addCleanup(recorder.close)
         self.spawned: list[_FakeProcess] = []
 
         def spawn(argv: list[str], **kwargs: Any) -> _FakeProcess:
@@ -88,7 +82,7 @@ class WorkersServiceTests(SynchronousTestCase):
             drainTimeout=3,
             argv=["twistd", "-ny", "echohub.tac"],
             environ={"A": "1", "NOTIFY_SOCKET": "/run/x"},
-            spawn=spawn,
+            spawn=spawn,  # type: ignore[arg-type]
         )
         self.addCleanup(self._stop)
 
@@ -99,16 +93,18 @@ class WorkersServiceTests(SynchronousTestCase):
     def test_startsWorkersWithTheListeningSockets(self) -> None:
         """
         Each worker runs the parent's command line with its environment,
-        inherits the listening descriptors (and is told which, in order),
-        and does not talk to systemd.
+        inherits its own socket of each listener (the one shared socket of
+        a listener that cannot be bound twice), is told which, in order, and
+        does not talk to systemd.
         """
         self.service.startService()
         self.assertEqual(len(self.spawned), 2)
-        for process in self.spawned:
+        for slot, process in enumerate(self.spawned):
             self.assertEqual(process.argv, ["twistd", "-ny", "echohub.tac"])
-            self.assertEqual(process.kwargs["pass_fds"], [7, 9])
+            fds = [self.fds[0][slot], self.fds[1][slot]]
+            self.assertEqual(process.kwargs["pass_fds"], fds)
             env = process.kwargs["env"]
-            self.assertEqual(env[WORKER_FDS], "7,9")
+            self.assertEqual(env[WORKER_FDS], ",".join(map(str, fds)))
             self.assertEqual(env["A"], "1")
             self.assertNotIn("NOTIFY_SOCKET", env)
 
@@ -124,14 +120,19 @@ class WorkersServiceTests(SynchronousTestCase):
         self.reactor.advance(RESTART_DELAY)
         self.assertEqual(len(self.spawned), 3)
         self.assertEqual(len(self.service.processes), 2)
+        self.assertEqual(
+            self.spawned[2].kwargs["pass_fds"], self.spawned[0].kwargs["pass_fds"]
+        )
 
     def test_stopSignalsAndWaits(self) -> None:
         """
-        Stopping sends each worker C{SIGTERM} and fires only once every
-        worker has exited; nothing is restarted meanwhile.
+        Stopping closes the workers' sockets the parent holds, sends each
+        worker C{SIGTERM} and fires only once every worker has exited;
+        nothing is restarted meanwhile.
         """
         self.service.startService()
         stopped = self.service.stopWorkers()
+        self.assertEqual(self.recorder.sockets, [])
         fired: list[object] = []
         stopped.addCallback(fired.append)
         for process in self.spawned:
@@ -162,12 +163,17 @@ class WorkersServiceTests(SynchronousTestCase):
 
     def test_forwardsSIGHUP(self) -> None:
         """
-        C{SIGHUP} (certificate reload) reaches every worker too.
+        C{SIGHUP} (certificate reload) reaches every worker, and the
+        parent's own handler still runs.
         """
+        handled: list[int] = []
+        previous = signal.signal(signal.SIGHUP, lambda n, f: handled.append(n))
+        self.addCleanup(signal.signal, signal.SIGHUP, previous)
         self.service.startService()
         os.kill(os.getpid(), signal.SIGHUP)
         for process in self.spawned:
             self.assertEqual(process.signals, [signal.SIGHUP])
+        self.assertEqual(handled, [signal.SIGHUP])
 
 
 class ListenTests(SynchronousTestCase):
@@ -176,16 +182,24 @@ class ListenTests(SynchronousTestCase):
     inherited sockets for the same calls, in the same order.
     """
 
-    def test_recorderKeepsPortsInOrder(self) -> None:
+    def test_recorderBindsOneSocketPerWorker(self) -> None:
         """
-        L{ListenRecorder} listens on the real reactor and keeps each port.
+        For a TCP listener L{ListenRecorder} listens with C{SO_REUSEPORT} on
+        the real reactor and binds one more socket per worker to the same
+        address, so that the kernel spreads connections over the processes.
         """
         reactor = MemoryReactorClock()
-        recorder = ListenRecorder(reactor)
-        first = recorder.listenTCP(0, Factory())
-        second = recorder.listenUNIX("/tmp/x.sock", Factory())
-        self.assertEqual(recorder.ports, [first, second])
-        self.assertEqual(len(reactor.tcpServers), 1)
+        recorder = ListenRecorder(reactor, 2)
+        self.addCleanup(recorder.close)
+        recorder.listenTCP(0, Factory(), interface="127.0.0.1")
+        [(fd, family, _)] = reactor.adoptedPorts
+        self.assertEqual(family, socket.AF_INET)
+        [sockets] = recorder.sockets
+        self.assertEqual(len(sockets), 2)
+        ports = {s.getsockname() for s in sockets}
+        self.assertEqual(len(ports), 1)
+        for s in sockets:
+            self.assertEqual(s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT), 1)
         self.assertEqual(recorder.seconds, reactor.seconds)
 
     def test_adopterAdoptsInheritedSockets(self) -> None:
@@ -292,9 +306,11 @@ def test_workersShareTheListenerAndDrain() -> None:
             assert recvAll(client, timeout=20) == b"unterminated %d" % (n,)
             client.close()
         assert process.wait(timeout=30) in (-signal.SIGTERM, 0)
-        assert not os.path.exists(f"/proc/{worker}/status") or "Z" in open(
-            f"/proc/{worker}/status"
-        ).read().split("State:")[1].split()[0]
+        assert (
+            not os.path.exists(f"/proc/{worker}/status")
+            or "Z"
+            in open(f"/proc/{worker}/status").read().split("State:")[1].split()[0]
+        )
         assert "Traceback" not in process.output, process.output
     finally:
         process.kill()
