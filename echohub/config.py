@@ -362,7 +362,14 @@ def allSettings() -> Iterator[Setting]:
 
 _SETTINGS = {(s.section, s.key): s for s in allSettings()}
 
-_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+_BOOLEANS = {
+    "true": True,
+    "yes": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "0": False,
+}
 
 
 def _convert(s: Setting, value: object, where: str, text: bool = True) -> object:
@@ -422,9 +429,13 @@ def _fromToml(path: str) -> dict[tuple[str, str], object]:
         with open(path, "rb") as f:
             document = tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path!r} ({CONFIG_ENV}) does not exist") from None
+        raise ConfigError(
+            f"config file {path!r} ({CONFIG_ENV}) does not exist"
+        ) from None
     except OSError as e:
-        raise ConfigError(f"config file {path!r} cannot be read: {e.strerror}") from None
+        raise ConfigError(
+            f"config file {path!r} cannot be read: {e.strerror}"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path!r} is not valid TOML: {e}") from None
 
@@ -500,5 +511,7 @@ def loadConfig(
     for section in SECTIONS:
         changes = {k: v for (sec, k), v in values.items() if sec == section}
         if changes:
-            config = replace(config, **{section: replace(getattr(config, section), **changes)})
+            config = replace(
+                config, **{section: replace(getattr(config, section), **changes)}
+            )
     return config

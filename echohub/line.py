@@ -186,8 +186,7 @@ class LineEcho(Protocol, TimeoutMixin):
         """
         self.factory.access.echoed(echo.count(DELIMITER))
         self._write(
-            echo
-            + b"ERROR line too long: the limit is %d bytes (max_line_length);"
+            echo + b"ERROR line too long: the limit is %d bytes (max_line_length);"
             b" closing\n" % (self._maxLength,)
         )
         self._pending = []
@@ -332,9 +331,9 @@ class LineEchoFactory(ServerFactory[LineEcho]):
             it.
         """
         if reactor is None:
-            from twisted.internet import reactor as globalReactor
+            from twisted.internet import reactor as installed
 
-            reactor = globalReactor
+            reactor = installed
         self.config = config
         self.reactor = reactor
         self.connections = ConnectionRegistry() if connections is None else connections

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import http.client
 import select
-import socket
 import shutil
+import socket
 import ssl
 import subprocess
 

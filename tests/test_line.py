@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
-from twisted.internet.error import ConnectionDone
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import LineConfig
@@ -253,14 +252,16 @@ class LineEchoTests(SynchronousTestCase):
         data=st.binary(max_size=2000),
         cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=30),
     )
-    def test_anySegmentationEchoesCompleteLines(self, data: bytes, cuts: list[int]) -> None:
+    def test_anySegmentationEchoesCompleteLines(
+        self, data: bytes, cuts: list[int]
+    ) -> None:
         """
         Random bytes split at random points come back as exactly the complete
         lines they contain, and on half-close as exactly the bytes sent.
         """
         protocol, transport, _, _ = connect(LineConfig(max_line_length=4096))
         points = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
-        for start, end in zip(points, points[1:]):
+        for start, end in zip(points, points[1:], strict=False):
             protocol.dataReceived(data[start:end])
         self.assertEqual(transport.value(), data[: data.rfind(b"\n") + 1])
         protocol.readConnectionLost()
@@ -274,7 +275,9 @@ class FindOverlongLineTests(SynchronousTestCase):
 
     @settings(max_examples=500, deadline=None)
     @given(
-        lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20),
+        lines=st.lists(
+            st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20
+        ),
         limit=st.integers(min_value=1, max_value=30),
     )
     def test_matchesLineByLineScan(self, lines: list[bytes], limit: int) -> None:
