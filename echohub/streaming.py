@@ -160,11 +160,10 @@ def _jsonLine(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=True).encode("ascii") + b"\n"
 
 
-class StreamResource(PlainTextResource):
+class _TickingResource(PlainTextResource):
     """
-    C{/stream/<n>?interval=S}: n lines, each a JSON object with its C{id}
-    (from 0), the URL, the arguments and the client's address, sent with
-    chunked encoding, one per S seconds (default 0: one per reactor turn).
+    A C{GET}-only leaf that answers with items sent one per tick, bounded
+    by C{[web] max_stream_count} and C{max_stream_interval}.
     """
 
     allowedMethods = (b"GET",)
@@ -177,6 +176,14 @@ class StreamResource(PlainTextResource):
         self.reactor = reactor
         self.maxCount = maxCount
         self.maxInterval = maxInterval
+
+
+class StreamResource(_TickingResource):
+    """
+    C{/stream/<n>?interval=S}: n lines, each a JSON object with its C{id}
+    (from 0), the URL, the arguments and the client's address, sent with
+    chunked encoding, one per S seconds (default 0: one per reactor turn).
+    """
 
     def render_GET(self, request: Request) -> bytes | int:
         postpath = request.postpath or []
@@ -216,7 +223,7 @@ class StreamResource(PlainTextResource):
         return NOT_DONE_YET
 
 
-class ServerSentEventsResource(PlainTextResource):
+class ServerSentEventsResource(_TickingResource):
     """
     C{/sse?count=N&interval=S}: N events (default 10), one per S seconds
     (default 1), as C{text/event-stream}.
@@ -227,17 +234,6 @@ class ServerSentEventsResource(PlainTextResource):
     saw in C{Last-Event-ID}: the stream resumes after it, and once nothing
     is left the answer is C{204}, which tells C{EventSource} to stop.
     """
-
-    allowedMethods = (b"GET",)
-    isLeaf = True
-
-    def __init__(
-        self, reactor: IReactorTime, maxCount: int, maxInterval: float
-    ) -> None:
-        super().__init__()
-        self.reactor = reactor
-        self.maxCount = maxCount
-        self.maxInterval = maxInterval
 
     def render_GET(self, request: Request) -> bytes | int:
         count = _bounded(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from echohub.devcert import DevCertificates, ensureDevCertificates
-from tests.support import EchohubProcess
+from tests.support import EchohubProcess, running
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,7 @@ def server(
     and TLS, all on loopback with ports chosen by the kernel, and small
     limits so the tests can cross them quickly.
     """
-    process = EchohubProcess(
+    with running(
         {
             "ECHOHUB_LINE_LISTEN": f"tcp:0:interface=127.0.0.1 {sslString(devcerts)}",
             "ECHOHUB_WEB_LISTEN": f"tcp:0:interface=127.0.0.1 {sslString(devcerts)}",
@@ -71,8 +71,6 @@ def server(
             "ECHOHUB_WEB_MAX_BODY": "1048576",
         },
         cwd=str(Path(tmp_path_factory.mktemp("server"))),
-    )
-    try:
-        yield process.start(listeners=4)
-    finally:
-        process.kill()
+        listeners=4,
+    ) as process:
+        yield process

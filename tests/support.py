@@ -17,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from twisted.logger import eventFromJSON, formatEvent
@@ -216,6 +217,21 @@ class EchohubProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+@contextmanager
+def running(
+    env: Mapping[str, str], listeners: int, cwd: str | None = None
+) -> Iterator[EchohubProcess]:
+    """
+    Run echohub for the length of a C{with} block (or a fixture), waiting
+    for C{listeners} listeners; the process is killed at the end.
+    """
+    process = EchohubProcess(env, cwd=cwd)
+    try:
+        yield process.start(listeners)
+    finally:
+        process.kill()
 
 
 def runEchohub(env: Mapping[str, str], timeout: float = 20.0) -> tuple[int, str]:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from echohub.devcert import DevCertificates
 from tests.conftest import sslString
-from tests.support import EchohubProcess
+from tests.support import EchohubProcess, running
 
 pytestmark = pytest.mark.e2e
 
@@ -60,17 +60,15 @@ def spkiHash(certificatePath: str) -> str:
 def webServer(
     tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
 ) -> Iterator[EchohubProcess]:
-    process = EchohubProcess(
+    with running(
         {
             "ECHOHUB_LINE_LISTEN": "",
             "ECHOHUB_WEB_LISTEN": f"tcp:0:interface=127.0.0.1 {sslString(devcerts)}",
         },
         cwd=str(tmp_path_factory.mktemp("browser")),
-    )
-    try:
-        yield process.start(listeners=2)
-    finally:
-        process.kill()
+        listeners=2,
+    ) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from tests.hostile import (
     waitClosed,
     waitFor,
 )
-from tests.support import TAC, TWISTD, EchohubProcess, recvAll
+from tests.support import TAC, TWISTD, EchohubProcess, recvAll, running
 
 pytestmark = pytest.mark.e2e
 
@@ -79,13 +79,12 @@ def hostile(
     One echohub for this module's attacks (see L{settings}).
     """
     raiseFileLimit()
-    process = EchohubProcess(
-        settings(devcerts), cwd=str(Path(tmp_path_factory.mktemp("hostile")))
-    )
-    try:
-        yield process.start(listeners=4)
-    finally:
-        process.kill()
+    with running(
+        settings(devcerts),
+        cwd=str(Path(tmp_path_factory.mktemp("hostile"))),
+        listeners=4,
+    ) as process:
+        yield process
     assert "Traceback" not in process.output, process.output
 
 

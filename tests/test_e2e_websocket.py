@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 
 from echohub.devcert import DevCertificates
 from tests.conftest import sslString
-from tests.support import EchohubProcess
+from tests.support import EchohubProcess, running
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def wsServer(
     that completes at all completes because it works, not because it was
     aborted.
     """
-    process = EchohubProcess(
+    with running(
         {
             "ECHOHUB_LINE_LISTEN": "",
             "ECHOHUB_WEB_LISTEN": f"tcp:0:interface=127.0.0.1 {sslString(devcerts)}",
@@ -47,11 +47,9 @@ def wsServer(
             "ECHOHUB_WEBSOCKET_CLOSE_TIMEOUT": "60",
         },
         cwd=str(Path(tmp_path_factory.mktemp("ws"))),
-    )
-    try:
-        yield process.start(listeners=2)
-    finally:
-        process.kill()
+        listeners=2,
+    ) as process:
+        yield process
 
 
 def clientContext(devcerts: DevCertificates) -> ssl.SSLContext:
