@@ -5,6 +5,7 @@ A local development certificate authority for echohub's TLS listeners.
 Usage::
 
     echohub-devcert DIR [--client NAME]...
+    echohub-devcert client NAME [--dir DIR]       (DIR defaults to devcerts)
 
 C{DIR} (created with mode 0700 if missing) receives:
 
@@ -421,6 +422,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _clientParser() -> argparse.ArgumentParser:
+    """
+    The C{echohub-devcert client NAME [--dir DIR]} form: one client
+    certificate, in the directory C{make run} uses unless told otherwise.
+    """
+    parser = argparse.ArgumentParser(
+        prog="echohub-devcert client",
+        description="Issue a client certificate for mutual TLS from the dev CA.",
+    )
+    parser.add_argument("name", metavar="NAME", help="the certificate's CN")
+    parser.add_argument(
+        "--dir",
+        dest="directory",
+        metavar="DIR",
+        default="devcerts",
+        help="the development CA's directory [default: devcerts]",
+    )
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
     The C{echohub-devcert} command.  It returns the exit status rather than
@@ -430,7 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     @param argv: the arguments after the program name; defaults to
         C{sys.argv[1:]}.
     """
-    options = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["client"]:
+        options = _clientParser().parse_args(argv[1:])
+        options.client = [options.name]
+    else:
+        options = _parser().parse_args(argv)
     try:
         ensureDevCertificates(
             options.directory, options.client, report=lambda line: print(line)

@@ -290,3 +290,15 @@ class MainTests(SynchronousTestCase):
         self.assertEqual(status, 1)
         self.assertEqual(len(err.splitlines()), 1)
         self.assertTrue(err.startswith("echohub-devcert: "))
+
+    def test_clientSubcommand(self) -> None:
+        """
+        C{echohub-devcert client NAME --dir DIR} issues that client's
+        certificate from the CA in DIR, creating the CA if needed.
+        """
+        directory = temporaryPath(self)
+        status, out, err = _runMain(["client", "carol", "--dir", directory.path])
+        self.assertEqual((status, err), (0, ""))
+        self.assertTrue(directory.child("client-carol.pem").exists())
+        self.assertTrue(directory.child("client-carol-key.pem").exists())
+        self.assertTrue(directory.child("ca.pem").exists())
