@@ -42,6 +42,7 @@ plain-text response, then close, and nothing after it is parsed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -115,6 +116,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     _clock: IReactorTime
     _deadline: IDelayedCall | None = None
+    _onDeadline: Callable[[], None] | None = None
     _replay: IDelayedCall | None = None
     _heldBack = b""
     _bodyStarted = 0.0
@@ -165,11 +167,30 @@ class LimitedHTTPChannel(http.HTTPChannel):
 
     def _startHeaderDeadline(self) -> None:
         if self._deadline is None and self.limits.headerTimeout is not None:
-            self._deadline = self._clock.callLater(
-                self.limits.headerTimeout, self._headerTimedOut
-            )
+            self._armDeadline(self.limits.headerTimeout, self._headerTimedOut)
+
+    def _armDeadline(self, seconds: float, handler: Callable[[], None]) -> None:
+        """
+        Have C{handler} called in C{seconds}, instead of any deadline set.
+
+        A connection has one deadline timer at a time: a body deadline
+        re-arms the header deadline's timer (L{IDelayedCall.reset}, which
+        for a later time only records it) rather than cancelling it and
+        scheduling another.
+        """
+        self._onDeadline = handler
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.reset(seconds)
+        else:
+            self._deadline = self._clock.callLater(seconds, self._deadlinePassed)
+
+    def _deadlinePassed(self) -> None:
+        handler, self._onDeadline, self._deadline = self._onDeadline, None, None
+        if handler is not None:
+            handler()
 
     def _cancelDeadline(self) -> None:
+        self._onDeadline = None
         if self._deadline is not None:
             if self._deadline.active():
                 self._deadline.cancel()
@@ -184,7 +205,6 @@ class LimitedHTTPChannel(http.HTTPChannel):
         """
         The request line and headers did not arrive in time: C{408}.
         """
-        self._deadline = None
         if self._closing():
             return
         if self._waitingForTransport:
@@ -207,7 +227,6 @@ class LimitedHTTPChannel(http.HTTPChannel):
         The body deadline passed: extend it by what the rate earned since
         it was set, or answer C{408}.
         """
-        self._deadline = None
         if self._closing():
             return
         assert self.limits.bodyTimeout is not None
@@ -218,7 +237,7 @@ class LimitedHTTPChannel(http.HTTPChannel):
         if self._waitingForTransport:
             remaining = self.limits.bodyTimeout
         if remaining > 0:
-            self._deadline = self._clock.callLater(remaining, self._bodyTimedOut)
+            self._armDeadline(remaining, self._bodyTimedOut)
             return
         self.logRejection(
             metrics.TIMEOUT,
@@ -326,18 +345,18 @@ class LimitedHTTPChannel(http.HTTPChannel):
         the body deadline if a body follows.
         """
         self._inHeaders = False
-        self._cancelDeadline()
         request = self.requests[-1]
         hosts = request.requestHeaders.getRawHeaders(b"host", [])
         if len(hosts) > 1 or (not hosts and self._version == b"HTTP/1.1"):
+            self._cancelDeadline()
             self._respondToBadRequestAndDisconnect()
             return
         if self.length != 0 and self.limits.bodyTimeout is not None:
             self._bodyStarted = self._clock.seconds()
             self._bodyReceived = 0
-            self._deadline = self._clock.callLater(
-                self.limits.bodyTimeout, self._bodyTimedOut
-            )
+            self._armDeadline(self.limits.bodyTimeout, self._bodyTimedOut)
+        else:
+            self._cancelDeadline()
         super().allHeadersReceived()
         if isinstance(self._transferDecoder, http._ChunkedTransferDecoder):
             self._checkChunkSizes(self._transferDecoder)

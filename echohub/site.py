@@ -69,6 +69,7 @@ class EchoChannel(LimitedHTTPChannel):
     _refused = False
     _draining = False
     _abortCall: IDelayedCall | None = None
+    _host: IAddress | None = None
 
     _admitted = False
 
@@ -89,6 +90,17 @@ class EchoChannel(LimitedHTTPChannel):
             return
         self._admitted = True
         self.site.connections.add(self)
+
+    def getHost(self) -> IAddress:
+        """
+        The local address, asked of the transport once per connection:
+        Twisted asks for it on every request, and a TCP transport answers
+        with a C{getsockname} system call each time.
+        """
+        if self._host is None:
+            assert self.transport is not None
+            self._host = self.transport.getHost()
+        return self._host
 
     def drain(self) -> None:
         """

@@ -7,6 +7,8 @@ over a L{StringTransport} and a L{MemoryReactorClock}.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
@@ -131,6 +133,22 @@ class BodyDeadlineTests(SynchronousTestCase):
         [response] = parseResponses(transport.value())
         self.assertEqual(response.status, 408)
         self.assertTrue(transport.disconnecting)
+
+    def test_bodyDeadlineReusesTheHeaderTimer(self) -> None:
+        """
+        The end of the headers re-arms the header deadline's timer for the
+        body rather than scheduling a second one, and the end of the body
+        cancels it.
+        """
+        channel, transport, reactor = connect(replace(LIMITS, idle_timeout=0))
+        channel.dataReceived(b"P")
+        [timer] = reactor.getDelayedCalls()
+        reactor.advance(1)
+        channel.dataReceived(self.HEAD[1:])
+        self.assertEqual(reactor.getDelayedCalls(), [timer])
+        self.assertEqual(timer.getTime(), 4)
+        channel.dataReceived(b"y" * 900)
+        self.assertEqual([c for c in reactor.getDelayedCalls() if c.active()], [])
 
     def test_bodyAtTheMinimumRateArrives(self) -> None:
         """

@@ -11,12 +11,19 @@ import os
 import tempfile
 
 from twisted.internet.task import Clock
-from twisted.logger import Logger, LogLevel, formatEvent, globalLogPublisher
+from twisted.logger import (
+    Logger,
+    LogLevel,
+    formatEvent,
+    formatEventAsClassicLogText,
+    globalLogPublisher,
+)
 from twisted.logger._observer import LogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.logs import (
+    ClassicTextFormatter,
     DescriptorExhaustionFilter,
     JournaldObserver,
     JSONLinesObserver,
@@ -33,6 +40,58 @@ def emit(observer: object, level: LogLevel, format: str, **kwargs: object) -> No
     """
     publisher = LogPublisher(observer)  # type: ignore[arg-type]
     Logger(namespace="test", observer=publisher).emit(level, format, **kwargs)
+
+
+class ClassicTextFormatterTests(SynchronousTestCase):
+    """
+    L{ClassicTextFormatter} writes what Twisted's text log writes.
+    """
+
+    def test_sameAsTwisted(self) -> None:
+        """
+        Preformatted and ordinary events, with or without a system, time or
+        traceback, and over several lines, give Twisted's classic line.
+        """
+        try:
+            raise ZeroDivisionError("boom")
+        except ZeroDivisionError:
+            failure = Failure()
+        base = {
+            "log_time": 1700000000.75,
+            "log_namespace": "ns",
+            "log_level": LogLevel.info,
+        }
+        events: list[dict[str, object]] = [
+            {**base, "log_format": "{log_text}", "log_text": "web access: a b"},
+            {**base, "log_format": "{log_text}", "log_text": "two\nlines"},
+            {**base, "log_format": "{log_text}", "log_text": ""},
+            {"log_format": "{log_text}", "log_text": "no time, level, namespace"},
+            {**base, "log_format": "{log_text}", "log_text": 7},
+            {**base, "log_format": "{log_text}", "log_text": "x", "log_system": "s"},
+            {
+                **base,
+                "log_format": "{log_text}",
+                "log_text": "x",
+                "log_failure": failure,
+            },
+            {**base, "log_format": "hello {who}", "who": "world"},
+            {**base, "log_format": None},
+        ]
+        formatter = ClassicTextFormatter()
+        for event in events:
+            self.assertEqual(formatter(event), formatEventAsClassicLogText(event))
+
+    def test_timestampOncePerSecond(self) -> None:
+        """
+        Events within one second share one formatted timestamp; the next
+        second gets its own; no time format means C{-}.
+        """
+        formatter = ClassicTextFormatter()
+        first = formatter.formatTime(1700000000.1)
+        self.assertIs(formatter.formatTime(1700000000.9), first)
+        self.assertNotEqual(formatter.formatTime(1700000001.0), first)
+        self.assertEqual(ClassicTextFormatter(None).formatTime(1700000000.1), "-")
+        self.assertEqual(formatter.formatTime(None), "-")
 
 
 class JournaldObserverTests(SynchronousTestCase):

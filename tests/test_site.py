@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IAddress
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -407,6 +408,25 @@ class SiteTests(SynchronousTestCase):
         self.assertIsInstance(site, Site)
         self.assertEqual(site.timeOut, 7)
         self.assertEqual(site.acceptableProtocols(), [b"http/1.1"])
+
+    def test_localAddressAskedOncePerConnection(self) -> None:
+        """
+        Requests on one connection see its local address, asked of the
+        transport (a system call on TCP) only once.
+        """
+        channel, transport, _ = connect()
+        asked = []
+        getHost = transport.getHost
+
+        def counting() -> IAddress:
+            asked.append(True)
+            return getHost()
+
+        transport.getHost = counting  # type: ignore[method-assign]
+        channel.dataReceived(GET_HEALTHZ * 2)
+        self.assertEqual(len(parseResponses(transport.value())), 2)
+        self.assertEqual(len(asked), 1)
+        self.assertEqual(channel.getHost(), getHost())
 
     def test_idleTimeoutClosesConnection(self) -> None:
         """
