@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.build import Loadgen
 from benchmarks.clients import Measurement, runIdle, runLoadgen, runWrk, wrkScript
@@ -133,6 +134,25 @@ def _wrk(post: bool) -> Callable[[Context], Measurement]:
     return measure
 
 
+def _httpScenario(name: str, title: str, post: bool, **extra: Any) -> Scenario:
+    """
+    An HTTP scenario driven by wrk against the web servers, with latency.
+    """
+    return Scenario(
+        name,
+        title,
+        WEB,
+        WEB_SERVERS,
+        "rate",
+        "req/s",
+        True,
+        _wrk(post=post),
+        needs=("wrk",),
+        latency=True,
+        **extra,
+    )
+
+
 def _idle(tls: bool) -> Callable[[Context], Measurement]:
     def measure(ctx: Context) -> Measurement:
         return runIdle(ctx.loadgen.path, ctx.server, ctx.idleConns, tls, ctx.clientCpu)
@@ -211,44 +231,19 @@ SCENARIOS = {
             _loadgen("connect", 20, 64, tls=True),
             needs=("tls",),
         ),
-        Scenario(
-            "http-get",
-            "HTTP GET /echo?msg=...: wrk, 50 connections",
-            WEB,
-            WEB_SERVERS,
-            "rate",
-            "req/s",
-            True,
-            _wrk(post=False),
-            needs=("wrk",),
-            latency=True,
+        _httpScenario(
+            "http-get", "HTTP GET /echo?msg=...: wrk, 50 connections", post=False
         ),
-        Scenario(
+        _httpScenario(
             "http-get-workers",
             "HTTP GET /echo?msg=...: wrk, 50 connections; echohub with"
             " [server] workers = 2, no server pinned to a core",
-            WEB,
-            WEB_SERVERS,
-            "rate",
-            "req/s",
-            True,
-            _wrk(post=False),
-            needs=("wrk",),
-            latency=True,
+            post=False,
             echohubEnv=(("ECHOHUB_SERVER_WORKERS", "2"),),
             pinServer=False,
         ),
-        Scenario(
-            "http-post",
-            "HTTP POST /echo, 4 KiB body: wrk, 50 connections",
-            WEB,
-            WEB_SERVERS,
-            "rate",
-            "req/s",
-            True,
-            _wrk(post=True),
-            needs=("wrk",),
-            latency=True,
+        _httpScenario(
+            "http-post", "HTTP POST /echo, 4 KiB body: wrk, 50 connections", post=True
         ),
         Scenario(
             "websocket",
