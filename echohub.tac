@@ -9,7 +9,7 @@ README.md.  All code lives in the installed C{echohub} package.
 from twisted.application.service import Application
 from twisted.logger import ILogObserver
 
-from echohub.logs import observerFromEnvironment
+from echohub.ops import observerFromEnvironment
 from echohub.tap import serviceFromEnvironment
 
 application = Application("echohub")

@@ -22,7 +22,7 @@ import time
 
 from websockets.sync.client import connect as ws_connect
 
-from echohub.devcert import ensureDevCertificates
+from echohub.tls._devcert import ensureDevCertificates
 from tests.hostile import openFds, raiseFileLimit, resetOnClose, rss, waitFor
 from tests.support import EchohubProcess, recvUntil
 

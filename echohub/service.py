@@ -5,7 +5,7 @@ Assembly of one echohub process: a L{MultiService} of listeners.
 This module only wires: the protocols own their limits and timeouts, the
 configuration is already validated, and each listener is one
 L{ListeningService} per endpoint string.  Around them the process tells
-systemd when it is ready and when it stops (L{echohub.notify}), and drains
+systemd when it is ready and when it stops (L{echohub.ops._notify}), and drains
 its connections before it exits.
 """
 
@@ -21,29 +21,25 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from echohub.access import ServiceAccess
-from echohub.caps import ConnectionCaps
 from echohub.config import Config
-from echohub.connections import ConnectionRegistry
+from echohub.endpoints import listenerLabel, serverEndpoint
 from echohub.line import LineEchoFactory
-from echohub.listeners import (
+from echohub.ops import (
+    ConnectionCaps,
+    ConnectionRegistry,
+    ListenAdopter,
     ListenError,
     ListeningService,
-    listenerLabel,
-    serverEndpoint,
-)
-from echohub.metrics import Metrics
-from echohub.notify import Notifier
-from echohub.site import buildSite
-from echohub.tlsinfo import TLSInfoFactory
-from echohub.tlsreload import TLSReloadService
-from echohub.workers import (
-    ListenAdopter,
     ListenRecorder,
+    Metrics,
+    Notifier,
+    ServiceAccess,
     WorkersService,
     checkWorkers,
     ignoreRepeatedStops,
 )
+from echohub.tls import TLSInfoFactory, TLSReloadService
+from echohub.web import buildSite
 
 
 class EchohubService(MultiService):
@@ -72,7 +68,7 @@ class EchohubService(MultiService):
     ) -> None:
         """
         @param listenReactor: the reactor the endpoints listen with (see
-            L{echohub.workers}); C{reactor} by default.
+            L{echohub.ops._workers}); C{reactor} by default.
         """
         super().__init__()
         self.config = config
@@ -207,7 +203,7 @@ def makeService(
     @param metrics: the process's metrics; new ones by default.
     @param notifier: the systemd notifier; one from the environment by
         default.
-    @param inherited: in a worker (L{echohub.workers}), the listening
+    @param inherited: in a worker (L{echohub.ops._workers}), the listening
         descriptors inherited from the parent, adopted instead of binding.
     @raise echohub.config.ConfigError: an endpoint string or a TLS file is
         unusable.

@@ -19,7 +19,7 @@ from twisted.python import usage
 
 from echohub import service
 from echohub.config import ConfigError, Setting, allSettings, loadConfig
-from echohub.workers import inheritedDescriptors
+from echohub.ops import inheritedDescriptors
 
 _LISTEN_OPTIONS = {"line": "line", "web": "web"}
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from echohub.devcert import DevCertificates, ensureDevCertificates
-from tests.support import EchohubProcess, running
+from echohub.tls._devcert import DevCertificates, ensureDevCertificates
+from tests.support import EchohubProcess, running, sslString
 
 
 @pytest.fixture(scope="session")
@@ -21,17 +21,6 @@ def devcerts(tmp_path_factory: pytest.TempPathFactory) -> DevCertificates:
     certificate, generated once per test run.
     """
     return ensureDevCertificates(str(tmp_path_factory.mktemp("devcerts")), ["alice"])
-
-
-def sslString(devcerts: DevCertificates, port: int = 0) -> str:
-    """
-    An C{ssl:} endpoint string on loopback with the development certificate.
-    """
-    return (
-        f"ssl:{port}:interface=127.0.0.1"
-        f":privateKey={devcerts.server.privateKey.path}"
-        f":certKey={devcerts.server.certificate.path}"
-    )
 
 
 @pytest.fixture

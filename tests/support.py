@@ -8,20 +8,31 @@ actually bound from echohub's own log line (C{line listening on
 
 from __future__ import annotations
 
+import base64
 import os
 import queue
 import re
 import signal
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from twisted.logger import eventFromJSON, formatEvent
+
+from echohub.tls._devcert import DevCertificates, KeyPairPaths
 
 ROOT = Path(__file__).resolve().parent.parent
 TAC = ROOT / "echohub.tac"
@@ -276,3 +287,189 @@ def recvAll(sock: socket.socket, timeout: float = 10.0) -> bytes:
     while chunk := sock.recv(1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def sslString(devcerts: DevCertificates, port: int = 0) -> str:
+    """
+    An C{ssl:} endpoint string on loopback with the development certificate.
+    """
+    return (
+        f"ssl:{port}:interface=127.0.0.1"
+        f":privateKey={devcerts.server.privateKey.path}"
+        f":certKey={devcerts.server.certificate.path}"
+    )
+
+
+def issueServerCertificate(
+    ca: KeyPairPaths,
+    directory: Path,
+    name: str,
+    lifetime: timedelta = timedelta(days=90),
+) -> tuple[Path, Path, x509.Certificate]:
+    """
+    Issue a fresh localhost server certificate from the development CA.
+
+    Mozilla's profiles limit a certificate's lifetime (366 days for
+    I{intermediate}); the test issues its own certificate so that it does not
+    depend on the development certificate's lifetime.
+
+    @return: the certificate file, the key file and the certificate.
+    """
+    caCertificate = x509.load_pem_x509_certificate(ca.certificate.getContent())
+    caKey = serialization.load_pem_private_key(ca.privateKey.getContent(), None)
+    assert isinstance(caKey, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(caCertificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + lifetime)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(caKey.public_key()),
+            False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ip_address("127.0.0.1"))]
+            ),
+            False,
+        )
+        .sign(caKey, hashes.SHA256())
+    )
+    certPath = directory / f"{name}.pem"
+    keyPath = directory / f"{name}-key.pem"
+    certPath.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    keyPath.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certPath, keyPath, certificate
+
+
+def ssl0(
+    devcerts: DevCertificates,
+    *options: str,
+    cert: Path | None = None,
+    key: Path | None = None,
+) -> str:
+    """
+    An C{ssl:} string on loopback, port 0, with extra options.
+    """
+    return ":".join(
+        [
+            "ssl:0:interface=127.0.0.1",
+            f"privateKey={key or devcerts.server.privateKey.path}",
+            f"certKey={cert or devcerts.server.certificate.path}",
+            *options,
+        ]
+    )
+
+
+MAX_MESSAGE = 4096
+
+
+class RawClient:
+    """
+    A WebSocket client made of a socket and hand-made frames, to do what a
+    well-behaved client library will not.
+    """
+
+    def __init__(
+        self,
+        server: EchohubProcess,
+        tls: bool,
+        devcerts: DevCertificates,
+        origin: str | None = None,
+    ) -> None:
+        raw = socket.create_connection(
+            server.address("web", 1 if tls else 0), timeout=10
+        )
+        self.sock: socket.socket = (
+            wsClientContext(devcerts).wrap_socket(raw, server_hostname="localhost")
+            if tls
+            else raw
+        )
+        key = base64.b64encode(os.urandom(16))
+        lines = [
+            b"GET /ws HTTP/1.1",
+            b"Host: localhost",
+            b"Upgrade: websocket",
+            b"Connection: Upgrade",
+            b"Sec-WebSocket-Version: 13",
+            b"Sec-WebSocket-Key: " + key,
+        ]
+        if origin:
+            lines.append(b"Origin: " + origin.encode())
+        self.sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(4096)
+            assert chunk, self.buffer
+            self.buffer += chunk
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        self.status = int(head.split(b" ")[1])
+
+    @staticmethod
+    def frame(
+        opcode: int, payload: bytes, fin: bool = True, length: int | None = None
+    ) -> bytes:
+        size = len(payload) if length is None else length
+        head = bytes([(0x80 if fin else 0) | opcode])
+        if size < 126:
+            head += bytes([0x80 | size])
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", size)
+        # An all-zero mask leaves the payload as it is.
+        return head + b"\0\0\0\0" + payload
+
+    def readFrame(self) -> tuple[int, bytes]:
+        """
+        The next frame from the server; C{(-1, b"")} at EOF.
+        """
+        while True:
+            if len(self.buffer) >= 2:
+                length, offset = self.buffer[1] & 0x7F, 2
+                if length == 126 and len(self.buffer) >= 4:
+                    (length,), offset = struct.unpack("!H", self.buffer[2:4]), 4
+                elif length == 127 and len(self.buffer) >= 10:
+                    (length,), offset = struct.unpack("!Q", self.buffer[2:10]), 10
+                if length < 126 and len(self.buffer) >= offset + length:
+                    opcode = self.buffer[0] & 0x0F
+                    payload = self.buffer[offset : offset + length]
+                    self.buffer = self.buffer[offset + length :]
+                    return opcode, payload
+                if length >= 126 and len(self.buffer) >= offset + length:
+                    opcode = self.buffer[0] & 0x0F
+                    payload = self.buffer[offset : offset + length]
+                    self.buffer = self.buffer[offset + length :]
+                    return opcode, payload
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return -1, b""
+            self.buffer += chunk
+
+    def readUntilEOF(self, timeout: float) -> list[tuple[int, bytes]]:
+        """
+        Every frame until the server closes the connection.
+        """
+        self.sock.settimeout(timeout)
+        received = []
+        while (frame := self.readFrame())[0] != -1:
+            received.append(frame)
+        return received
+
+
+def wsClientContext(devcerts: DevCertificates) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=devcerts.ca.certificate.path)

@@ -1,8 +1,8 @@
 # -*- test-case-name: tests.test_fuzz -*-
 """
 Property tests and a bounded fuzz target for the two parsers facing the
-network: the line framer (L{echohub.line}) and the HTTP front
-(L{echohub.site} with L{echohub.httplimits}).
+network: the line framer (L{echohub.line._protocol}) and the HTTP front
+(L{echohub.web._site} with L{echohub.web._channel}).
 
 C{FUZZ_EXAMPLES} sets how many examples the fuzz target runs (default 300,
 what CI runs); raise it for a longer local run.
@@ -20,8 +20,8 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import LineConfig, WebConfig
-from echohub.line import LineEchoFactory
-from tests.test_site import connect, parseResponses
+from echohub.line._protocol import LineEchoFactory
+from echohub.testing import connect, parseResponses
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 

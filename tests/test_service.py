@@ -11,10 +11,10 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import Config, LineConfig, WebConfig
-from echohub.line import DRAIN_GRACE
-from echohub.listeners import ListeningService
+from echohub.line._protocol import DRAIN_GRACE
+from echohub.ops._listeners import ListeningService
 from echohub.service import makeService
-from tests.test_listeners import RefusingEndpoint
+from echohub.testing import RefusingEndpoint
 
 
 def config(
@@ -119,8 +119,8 @@ class LifecycleTests(SynchronousTestCase):
         registry draining (C{/healthz} then answers 503), sets the
         C{echohub_draining} gauge and sends C{STOPPING=1}.
         """
-        from echohub.metrics import Metrics
-        from echohub.notify import Notifier
+        from echohub.ops._metrics import Metrics
+        from echohub.ops._notify import Notifier
 
         sent: list[dict[str, str]] = []
 

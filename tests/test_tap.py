@@ -10,7 +10,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from echohub.listeners import ListeningService
+from echohub.ops._listeners import ListeningService
 from echohub.tap import Options, serviceFromEnvironment
 from tests.support import TWIST, TWISTD, EchohubProcess, recvUntil
 

@@ -1,0 +1,254 @@
+# -*- test-case-name: tests.test_endpoints -*-
+"""
+echohub's endpoint-string dialect: Twisted's strings plus TLS and PROXY.
+
+Every listener of every service is one endpoint description string.  This
+module owns how echohub reads one, so nothing else parses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from twisted.internet import endpoints
+from twisted.internet.endpoints import _parse, quoteStringArgument, serverFromString
+from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamServerEndpoint
+
+from echohub.config import ConfigError, TLSConfig
+from echohub.ops import ProxyServerEndpoint
+from echohub.tls import (
+    CLIENT_AUTH,
+    PROFILES,
+    ListenerTLS,
+    ReloadableServerContext,
+    TLSConfigError,
+    TLSServerEndpoint,
+)
+
+TLS_OVER_OPTIONS = frozenset(
+    {
+        "privateKey",
+        "certKey",
+        "extraCertChain",
+        "profile",
+        "clientCA",
+        "clientAuth",
+        "handshakeTimeout",
+    }
+)
+"""
+The options that make TLS, on an C{ssl:} string or over any other endpoint.
+"""
+
+SSL_OPTIONS = TLS_OVER_OPTIONS | {"interface", "backlog"}
+"""
+The options of an C{ssl:} string.
+"""
+
+
+def _choice(key: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ValueError(f"{key}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def parseTLSOptions(
+    options: Mapping[str, str], defaults: TLSConfig | None = None
+) -> tuple[ListenerTLS, float | None]:
+    """
+    Check the TLS options of one endpoint string, without touching any file.
+
+    @param options: option name to value, all in L{TLS_OVER_OPTIONS}.
+    @param defaults: C{[tls] profile} and C{[tls] handshake_timeout}, for an
+        option the string does not set.
+    @return: the TLS settings and the handshake timeout (L{None}: none).
+    @raise ValueError: for an unknown option or a bad value.
+    """
+    defaults = defaults or TLSConfig()
+    unknown = sorted(set(options) - TLS_OVER_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown TLS option {unknown[0]!r}")
+    clientAuth = options.get("clientAuth")
+    if clientAuth is not None:
+        _choice("clientAuth", clientAuth, CLIENT_AUTH)
+        if "clientCA" not in options:
+            raise ValueError(
+                "clientAuth= needs clientCA= (the CA to verify clients with)"
+            )
+    raw = options.get("handshakeTimeout")
+    timeout = defaults.handshake_timeout if raw is None else float(raw)
+    if not 0 <= timeout < float("inf"):
+        raise ValueError(f"handshakeTimeout={raw!r}: expected seconds, 0 or more")
+    privateKey = options.get("privateKey", "server.pem")
+    clientCA = options.get("clientCA")
+    settings = ListenerTLS(
+        privateKey=privateKey,
+        certKey=options.get("certKey", privateKey),
+        extraCertChain=options.get("extraCertChain"),
+        profile=_choice("profile", options.get("profile", defaults.profile), PROFILES),
+        clientCA=clientCA,
+        clientAuth=None if clientCA is None else (clientAuth or "require"),
+    )
+    return settings, timeout or None
+
+
+def tlsServerEndpoint(
+    transport: IStreamServerEndpoint,
+    clock: IReactorTime | None = None,
+    defaults: TLSConfig | None = None,
+    **options: str,
+) -> IStreamServerEndpoint:
+    """
+    Serve TLS with echohub's policy over any stream endpoint: an C{ssl:}
+    string's TCP port, a socket inherited from systemd, a PROXY-protocol
+    endpoint (L{echohub.ops._listeners.serverEndpoint} composes these).
+
+    @param clock: runs the handshake timeout; the global reactor by default.
+    @param defaults: the C{[tls]} settings.
+    @param options: the TLS options of the string (L{TLS_OVER_OPTIONS}).
+    @raise TLSConfigError: for a file problem.
+    @raise ValueError: for a bad option.
+    """
+    settings, timeout = parseTLSOptions(options, defaults)
+    if clock is None:
+        from twisted.internet import reactor
+
+        clock = reactor
+    return TLSServerEndpoint(
+        transport, ReloadableServerContext(settings), clock, timeout
+    )
+
+
+def sslServerEndpoint(
+    reactor: IReactorTCP,
+    description: str,
+    wrapTransport: Callable[[IStreamServerEndpoint], IStreamServerEndpoint]
+    | None = None,
+    defaults: TLSConfig | None = None,
+) -> IStreamServerEndpoint:
+    """
+    Build the endpoint an C{ssl:} description string names.
+
+    The string is split by Twisted's own endpoint-string tokenizer, so
+    quoting and escaping (C{\\:}) behave exactly as in L{serverFromString}.
+
+    @param wrapTransport: applied to the TCP endpoint under TLS, e.g. to read
+        a PROXY header before the handshake.
+    @param defaults: the C{[tls]} settings.
+    @raise TLSConfigError: for a file problem.
+    @raise ValueError: for a malformed string.
+    """
+    args: list[str]
+    kwargs: dict[str, str]
+    args, kwargs = _parse(description)
+    if len(args) != 2:
+        raise ValueError("expected ssl:PORT followed by key=value options")
+    unknown = sorted(set(kwargs) - SSL_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"unknown option {unknown[0]!r}; ssl: takes"
+            f" {', '.join(sorted(SSL_OPTIONS))}"
+        )
+    tcp: IStreamServerEndpoint = endpoints.TCP4ServerEndpoint(
+        reactor,
+        int(args[1]),
+        int(kwargs.pop("backlog", "50")),
+        kwargs.pop("interface", ""),
+    )
+    if wrapTransport is not None:
+        tcp = wrapTransport(tcp)
+    return tlsServerEndpoint(tcp, reactor, defaults, **kwargs)  # type: ignore[arg-type]
+
+
+def _prefix(description: str) -> str:
+    return description.split(":", 1)[0].lower()
+
+
+def _takeTLSOptions(description: str) -> tuple[str, dict[str, str]]:
+    """
+    Split echohub's TLS options off an endpoint string that is not C{ssl:}.
+
+    @return: the string without them, re-quoted for Twisted, and the options.
+    """
+    args, kwargs = _parse(description)
+    tls = {key: kwargs.pop(key) for key in TLS_OVER_OPTIONS & set(kwargs)}
+    if not tls:
+        return description, tls
+    rest = [quoteStringArgument(arg) for arg in args]
+    rest += [f"{key}={quoteStringArgument(value)}" for key, value in kwargs.items()]
+    return ":".join(rest), tls
+
+
+def serverEndpoint(
+    reactor: Any, description: str, tlsDefaults: TLSConfig | None = None
+) -> IStreamServerEndpoint:
+    """
+    Parse one server endpoint description string.
+
+    C{ssl:} strings are built by L{echohub.tls._context}; every other prefix (C{tcp:},
+    C{tcp6:}, C{unix:}, C{systemd:}, plugins) by Twisted.  echohub composes
+    two layers over any of them, in the order they come on the wire:
+
+        - a C{haproxy:} prefix: each connection starts with a PROXY protocol
+          header (v1 or v2), read before anything else, TLS included, as
+          HAProxy's C{send-proxy} sends it (L{echohub.ops._proxy}).  Twisted's own
+          C{haproxy:ssl:} would expect it inside TLS.
+        - echohub's TLS keys (L{echohub.tls._context.TLS_OVER_OPTIONS}: C{privateKey=},
+          C{certKey=}, C{clientCA=}, ...) on a string other than C{ssl:}:
+          TLS over that endpoint, e.g.
+          C{systemd:domain=INET:name=linetls:privateKey=K:certKey=C}.
+
+    Twisted's C{tls:} server strings are refused: they would serve TLS
+    without echohub's policy, client authentication and reload.
+
+    @param tlsDefaults: the C{[tls]} settings, defaults of every TLS listener.
+    @raise ConfigError: naming the string and what is wrong with it.
+    """
+    proxied = _prefix(description) == "haproxy"
+    inner = description.split(":", 1)[1] if proxied else description
+
+    def underTLS(endpoint: IStreamServerEndpoint) -> IStreamServerEndpoint:
+        if not proxied:
+            return endpoint
+        wrapped: IStreamServerEndpoint = ProxyServerEndpoint(endpoint, reactor)
+        return wrapped
+
+    try:
+        if _prefix(inner) == "tls":
+            raise ValueError(
+                "echohub serves TLS through ssl: strings, with its TLS policy:"
+                " write ssl:PORT:privateKey=KEY:certKey=CERT instead of tls:"
+            )
+        if _prefix(inner) == "ssl":
+            return sslServerEndpoint(reactor, inner, underTLS, tlsDefaults)
+        inner, tls = _takeTLSOptions(inner)
+        endpoint = underTLS(serverFromString(reactor, inner))
+        if tls:
+            endpoint = tlsServerEndpoint(endpoint, reactor, tlsDefaults, **tls)
+        return endpoint
+    except TLSConfigError as e:
+        raise ConfigError(f"endpoint {description!r}: {e}") from None
+    except (ValueError, TypeError, KeyError, IndexError, OSError) as e:
+        raise ConfigError(f"endpoint {description!r} is not valid: {e}") from None
+
+
+_LABEL_OPTIONS = frozenset({"interface", "domain", "name", "index", "port"})
+
+
+def listenerLabel(description: str) -> str:
+    """
+    Name a listener for metrics: its endpoint string without the options
+    that say nothing about where it listens (certificate paths, backlog).
+    """
+    try:
+        args, kwargs = _parse(description)
+    except ValueError:
+        return description
+    parts = [quoteStringArgument(arg) for arg in args]
+    parts += [
+        f"{key}={quoteStringArgument(value)}"
+        for key, value in kwargs.items()
+        if key in _LABEL_OPTIONS
+    ]
+    return ":".join(parts)

@@ -1,0 +1,7 @@
+"""
+C{python -m echohub.line}: the same as C{echohub-client}.
+"""
+
+from echohub.line import clientMain
+
+clientMain()

@@ -1,0 +1,405 @@
+# -*- test-case-name: tests.line.test_client -*-
+"""
+C{echohub-client}: send lines to an echohub line service and check the echoes.
+
+Usage::
+
+    echohub-client ENDPOINT [--message TEXT]... [--timeout SECONDS]
+
+C{ENDPOINT} is a Twisted client endpoint description, for example
+C{tcp:127.0.0.1:7007}, C{unix:/run/echohub.sock} or
+C{tls:localhost:7443:trustRoots=DIR/trust} (add
+C{:certificate=F:privateKey=F} for mutual TLS).  Each C{--message} is one
+line; without any, the lines of standard input are sent.  Every echoed line is
+written to stdout as it arrives.
+
+Exit status: 0 when every line came back identical and in order; 1 on a
+mismatch, an C{ERROR} line from the server, a connection that failed or
+closed early, a TLS verification failure or the timeout; 2 for a bad command
+line or endpoint.  Every failure is one line on stderr.
+
+Over TLS nothing is sent until the handshake has completed, which for a
+C{tls:} endpoint includes verifying the server's certificate and host name:
+a client talking to an impostor must not hand it the data first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from OpenSSL import SSL, crypto
+from service_identity import VerificationError
+from twisted.internet.defer import CancelledError, Deferred, fail
+from twisted.internet.endpoints import clientFromString
+from twisted.internet.error import ConnectError, ConnectionDone
+from twisted.internet.interfaces import (
+    IAddress,
+    IHandshakeListener,
+    IProtocol,
+    IReactorTime,
+    ISSLTransport,
+    IStreamClientEndpoint,
+    ITCPTransport,
+)
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.task import react
+from twisted.logger import globalLogBeginner
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from echohub._net import openSSLReason
+
+DEFAULT_TIMEOUT = 10.0
+# Room for an "ERROR ..." line from the server on top of the longest echo.
+ERROR_ALLOWANCE = 1024
+# Keeps one-line reports readable when a line is huge.
+_REPR_LIMIT = 80
+
+
+class EchoError(Exception):
+    """
+    The echo exchange failed; C{str()} is a one-line reason for the user.
+    """
+
+
+class ServerError(EchoError):
+    """
+    The server sent an C{ERROR} line instead of an echo.
+
+    @ivar line: the line, without its newline.
+    """
+
+    def __init__(self, line: bytes) -> None:
+        super().__init__("server error: " + line.decode("utf-8", "backslashreplace"))
+        self.line = line
+
+
+def _shorten(data: bytes) -> str:
+    if len(data) > _REPR_LIMIT:
+        return repr(data[:_REPR_LIMIT]) + f"... ({len(data)} bytes)"
+    return repr(data)
+
+
+def _mismatches(error: VerificationError) -> str:
+    """
+    Name the identities the certificate failed to match, falling back to
+    the error's own text if service_identity changes its shape.
+    """
+    names = []
+    for mismatch in getattr(error, "errors", ()):
+        identity = getattr(mismatch, "mismatched_id", None)
+        name = getattr(identity, "hostname", None) or getattr(identity, "ip", None)
+        if isinstance(name, bytes):
+            name = name.decode("ascii", "backslashreplace")
+        if name is None:
+            return str(error)
+        names.append(str(name))
+    if not names:
+        return str(error)
+    return "certificate is not valid for " + ", ".join(names)
+
+
+@implementer(IHandshakeListener)
+class EchoClientProtocol(Protocol):
+    """
+    Send lines and check that each comes back byte for byte, in order.
+
+    @ivar done: fires with L{None} once every echo arrived, or fails with an
+        L{EchoError} as soon as the outcome is known, so a caller never waits
+        for the rest of a stream that has already gone wrong.  Cancelling it
+        aborts the connection.
+    """
+
+    def __init__(self, lines: Sequence[bytes], output: Callable[[bytes], None]):
+        """
+        @param lines: the lines to send, without newlines.
+        @param output: called with each echoed line, newline included, as
+            soon as it has been checked.
+        """
+        self._lines = list(lines)
+        self._pending = deque(self._lines)
+        self._output = output
+        self._buffer = b""
+        # An echo never needs more buffer than the longest line sent; more
+        # than that (plus room for an error line) cannot be a correct echo,
+        # so a misbehaving server cannot make the client buffer without bound.
+        self._bufferLimit = max(map(len, self._lines), default=0) + ERROR_ALLOWANCE
+        self._handshakeDone = False
+        self.done: Deferred[None] = Deferred(lambda d: self._abort())
+
+    def _abort(self) -> None:
+        # A timed-out peer may not be reading: do not wait to flush to it.
+        if ITCPTransport.providedBy(self.transport):
+            self.transport.abortConnection()
+        elif self.transport is not None:
+            self.transport.loseConnection()
+
+    def connectionMade(self) -> None:
+        """
+        Start at once on a plain transport; over TLS wait for
+        L{handshakeCompleted} so nothing is sent to an unverified peer.
+        """
+        if not ISSLTransport.providedBy(self.transport):
+            self._start()
+
+    def handshakeCompleted(self) -> None:
+        """
+        The TLS layer verified the peer: now it is safe to send.
+        """
+        self._handshakeDone = True
+        self._start()
+
+    def _start(self) -> None:
+        if not self._pending:
+            self._finish(None)
+            return
+        assert self.transport is not None
+        self.transport.writeSequence([line + b"\n" for line in self._lines])
+
+    def _finish(self, failure: Failure | None) -> None:
+        if self.done.called:
+            return
+        if failure is None:
+            self.done.callback(None)
+        else:
+            self.done.errback(failure)
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Split the received bytes into lines in bulk and check each one.
+        """
+        if self.done.called:
+            return
+        *lines, self._buffer = (self._buffer + data).split(b"\n")
+        for line in lines:
+            self._lineReceived(line)
+            if self.done.called:
+                return
+        if len(self._buffer) > self._bufferLimit:
+            self._finish(
+                Failure(
+                    EchoError(
+                        f"server sent more than {self._bufferLimit} bytes"
+                        " without a newline"
+                    )
+                )
+            )
+
+    def _lineReceived(self, line: bytes) -> None:
+        number = len(self._lines) - len(self._pending) + 1
+        if self._pending and line == self._pending[0]:
+            self._pending.popleft()
+            self._output(line + b"\n")
+            if not self._pending:
+                self._finish(None)
+        elif line.startswith(b"ERROR"):
+            self._finish(Failure(ServerError(line)))
+        else:
+            self._finish(
+                Failure(
+                    EchoError(
+                        f"echo {number} differs: sent {_shorten(self._pending[0])},"
+                        f" received {_shorten(line)}"
+                    )
+                )
+            )
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """
+        A connection that ends before the last echo is a failure; say why in
+        terms of TLS when the handshake never finished.
+        """
+        if self.done.called:
+            return
+        value = reason.value
+        if not self._handshakeDone and ISSLTransport.providedBy(self.transport):
+            if isinstance(value, SSL.Error):
+                reasons = openSSLReason(value)
+                kind = (
+                    "verification" if "certificate verify" in reasons else "handshake"
+                )
+                message = f"TLS {kind} failed: {reasons}"
+            elif isinstance(value, VerificationError):
+                # service_identity's error: the certificate is signed by a
+                # trusted CA but issued for another host.
+                message = f"TLS verification failed: {_mismatches(value)}"
+            else:
+                message = f"connection closed during the TLS handshake: {value}"
+        else:
+            received = len(self._lines) - len(self._pending)
+            message = f"connection closed after {received} of {len(self._lines)} echoes"
+            if not reason.check(ConnectionDone):
+                message += f": {reason.getErrorMessage()}"
+        self._finish(Failure(EchoError(message)))
+
+
+class EchoClientFactory(Factory):
+    """
+    Build one L{EchoClientProtocol} for the lines to send.
+    """
+
+    def __init__(self, lines: Sequence[bytes], output: Callable[[bytes], None]):
+        self._lines = lines
+        self._output = output
+
+    def buildProtocol(self, addr: IAddress | None) -> EchoClientProtocol:
+        protocol = EchoClientProtocol(self._lines, self._output)
+        protocol.factory = self
+        return protocol
+
+
+def echo(
+    clock: IReactorTime,
+    endpoint: IStreamClientEndpoint,
+    lines: Sequence[bytes],
+    output: Callable[[bytes], None],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Deferred[None]:
+    """
+    Connect, send C{lines} and check their echoes.
+
+    @param clock: bounds the whole exchange, connecting included.
+    @param timeout: seconds before giving up.
+
+    @return: a L{Deferred} that fires with L{None} on success and fails with
+        L{EchoError}, or with the connection error, otherwise.
+    """
+    connecting = endpoint.connect(EchoClientFactory(lines, output))
+
+    def exchange(protocol: IProtocol) -> Deferred[None]:
+        assert isinstance(protocol, EchoClientProtocol)
+        return protocol.done
+
+    def timedOut(result: object, after: float) -> NoReturn:
+        if isinstance(result, Failure) and not result.check(CancelledError):
+            result.raiseException()
+        raise EchoError(f"timed out after {after:g} seconds")
+
+    return connecting.addCallback(exchange).addTimeout(timeout, clock, timedOut)
+
+
+def describeFailure(failure: Failure) -> str:
+    """
+    One line saying why L{echo} failed, without a traceback.
+    """
+    value = failure.value
+    if isinstance(value, EchoError):
+        return str(value)
+    if isinstance(value, ConnectError):
+        return f"cannot connect: {value}"
+    return f"{type(value).__name__}: {value}"
+
+
+def splitLines(data: bytes) -> list[bytes]:
+    """
+    Split input into the lines to send.
+
+    Only C{b"\\n"} ends a line, as on the server: a C{b"\\r"} is part of
+    the line and comes back in its echo.  A last line without a newline is
+    still a line.
+    """
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _parseMessage(text: str) -> bytes:
+    # fsencode round-trips arguments that are not valid UTF-8.
+    line = os.fsencode(text)
+    if b"\n" in line:
+        raise argparse.ArgumentTypeError("a message must not contain a newline")
+    return line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="echohub-client",
+        description=(
+            "Send lines to an echohub line service and check that each comes"
+            " back unchanged and in order. Exit 0 if so, 1 otherwise, 2 for"
+            " usage errors."
+        ),
+    )
+    parser.add_argument(
+        "endpoint",
+        metavar="ENDPOINT",
+        help="Twisted client endpoint, e.g. tcp:127.0.0.1:7007,"
+        " unix:/path/to/socket or tls:localhost:7443:trustRoots=DIR/trust",
+    )
+    parser.add_argument(
+        "--message",
+        metavar="TEXT",
+        type=_parseMessage,
+        action="append",
+        help="a line to send; may be repeated; default: the lines of stdin",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"give up after this many seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    return parser
+
+
+def _endpointError(description: str, error: Exception) -> str:
+    if isinstance(error, crypto.Error) and "trustRoots=" in description:
+        # Twisted 26.10 loads every *.pem in a trustRoots directory as a
+        # certificate and does not skip a private key.
+        return (
+            f"bad endpoint {description!r}: a .pem file under trustRoots is"
+            " not a certificate (a private key?); use a directory holding only"
+            " CA certificates, such as echohub-devcert's DIR/trust"
+        )
+    if isinstance(error, SSL.Error | crypto.Error):
+        reason = openSSLReason(error)
+    else:
+        # FilePath's UnlistableError (a missing trustRoots directory) has an
+        # empty message of its own.
+        reason = str(getattr(error, "originalException", error)) or repr(error)
+    return f"bad endpoint {description!r}: {reason}"
+
+
+def _run(reactor: IReactorTime, options: argparse.Namespace) -> Deferred[None]:
+    try:
+        endpoint = clientFromString(reactor, options.endpoint)
+    except Exception as e:
+        print(f"echohub-client: {_endpointError(options.endpoint, e)}", file=sys.stderr)
+        return fail(SystemExit(2))
+    if options.message is not None:
+        lines = options.message
+    else:
+        lines = splitLines(sys.stdin.buffer.read())
+
+    def write(line: bytes) -> None:
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+
+    def failed(failure: Failure) -> NoReturn:
+        print(f"echohub-client: {describeFailure(failure)}", file=sys.stderr)
+        raise SystemExit(1)
+
+    return echo(reactor, endpoint, lines, write, options.timeout).addErrback(failed)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """
+    The C{echohub-client} console script; exits with the status described in
+    the module docstring.
+    """
+    options = _parser().parse_args(argv)
+    # Every failure is reported as one line by _run.  Starting the global log
+    # with no observers stops Twisted from printing critical events (such as
+    # a failure its TLS layer logs) to stderr as tracebacks.
+    globalLogBeginner.beginLoggingTo([], redirectStandardIO=False)
+    react(_run, [options])
+

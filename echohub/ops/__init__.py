@@ -1,0 +1,52 @@
+# -*- test-case-name: tests.ops -*-
+"""
+What every echohub service shares: listening, the open connections and
+their drain, admission (caps) and accounting, metrics, logs, systemd's
+notifications, worker processes and the PROXY protocol.
+
+The protocols (L{echohub.line}, L{echohub.web}, L{echohub.tls}) import
+these names from here and never from the private modules; nothing here
+imports a protocol.
+"""
+
+from echohub.ops._access import ServiceAccess
+from echohub.ops._caps import CAP, PEER_CAP, ConnectionCaps
+from echohub.ops._connections import ConnectionRegistry, IDrainable
+from echohub.ops._fastwrite import write as fastWrite
+from echohub.ops._listeners import ListenError, ListeningService
+from echohub.ops._logs import RateLimitedLog, observerFromEnvironment
+from echohub.ops._metrics import Metrics, Reason
+from echohub.ops._notify import Notifier
+from echohub.ops._proxy import ProxyServerEndpoint
+from echohub.ops._workers import (
+    ListenAdopter,
+    ListenRecorder,
+    WorkersService,
+    checkWorkers,
+    ignoreRepeatedStops,
+    inheritedDescriptors,
+)
+
+__all__ = [
+    "CAP",
+    "PEER_CAP",
+    "ConnectionCaps",
+    "ConnectionRegistry",
+    "IDrainable",
+    "ListenAdopter",
+    "ListenError",
+    "ListenRecorder",
+    "ListeningService",
+    "Metrics",
+    "Notifier",
+    "ProxyServerEndpoint",
+    "RateLimitedLog",
+    "Reason",
+    "ServiceAccess",
+    "WorkersService",
+    "checkWorkers",
+    "fastWrite",
+    "ignoreRepeatedStops",
+    "inheritedDescriptors",
+    "observerFromEnvironment",
+]

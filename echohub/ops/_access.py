@@ -1,0 +1,161 @@
+# -*- test-case-name: tests.ops.test_access -*-
+"""
+Per-service connection accounting: caps, metrics, the access log and
+rate-limited warnings, in one object the protocols call.
+
+A protocol calls L{ServiceAccess.admit} from C{connectionMade} (behind a
+PROXY header that is when the real client address is known) and, if
+admitted, L{ServiceAccess.closed} from C{connectionLost} with what the
+connection did; that is the connection's access log line.  Refusals and
+rejections are counted by reason and logged through a L{RateLimitedLog}, so
+a flood of them does not flood the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.logger import Logger
+
+from echohub._net import formatAddress, peerHost
+from echohub.ops._caps import ConnectionCaps
+from echohub.ops._logs import RateLimitedLog
+from echohub.ops._metrics import Metrics
+
+
+class ServiceAccess:
+    """
+    Caps, metrics and logs of one service (C{line}, C{web}).
+
+    @ivar service: the service name, as in metrics labels and log lines.
+    @ivar caps: the service's connection caps.
+    @ivar metrics: the process's metrics, or L{None} for none.
+    @ivar warnings: where refusals are logged, at most once per interval.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        service: str,
+        caps: ConnectionCaps,
+        clock: IReactorTime,
+        metrics: Metrics | None = None,
+        warningInterval: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.caps = caps
+        self.clock = clock
+        self.metrics = metrics
+        self.warnings = RateLimitedLog(self.log, warningInterval, clock)
+        self._counters: tuple[Any, Any, Any] | None = None
+        if metrics is not None:
+            self._counters = (
+                metrics.received.labels(service),
+                metrics.sent.labels(service),
+                metrics.linesEchoed
+                if service == "line"
+                else metrics.messagesEchoed.labels(service),
+            )
+
+    def admit(self, peer: IAddress, listener: str) -> str | None:
+        """
+        Admit a new connection from C{peer} on C{listener}, or say why not.
+
+        A refusal is counted and logged (rate-limited); the caller answers
+        the client in its protocol's own way and closes.
+
+        @return: L{None} when admitted, else the refusal reason
+            (L{echohub.ops._caps.CAP} or L{echohub.ops._caps.PEER_CAP}).
+        """
+        reason = self.caps.admit(peerHost(peer))
+        if reason is None:
+            if self.metrics is not None:
+                self.metrics.connections.labels(self.service, listener).inc()
+                self.metrics.connectionsOpen.labels(self.service, listener).inc()
+            return None
+        self.rejected(
+            reason,
+            "{service}: refused a connection from {peer}: {reason} reached"
+            " ({open} open, {fromPeer} from this host)",
+            peer,
+            open=len(self.caps),
+            fromPeer=self.caps.openFrom(peerHost(peer)),
+        )
+        return reason
+
+    def rejected(
+        self, reason: str, format: str, peer: IAddress, **kwargs: object
+    ) -> None:
+        """
+        Count a rejection of C{reason} and log it, at most once per interval
+        for each reason.
+
+        @param format: the log line; C{{service}}, C{{reason}} and C{{peer}}
+            are filled in, C{kwargs} give the rest.
+        """
+        if self.metrics is not None:
+            self.metrics.rejections.labels(self.service, reason).inc()
+        self.warnings.warn(
+            f"{self.service} {reason}",
+            format,
+            service=self.service,
+            reason=reason,
+            peer=formatAddress(peer),
+            **kwargs,
+        )
+
+    def transferred(self, received: int, sent: int) -> None:
+        """
+        Count bytes received from and sent to clients.
+        """
+        if self._counters is not None:
+            if received:
+                self._counters[0].inc(received)
+            if sent:
+                self._counters[1].inc(sent)
+
+    def echoed(self, count: int = 1) -> None:
+        """
+        Count lines (line service) or messages (others) echoed.
+        """
+        if self._counters is not None and count:
+            self._counters[2].inc(count)
+
+    def release(self, peer: IAddress, listener: str) -> None:
+        """
+        An admitted connection closed: release its place under the caps.
+        """
+        self.caps.release(peerHost(peer))
+        if self.metrics is not None:
+            self.metrics.connectionsOpen.labels(self.service, listener).dec()
+
+    def closed(
+        self,
+        peer: IAddress,
+        listener: str,
+        started: float,
+        bytesIn: int,
+        bytesOut: int,
+        reason: str,
+    ) -> None:
+        """
+        An admitted connection closed: release its cap and write its access
+        log line.
+
+        @param started: when it was admitted, by our clock.
+        @param reason: why it closed, e.g. C{client closed}, C{idle timeout}.
+        """
+        self.release(peer, listener)
+        self.log.info(
+            "{service} access: {peer} {bytes_in} bytes in, {bytes_out} bytes out,"
+            " {duration:.3f} s, {reason}",
+            service=self.service,
+            peer=formatAddress(peer),
+            listener=listener,
+            bytes_in=bytesIn,
+            bytes_out=bytesOut,
+            duration=self.clock.seconds() - started,
+            reason=reason,
+        )

@@ -1,0 +1,108 @@
+# -*- test-case-name: tests.ops.test_fastwrite -*-
+"""
+Send at once when nothing is queued, instead of on the next reactor turn.
+
+Twisted's C{transport.write} only appends to a buffer and registers the
+socket for writability; the send happens in C{doWrite} on the next turn of
+the reactor, after an C{epoll_ctl} to add the socket and before another to
+remove it.  For an echo that is three system calls and a second dispatch for
+every read, about half of a ping-pong's cost.  L{write} calls C{send}
+directly when the transport's buffer is empty and hands anything the kernel
+did not take (and every write made while something is queued) to the public
+C{transport.write}, so that:
+
+    - bytes go out in the order they were written: once anything is queued,
+      every later write queues behind it;
+    - the backpressure bound is Twisted's own: only what is buffered counts
+      against C{bufferSize} and pauses the producer, and a direct send
+      buffers nothing;
+    - closing, half-closing and errors are Twisted's: a transport that is
+      disconnecting, or a C{send} that fails, takes the public path, which
+      meets the same state or error on its next C{doWrite}.
+
+This is the only module that touches Twisted's private transport attributes.
+L{write} sends directly only on a transport that is L{eligible}: a plain
+(not TLS) Twisted TCP connection with every attribute L{write} reads.
+Otherwise (a later Twisted without one of them; TLS, PROXY-protocol and test
+transports) it calls the public C{transport.write}.
+"""
+
+from __future__ import annotations
+
+from errno import EAGAIN, ENOBUFS, EWOULDBLOCK
+from typing import Any
+
+from twisted.internet import tcp
+
+_PRIVATE = (
+    "socket",
+    "connected",
+    "disconnecting",
+    "dataBuffer",
+    "_tempDataLen",
+    "_writeDisconnecting",
+    "_writeDisconnected",
+    "TLS",
+)
+"""
+The transport attributes the fast path reads: if a Twisted release drops
+one of them, L{eligible} says no and the public path is used.
+"""
+
+_RETRY = frozenset({EAGAIN, EWOULDBLOCK, ENOBUFS})
+
+
+_eligibleTypes: dict[type, bool] = {}
+"""
+For each transport class met, whether it has every attribute in
+L{_PRIVATE}: checked on its first instance, so that the check costs one
+dictionary lookup per write and no memory per connection.
+"""
+
+
+def eligible(transport: object) -> bool:
+    """
+    Whether L{write} may send directly on C{transport}: a plain (not TLS)
+    Twisted TCP connection that has every attribute in L{_PRIVATE}.
+    """
+    kind = type(transport)
+    known = _eligibleTypes.get(kind)
+    if known is None:
+        known = _eligibleTypes[kind] = issubclass(kind, tcp.Connection) and all(
+            hasattr(transport, name) for name in _PRIVATE
+        )
+    return known and not transport.TLS  # type: ignore[attr-defined]
+
+
+def write(transport: Any, data: bytes) -> None:
+    """
+    Write C{data} to C{transport}: at once when it is L{eligible} and
+    nothing is queued, else (and for whatever the kernel does not take) with
+    the public C{transport.write}.
+
+    A function, not a closure or an attribute per connection, so that the
+    fast path costs an idle connection no memory.
+    """
+    t = transport
+    if (
+        not eligible(t)
+        or t.dataBuffer
+        or t._tempDataLen
+        or t.disconnecting
+        or t._writeDisconnecting
+        or t._writeDisconnected
+        or not t.connected
+    ):
+        t.write(data)
+        return
+    try:
+        sent = t.socket.send(data)
+    except OSError as e:
+        # Anything but "the kernel's buffer is full" is for Twisted to meet
+        # and handle on its next doWrite, as it would without us.
+        if e.errno not in _RETRY:
+            t.write(data)
+            return
+        sent = 0
+    if sent < len(data):
+        t.write(data[sent:])

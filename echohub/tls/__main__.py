@@ -1,0 +1,9 @@
+"""
+C{python -m echohub.tls}: the same as C{echohub-devcert}.
+"""
+
+import sys
+
+from echohub.tls import devcertMain
+
+sys.exit(devcertMain())

@@ -1,0 +1,269 @@
+# -*- test-case-name: tests.web.test_tree -*-
+"""
+The resource tree of the HTTP echo site, and its own pages.
+
+    - C{/}: the live page (L{IndexPage}): echo by HTTP and WebSocket, an SSE
+      stream, the request details, the endpoint index.
+    - C{/echo}: C{GET}/C{HEAD} echo the C{msg} query argument, C{POST} echoes
+      the request body (L{EchoResource}).
+    - C{/healthz}: C{ok} for load balancers and probes (L{HealthResource}).
+    - C{/anything}, C{/headers}, C{/ip}, C{/user-agent}: request inspection
+      (L{echohub.web._inspection}).
+    - C{/status}, C{/delay}, C{/bytes}, C{/response-headers}: response
+      controls (L{echohub.web._controls}).
+    - C{/stream}, C{/sse}: streaming (L{echohub.web._streaming}).
+    - C{/ws}: the WebSocket echo (L{echohub.web._websocket}).
+    - anything else: a plain-text C{404} (L{NotFound}).
+
+Every HTTP resource derives from L{PlainTextResource}
+(L{echohub.web._resource}): plain-text errors, C{HEAD} from C{GET}, C{405} with
+C{Allow}.  Nothing a client sends is ever served with an HTML or XML content
+type, so the echo cannot be used to inject script into this origin.  CORS,
+off by default, is applied by the root to every response (L{Root}).
+
+The request body limit, C{X-Content-Type-Options: nosniff} and the idle
+timeout are the business of L{echohub.web._site}, not of the resources.
+"""
+
+from __future__ import annotations
+
+import re
+from base64 import b64encode
+from hashlib import sha256
+from importlib import resources
+from typing import Any
+
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource
+
+from echohub.config import WebConfig, WebSocketConfig
+from echohub.web._controls import controlResources
+from echohub.web._cors import CORSPolicy
+from echohub.web._inspection import inspectionResources
+from echohub.web._resource import (
+    ECHO_HEADERS,
+    NOT_FOUND,
+    PLAIN_TEXT,
+    NotFound,
+    PlainTextResource,
+    echoContentType,
+    plainText,
+)
+from echohub.web._streaming import streamingResources
+from echohub.web._tlsresource import TLSResource
+from echohub.web._websocket import EchoWebSocketResource
+
+__all__ = [
+    "NOT_FOUND",
+    "PLAIN_TEXT",
+    "EchoResource",
+    "HealthResource",
+    "IndexPage",
+    "NotFound",
+    "PlainTextResource",
+    "Root",
+    "buildResourceTree",
+    "echoContentType",
+    "loadPage",
+    "pagePolicy",
+    "plainText",
+]
+
+
+def loadPage() -> bytes:
+    """
+    Read the HTML page shipped as package data (C{echohub/web/static/index.html}).
+
+    Called once when the resource tree is built, so serving C{/} costs no I/O.
+    """
+    return (resources.files("echohub.web") / "static" / "index.html").read_bytes()
+
+
+def pagePolicy(page: bytes) -> bytes:
+    """
+    The C{Content-Security-Policy} of the page: its own inline script and
+    style, by hash, and connections to this origin (HTTP, WebSocket, SSE);
+    nothing else.  No C{'unsafe-inline'}: an echo that somehow ended up in
+    the page could not run.
+    """
+
+    def hashes(tag: bytes) -> bytes:
+        blocks = re.findall(b"<" + tag + b">(.*?)</" + tag + b">", page, re.DOTALL)
+        return b" ".join(
+            b"'sha256-" + b64encode(sha256(block).digest()) + b"'" for block in blocks
+        )
+
+    return (
+        b"default-src 'none'; script-src "
+        + (hashes(b"script") or b"'none'")
+        + b"; style-src "
+        + (hashes(b"style") or b"'none'")
+        + b"; connect-src 'self' ws: wss:; form-action 'self'; base-uri 'none';"
+        b" frame-ancestors 'none'"
+    )
+
+
+class IndexPage(PlainTextResource):
+    """
+    The HTML page at C{/}: one self-contained page (no external reference)
+    where a person echoes a message by HTTP and WebSocket, watches an SSE
+    stream and sees the request details, with the endpoint index.  Its form
+    still echoes through C{/echo} without JavaScript.
+
+    @ivar page: the UTF-8 encoded page.
+    @ivar policy: its C{Content-Security-Policy} (L{pagePolicy}).
+    """
+
+    def __init__(self, page: bytes) -> None:
+        super().__init__()
+        self.page = page
+        self.policy = pagePolicy(page)
+
+    def render_GET(self, request: IRequest) -> bytes:
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        request.setHeader(b"Cache-Control", b"no-cache")
+        request.setHeader(b"Content-Security-Policy", self.policy)
+        return self.page
+
+
+class HealthResource(PlainTextResource):
+    """
+    C{/healthz}: C{200 ok} while the process serves; C{503 draining} once it
+    has begun to stop, so that a load balancer sends it nothing more while
+    its open connections finish.  The state is the site's connection
+    registry's (L{echohub.ops._connections.ConnectionRegistry.draining}).
+    """
+
+    def render_GET(self, request: IRequest) -> bytes:
+        request.setHeader(b"Cache-Control", b"no-store")
+        site = getattr(request.channel, "site", None)  # type: ignore[attr-defined]
+        if getattr(getattr(site, "connections", None), "draining", False):
+            return plainText(request, 503, b"draining\n")
+        return plainText(request, 200, b"ok\n")
+
+
+class EchoResource(PlainTextResource):
+    """
+    C{/echo}: the HTTP echo.
+
+        - C{GET /echo?msg=TEXT} answers with exactly the bytes of C{TEXT}
+          after percent-decoding (C{+} is a space, as in a form submission),
+          whether or not they are UTF-8, as C{text/plain; charset=utf-8}.
+          When C{msg} is given more than once the first one is echoed, the
+          way most form handlers read a single-valued field.  Without C{msg}
+          the answer is a plain-text C{400}.
+        - C{POST /echo} answers with exactly the request body, labelled with
+          the request's C{Content-Type} (see L{echoContentType}).
+        - C{HEAD} is C{GET} without the body.
+
+    Every echo carries C{Cache-Control: no-store}: an echo is the client's
+    own data and no cache should keep it.
+    """
+
+    allowedMethods = (b"GET", b"HEAD", b"POST")
+
+    def render_GET(self, request: IRequest) -> bytes:
+        values = request.args.get(b"msg")
+        if not values:
+            return plainText(
+                request,
+                400,
+                b"400 Bad Request: missing the msg query argument,"
+                b" as in /echo?msg=hello\n",
+            )
+        self._echoHeaders(request)
+        first: bytes = values[0]
+        return plainText(request, 200, first)
+
+    def render_POST(self, request: IRequest) -> bytes:
+        self._echoHeaders(request)
+        request.setHeader(
+            b"Content-Type", echoContentType(request.getHeader(b"Content-Type"))
+        )
+        body: bytes = request.content.read()
+        return body
+
+    @staticmethod
+    def _echoHeaders(request: IRequest) -> None:
+        for name, value in ECHO_HEADERS:
+            request.setHeader(name, value)
+
+
+class Root(NotFound):
+    """
+    The root of the tree: its children are the site's resources, and it
+    applies the CORS policy to every request on the way to them, answering
+    preflights itself.
+
+    @ivar cors: the CORS policy.
+    """
+
+    def __init__(self, cors: CORSPolicy) -> None:
+        super().__init__()
+        self.cors = cors
+        self._preflight = _Preflight()
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
+        """
+        Every request passes here first: add its CORS headers.
+        """
+        if self.cors.apply(request):
+            return self._preflight
+        child: IResource = super().getChildWithDefault(path, request)
+        return child
+
+
+class _Preflight(PlainTextResource):
+    """
+    The empty C{204} answer to a CORS preflight whose headers
+    L{CORSPolicy.apply} has set.
+    """
+
+    allowedMethods = (b"OPTIONS",)
+    isLeaf = True
+
+    def render_OPTIONS(self, request: IRequest) -> bytes:
+        return b""
+
+
+def buildResourceTree(
+    config: WebConfig | None = None,
+    websocket: WebSocketConfig | None = None,
+    clock: Any = None,
+    page: bytes | None = None,
+) -> Root:
+    """
+    Build the site's resource tree.
+
+    @param config: the web settings (limits, CORS, sensitive headers).
+    @param websocket: the WebSocket settings.
+    @param clock: the reactor for delays, streams and pings; the global one
+        by default.
+    @param page: the HTML served at C{/}; by default the packaged page, read
+        now, once.
+    @return: the root resource.
+    """
+    if config is None:
+        config = WebConfig()
+    if websocket is None:
+        websocket = WebSocketConfig()
+    if clock is None:
+        from twisted.internet import reactor as clock
+    root = Root(CORSPolicy.fromConfig(config.cors_origins, config.cors_credentials))
+    children: dict[bytes, IResource] = {
+        b"": IndexPage(loadPage() if page is None else page),
+        b"echo": EchoResource(),
+        b"healthz": HealthResource(),
+        b"tls": TLSResource(),
+        b"ws": EchoWebSocketResource(websocket, clock),
+        **inspectionResources(config.show_sensitive_headers),
+        **controlResources(
+            clock, config.max_delay, config.max_body, config.show_sensitive_headers
+        ),
+        **streamingResources(
+            clock, config.max_stream_count, config.max_stream_interval
+        ),
+    }
+    for name, child in children.items():
+        root.putChild(name, child)
+    return root

@@ -1,0 +1,301 @@
+"""
+Tests for L{echohub.line._protocol}: the line-echo protocol, in memory.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from echohub.config import LineConfig
+from echohub.line._protocol import (
+    DRAIN_GRACE,
+    LineEcho,
+    LineEchoFactory,
+    findOverlongLine,
+)
+from echohub.ops._connections import ConnectionRegistry
+
+ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)
+
+
+def connect(
+    config: LineConfig | None = None,
+) -> tuple[LineEcho, StringTransport, Clock, ConnectionRegistry]:
+    """
+    Connect a L{LineEcho} built by its factory to a L{StringTransport}, with
+    its timeouts on a L{Clock}.
+    """
+    clock = Clock()
+    registry = ConnectionRegistry()
+    factory = LineEchoFactory(config or LineConfig(), clock, registry)
+    protocol = factory.buildProtocol(ADDRESS)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    return protocol, transport, clock, registry
+
+
+def lose(protocol: LineEcho) -> None:
+    """
+    Tell C{protocol} its connection is gone.
+    """
+    protocol.connectionLost(Failure(ConnectionDone()))
+
+
+def naiveOverlong(data: bytes, maxLength: int) -> int:
+    """
+    The obvious line-by-line version of L{findOverlongLine}.
+    """
+    start = 0
+    for line in data.split(b"\n")[:-1]:
+        if len(line) > maxLength:
+            return start
+        start += len(line) + 1
+    return -1
+
+
+class LineEchoTests(SynchronousTestCase):
+    """
+    L{LineEcho} echoes complete lines byte for byte.
+    """
+
+    def test_completeLinesEchoedExactly(self) -> None:
+        """
+        Complete lines come back exactly, carriage returns and bytes that
+        are not UTF-8 included.
+        """
+        protocol, transport, _, _ = connect()
+        data = b"hello\r\n\xff\xfe binary\n\n"
+        protocol.dataReceived(data)
+        self.assertEqual(transport.value(), data)
+
+    def test_partialLineHeldUntilTerminated(self) -> None:
+        """
+        Bytes after the last newline are held until their line is complete,
+        then echoed with it in one piece.
+        """
+        protocol, transport, _, _ = connect()
+        protocol.dataReceived(b"one\ntw")
+        self.assertEqual(transport.value(), b"one\n")
+        protocol.dataReceived(b"o and")
+        self.assertEqual(transport.value(), b"one\n")
+        protocol.dataReceived(b" three\nfo")
+        self.assertEqual(transport.value(), b"one\ntwo and three\n")
+
+    def test_pipelinedLinesEchoedWithOneWrite(self) -> None:
+        """
+        All the complete lines of one read go out as one write: the echo does
+        not wait for the client to read each line.
+        """
+        protocol, transport, _, _ = connect()
+        writes: list[bytes] = []
+        transport.write = writes.append  # type: ignore[method-assign]
+        protocol.dataReceived(b"a\nb\nc\nd")
+        self.assertEqual(writes, [b"a\nb\nc\n"])
+
+    def test_halfCloseEchoesUnterminatedLastLine(self) -> None:
+        """
+        When the client shuts down its sending side, its unterminated last
+        line is echoed as received and the connection is then closed.
+        """
+        protocol, transport, _, _ = connect()
+        self.assertTrue(IHalfCloseableProtocol.providedBy(protocol))
+        protocol.dataReceived(b"line\npartial")
+        protocol.readConnectionLost()
+        self.assertEqual(transport.value(), b"line\npartial")
+        self.assertTrue(transport.disconnecting)
+
+    def test_transportIsItsOwnStreamingProducer(self) -> None:
+        """
+        The transport is registered as a streaming producer of itself, so
+        the reactor stops reading while echoes are unsent; it is unregistered
+        before the connection is closed, or a paused connection would never
+        close.
+        """
+        protocol, transport, _, _ = connect()
+        self.assertIs(transport.producer, transport)
+        self.assertTrue(transport.streaming)
+        protocol.readConnectionLost()
+        self.assertIsNone(transport.producer)
+        self.assertTrue(transport.disconnecting)
+
+    def test_lineAtTheLimitIsAccepted(self) -> None:
+        """
+        A line of exactly C{max_line_length} bytes, newline not counted, is
+        echoed, whether it arrives whole or in pieces.
+        """
+        protocol, transport, _, _ = connect(LineConfig(max_line_length=8))
+        protocol.dataReceived(b"12345678\n1234")
+        protocol.dataReceived(b"5678")
+        protocol.dataReceived(b"\n")
+        self.assertEqual(transport.value(), b"12345678\n12345678\n")
+        self.assertFalse(transport.disconnecting)
+
+    def test_overlongLineInOneRead(self) -> None:
+        """
+        The lines before an over-long line are echoed, then one ERROR line
+        naming the limit, and the connection closes; nothing after it is
+        echoed.
+        """
+        protocol, transport, _, _ = connect(LineConfig(max_line_length=8))
+        protocol.dataReceived(b"ok\n123456789\nafter\n")
+        self.assertEqual(
+            transport.value(),
+            b"ok\nERROR line too long: the limit is 8 bytes (max_line_length);"
+            b" closing\n",
+        )
+        self.assertTrue(transport.disconnecting)
+        self.assertIsNone(transport.producer)
+
+    def test_overlongPartialLineReportedBeforeItEnds(self) -> None:
+        """
+        A line is reported as soon as its unterminated part passes the limit:
+        the server does not buffer an endless line waiting for its newline.
+        """
+        protocol, transport, _, _ = connect(LineConfig(max_line_length=8))
+        protocol.dataReceived(b"ok\n12345")
+        protocol.dataReceived(b"6789")
+        self.assertTrue(transport.value().startswith(b"ok\nERROR "))
+        self.assertTrue(transport.disconnecting)
+
+    def test_overlongTailAfterCompleteLines(self) -> None:
+        """
+        Complete lines in a read are echoed even when the unterminated rest
+        of the same read is already over the limit.
+        """
+        protocol, transport, _, _ = connect(LineConfig(max_line_length=4))
+        protocol.dataReceived(b"abc\n123456")
+        self.assertTrue(transport.value().startswith(b"abc\nERROR "))
+        self.assertTrue(transport.disconnecting)
+
+    def test_inputIgnoredWhileClosing(self) -> None:
+        """
+        Once the connection is closing nothing more is echoed.
+        """
+        protocol, transport, _, _ = connect(LineConfig(max_line_length=4))
+        protocol.dataReceived(b"123456\n")
+        before = transport.value()
+        protocol.dataReceived(b"more\n")
+        self.assertEqual(transport.value(), before)
+
+    def test_idleTimeout(self) -> None:
+        """
+        A connection without input for C{idle_timeout} seconds is closed;
+        input restarts the timer.
+        """
+        protocol, transport, clock, _ = connect(LineConfig(idle_timeout=10))
+        clock.advance(9)
+        protocol.dataReceived(b"x\n")
+        clock.advance(9)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_idleTimeoutZeroDisables(self) -> None:
+        """
+        C{idle_timeout = 0} keeps idle connections open indefinitely.
+        """
+        protocol, transport, clock, _ = connect(LineConfig(idle_timeout=0))
+        clock.advance(10**6)
+        self.assertFalse(transport.disconnecting)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_closeTimeoutAborts(self) -> None:
+        """
+        A closing connection whose peer does not take its last echoes is
+        aborted after C{close_timeout} seconds.
+        """
+        protocol, transport, clock, _ = connect(LineConfig(close_timeout=3))
+        protocol.readConnectionLost()
+        clock.advance(2.9)
+        self.assertFalse(transport.disconnected)
+        clock.advance(0.1)
+        self.assertTrue(transport.disconnected)
+
+    def test_connectionLostStopsTimers(self) -> None:
+        """
+        A lost connection leaves no timer behind.
+        """
+        protocol, _, clock, _ = connect()
+        lose(protocol)
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_registryTracksConnection(self) -> None:
+        """
+        The protocol is in the registry while connected, out of it after.
+        """
+        protocol, _, _, registry = connect()
+        self.assertEqual(len(registry), 1)
+        lose(protocol)
+        self.assertEqual(len(registry), 0)
+
+    def test_drainEchoesPendingAndCloses(self) -> None:
+        """
+        Draining, as a stopping server does, keeps echoing for
+        L{DRAIN_GRACE} seconds (input already sent is still read), then
+        echoes the unterminated rest and closes the connection.
+        """
+        protocol, transport, clock, _ = connect()
+        protocol.dataReceived(b"a\nb")
+        protocol.drain()
+        protocol.dataReceived(b"c\nd")
+        self.assertEqual(transport.value(), b"a\nbc\n")
+        self.assertFalse(transport.disconnecting)
+        clock.advance(DRAIN_GRACE)
+        self.assertEqual(transport.value(), b"a\nbc\nd")
+        self.assertTrue(transport.disconnecting)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        data=st.binary(max_size=2000),
+        cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=30),
+    )
+    def test_anySegmentationEchoesCompleteLines(
+        self, data: bytes, cuts: list[int]
+    ) -> None:
+        """
+        Random bytes split at random points come back as exactly the complete
+        lines they contain, and on half-close as exactly the bytes sent.
+        """
+        protocol, transport, _, _ = connect(LineConfig(max_line_length=4096))
+        points = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+        for start, end in zip(points, points[1:], strict=False):
+            protocol.dataReceived(data[start:end])
+        self.assertEqual(transport.value(), data[: data.rfind(b"\n") + 1])
+        protocol.readConnectionLost()
+        self.assertEqual(transport.value(), data)
+
+
+class FindOverlongLineTests(SynchronousTestCase):
+    """
+    L{findOverlongLine} finds the first line over the limit.
+    """
+
+    @settings(max_examples=500, deadline=None)
+    @given(
+        lines=st.lists(
+            st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20
+        ),
+        limit=st.integers(min_value=1, max_value=30),
+    )
+    def test_matchesLineByLineScan(self, lines: list[bytes], limit: int) -> None:
+        """
+        The windowed search agrees with a line-by-line scan for any lines and
+        any limit.
+        """
+        data = b"".join(line + b"\n" for line in lines)
+        self.assertEqual(findOverlongLine(data, limit), naiveOverlong(data, limit))
+
+    def test_atLimit(self) -> None:
+        """
+        Lines of exactly the limit are fine; one byte more is not.
+        """
+        self.assertEqual(findOverlongLine(b"abc\nabc\n", 3), -1)
+        self.assertEqual(findOverlongLine(b"abc\nabcd\n", 3), 4)

@@ -1,0 +1,213 @@
+# -*- test-case-name: tests.web.test_inspection -*-
+"""
+Tests for L{echohub.web._inspection}: C{/anything}, C{/headers}, C{/ip} and
+C{/user-agent}, through the real site over an in-memory transport.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from echohub.config import WebConfig
+from echohub.testing import jsonOf, request
+from echohub.web._inspection import HIDDEN, bodyFacts
+
+
+class AnythingTests(SynchronousTestCase):
+    """
+    C{/anything} describes the request in JSON.
+    """
+
+    def test_everything(self) -> None:
+        """
+        Method, full URL, path, query arguments as lists, multi-valued headers
+        in order, the body, the client and server addresses, and no TLS.
+        """
+        facts = jsonOf(
+            request(
+                b"/anything/a/b?x=1&x=2&empty=",
+                b"PATCH",
+                (b"X-Multi: one", b"X-Multi: two", b"Content-Type: text/plain"),
+                b"hello",
+            )
+        )
+        self.assertEqual(facts["method"], "PATCH")
+        self.assertEqual(
+            facts["url"], "http://example.test:8080/anything/a/b?x=1&x=2&empty="
+        )
+        self.assertEqual(facts["path"], "/anything/a/b")
+        self.assertEqual(facts["args"], {"x": ["1", "2"], "empty": [""]})
+        self.assertEqual(facts["headers"]["X-Multi"], ["one", "two"])
+        self.assertEqual(facts["body"], {"data": "hello", "json": None, "form": None})
+        self.assertEqual(facts["client"], {"host": "127.0.0.1", "port": 50000})
+        self.assertEqual(facts["server"], {"host": "10.0.0.1", "port": 12345})
+        self.assertIsNone(facts["tls"])
+
+    def test_anyMethodAndHead(self) -> None:
+        """
+        Every method is answered; C{HEAD} gets the headers and length of the
+        JSON and no body.
+        """
+        for method in [b"GET", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"FROBNICATE"]:
+            self.assertEqual(
+                jsonOf(request(b"/anything", method, body=b""))["method"],
+                method.decode(),
+            )
+        head = request(b"/anything", b"HEAD")
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.body, b"")
+        self.assertGreater(int(head.header(b"Content-Length") or 0), 0)
+
+    def test_sensitiveHeadersHiddenByDefault(self) -> None:
+        """
+        C{Authorization}, C{Proxy-Authorization} and C{Cookie} values are
+        replaced by a note and the JSON says they are hidden.
+        """
+        facts = jsonOf(
+            request(
+                b"/anything",
+                headers=(
+                    b"Authorization: Bearer s3cret",
+                    b"Cookie: a=b",
+                    b"Proxy-Authorization: Basic eA==",
+                ),
+            )
+        )
+        self.assertEqual(facts["sensitive_headers"], "hidden")
+        for name in ["Authorization", "Cookie", "Proxy-Authorization"]:
+            self.assertEqual(facts["headers"][name], [HIDDEN])
+        self.assertNotIn(
+            b"s3cret", request(b"/headers", headers=(b"Authorization: s3cret",)).body
+        )
+
+    def test_sensitiveHeadersShownWhenConfigured(self) -> None:
+        """
+        With C{show_sensitive_headers} on, their values are shown.
+        """
+        facts = jsonOf(
+            request(
+                b"/anything",
+                headers=(b"Authorization: Bearer s3cret",),
+                config=WebConfig(show_sensitive_headers=True),
+            )
+        )
+        self.assertEqual(facts["sensitive_headers"], "shown")
+        self.assertEqual(facts["headers"]["Authorization"], ["Bearer s3cret"])
+
+    def test_jsonAndFormBodies(self) -> None:
+        """
+        A JSON body is parsed into C{json}, a form body into C{form}; a
+        malformed JSON body leaves C{json} null.
+        """
+        parsed = jsonOf(
+            request(
+                b"/anything",
+                b"POST",
+                (b"Content-Type: application/json",),
+                b'{"a": [1, 2]}',
+            )
+        )
+        self.assertEqual(parsed["body"]["json"], {"a": [1, 2]})
+        form = jsonOf(
+            request(
+                b"/anything",
+                b"POST",
+                (b"Content-Type: application/x-www-form-urlencoded",),
+                b"a=1&a=2&b=%C3%A9",
+            )
+        )
+        self.assertEqual(form["body"]["form"], {"a": ["1", "2"], "b": ["\u00e9"]})
+        broken = jsonOf(
+            request(
+                b"/anything", b"POST", (b"Content-Type: application/json",), b"{nope"
+            )
+        )
+        self.assertIsNone(broken["body"]["json"])
+
+    def test_binaryBodyIsDataURL(self) -> None:
+        """
+        A body that is not UTF-8 comes back as a base64 C{data:} URL that
+        decodes to the exact bytes.
+        """
+        body = bytes(range(256))
+        facts = jsonOf(
+            request(b"/anything", b"POST", (b"Content-Type: image/png",), body)
+        )
+        prefix = "data:image/png;base64,"
+        self.assertTrue(facts["body"]["data"].startswith(prefix))
+        self.assertEqual(b64decode(facts["body"]["data"][len(prefix) :]), body)
+
+    def test_markupIsEscapedJSON(self) -> None:
+        """
+        Markup in the request comes back as JSON escapes, never raw, with
+        a sandboxing CSP and nosniff.
+        """
+        response = request(b"/anything?q=%3Cscript%3E", headers=(b"X-A: <b>",))
+        self.assertNotIn(b"<", response.body)
+        self.assertEqual(response.header(b"X-Content-Type-Options"), b"nosniff")
+        self.assertIn(b"sandbox", response.header(b"Content-Security-Policy") or b"")
+
+
+class SmallInspectionTests(SynchronousTestCase):
+    """
+    C{/headers}, C{/ip} and C{/user-agent}.
+    """
+
+    def test_headers(self) -> None:
+        """
+        C{/headers} is the request headers alone.
+        """
+        facts = jsonOf(request(b"/headers", headers=(b"X-One: 1",)))
+        self.assertEqual(list(facts), ["headers"])
+        self.assertEqual(facts["headers"]["X-One"], ["1"])
+
+    def test_ip(self) -> None:
+        """
+        C{/ip} is the client's address, as httpbin's C{origin}.
+        """
+        self.assertEqual(
+            jsonOf(request(b"/ip")), {"origin": "127.0.0.1", "port": 50000}
+        )
+
+    def test_userAgent(self) -> None:
+        """
+        C{/user-agent} is the header's value, null without one.
+        """
+        self.assertEqual(
+            jsonOf(request(b"/user-agent", headers=(b"User-Agent: t/1",))),
+            {"user-agent": "t/1"},
+        )
+        self.assertEqual(jsonOf(request(b"/user-agent")), {"user-agent": None})
+
+    def test_onlyGet(self) -> None:
+        """
+        The small resources answer C{POST} with a plain-text C{405}.
+        """
+        response = request(b"/ip", b"POST", body=b"")
+        self.assertEqual(response.status, 405)
+        self.assertEqual(response.header(b"Allow"), b"GET, HEAD")
+
+
+class BodyFactsTests(SynchronousTestCase):
+    """
+    L{bodyFacts} on its own.
+    """
+
+    def test_jsonSuffixType(self) -> None:
+        """
+        A C{+json} type with parameters is parsed as JSON.
+        """
+        self.assertEqual(
+            bodyFacts(b"[1]", b"application/problem+json; charset=utf-8")["json"], [1]
+        )
+
+    def test_untypedBinary(self) -> None:
+        """
+        Binary bytes without a type are labelled C{application/octet-stream}.
+        """
+        self.assertEqual(
+            bodyFacts(b"\xff", None)["data"],
+            "data:application/octet-stream;base64,/w==",
+        )

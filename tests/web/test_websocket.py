@@ -1,0 +1,404 @@
+# -*- test-case-name: tests.web.test_websocket -*-
+"""
+Tests for L{echohub.web._websocket}: the WebSocket echo at C{/ws}, driven through
+the real site and Twisted's WebSocket implementation over an in-memory
+transport and clock, with hand-made frames.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import (
+    EventLoggingObserver,
+    MemoryReactorClock,
+    StringTransport,
+)
+from twisted.logger import globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from echohub.config import WebConfig, WebSocketConfig
+from echohub.ops._connections import ConnectionRegistry
+from echohub.testing import parseResponses
+from echohub.web._site import EchoChannel, buildSite
+from echohub.web._websocket import EchoSession
+
+TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
+SMALL = WebSocketConfig(max_message=100, ping_interval=30, close_timeout=5)
+
+
+def frame(opcode: int, payload: bytes = b"", fin: bool = True) -> bytes:
+    """
+    One masked client frame.
+    """
+    head = bytes([(0x80 if fin else 0) | opcode])
+    length = len(payload)
+    if length < 126:
+        head += bytes([0x80 | length])
+    elif length < 65536:
+        head += bytes([0x80 | 126]) + struct.pack("!H", length)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack("!Q", length)
+    mask = b"\x01\x02\x03\x04"
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def frames(data: bytes) -> list[tuple[int, bytes]]:
+    """
+    Parse the server's (unmasked) frames.
+    """
+    parsed = []
+    while data:
+        opcode, length = data[0] & 0x0F, data[1] & 0x7F
+        offset = 2
+        if length == 126:
+            (length,) = struct.unpack("!H", data[2:4])
+            offset = 4
+        elif length == 127:
+            (length,) = struct.unpack("!Q", data[2:10])
+            offset = 10
+        parsed.append((opcode, data[offset : offset + length]))
+        data = data[offset + length :]
+    return parsed
+
+
+def handshake(origin: bytes | None = None, host: bytes = b"echo.test") -> bytes:
+    """
+    A WebSocket opening handshake for C{/ws}.
+    """
+    lines = [
+        b"GET /ws HTTP/1.1",
+        b"Host: " + host,
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        b"Sec-WebSocket-Version: 13",
+    ]
+    if origin is not None:
+        lines.append(b"Origin: " + origin)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+class Connection:
+    """
+    A client connected to a new site's C{/ws}, past the handshake.
+    """
+
+    def __init__(
+        self, config: WebSocketConfig = SMALL, origin: bytes | None = None
+    ) -> None:
+        self.clock = MemoryReactorClock()
+        self.connections = ConnectionRegistry()
+        site = buildSite(WebConfig(), self.clock, self.connections, websocket=config)
+        self.channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
+        assert isinstance(self.channel, EchoChannel)
+        self.transport = StringTransport(
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 50000)
+        )
+        self.channel.makeConnection(self.transport)
+        self.channel.dataReceived(handshake(origin))
+        head, _, rest = self.transport.value().partition(b"\r\n\r\n")
+        self.status = int(head.split(b" ")[1])
+        self.transport.clear()
+
+    def send(self, *data: bytes) -> list[tuple[int, bytes]]:
+        """
+        Send C{data}, one read each, and return the frames written since the
+        last call.
+        """
+        for chunk in data:
+            self.channel.dataReceived(chunk)
+        return self.received()
+
+    def received(self) -> list[tuple[int, bytes]]:
+        written = self.transport.value()
+        self.transport.clear()
+        return frames(written)
+
+    def lose(self) -> None:
+        self.channel.connectionLost(Failure(ConnectionDone()))
+
+
+def closeFrame(code: int, reason: bytes = b"") -> tuple[int, bytes]:
+    return (CLOSE, struct.pack("!H", code) + reason)
+
+
+class EchoTests(SynchronousTestCase):
+    """
+    Messages come back exactly; pings and closes are answered.
+    """
+
+    def test_handshake(self) -> None:
+        """
+        The handshake is answered with C{101}, and the transport becomes its
+        own streaming producer (the HTTP channel's registration is gone).
+        """
+        connection = Connection()
+        self.assertEqual(connection.status, 101)
+        self.assertIs(connection.transport.producer, connection.transport)
+        self.assertTrue(connection.transport.streaming)
+
+    def test_textAndBinary(self) -> None:
+        """
+        Text and binary messages, fragmented or not, are echoed exactly,
+        each as one message of its type.
+        """
+        connection = Connection()
+        self.assertEqual(
+            connection.send(frame(TEXT, "h\u00e9llo".encode())),
+            [(TEXT, "h\u00e9llo".encode())],
+        )
+        self.assertEqual(
+            connection.send(frame(BINARY, b"\x00\xff")), [(BINARY, b"\x00\xff")]
+        )
+        echoed = connection.send(
+            frame(TEXT, b"ab", fin=False),
+            frame(CONTINUATION, b"cd", fin=False),
+            frame(PING, b"p"),
+            frame(CONTINUATION, b"ef"),
+        )
+        self.assertEqual(echoed, [(PONG, b"p"), (TEXT, b"abcdef")])
+
+    def test_clientClose(self) -> None:
+        """
+        The client's close is answered with the same code and the connection
+        closes with no producer left registered (which would stall a TLS
+        shutdown).
+        """
+        connection = Connection()
+        self.assertEqual(
+            connection.send(frame(CLOSE, struct.pack("!H", 1000))), [closeFrame(1000)]
+        )
+        self.assertTrue(connection.transport.disconnecting)
+        self.assertIsNone(connection.transport.producer)
+
+
+class MessageSizeTests(SynchronousTestCase):
+    """
+    C{max_message} is enforced while a message is received.
+    """
+
+    def test_atLimit(self) -> None:
+        """
+        A message of exactly C{max_message} bytes, in fragments, is echoed.
+        """
+        connection = Connection()
+        echoed = connection.send(
+            frame(BINARY, b"x" * 60, fin=False), frame(CONTINUATION, b"y" * 40)
+        )
+        self.assertEqual(echoed, [(BINARY, b"x" * 60 + b"y" * 40)])
+
+    def test_fragmentsOverLimit(self) -> None:
+        """
+        The fragment that takes a message over the limit closes the
+        connection with C{1009} on the next reactor turn; nothing of it is
+        echoed and later frames are ignored.
+        """
+        connection = Connection()
+        self.assertEqual(connection.send(frame(TEXT, b"a" * 60, fin=False)), [])
+        connection.send(frame(CONTINUATION, b"b" * 41, fin=False))
+        connection.clock.advance(0)
+        [(opcode, payload)] = connection.received()
+        self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", 1009)))
+        self.assertTrue(connection.transport.disconnecting)
+        self.assertEqual(
+            connection.send(frame(CONTINUATION, b"c"), frame(TEXT, b"x")), []
+        )
+
+    def test_hugeFrameRefusedBeforeItArrives(self) -> None:
+        """
+        A single frame announcing 2**40 bytes is refused as soon as the
+        bytes received pass the limit, without waiting for the frame.
+        """
+        connection = Connection()
+        header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 2**40) + b"\x00" * 4
+        connection.send(header + b"z" * 99)
+        connection.clock.advance(0)
+        self.assertEqual(connection.received(), [])
+        connection.send(b"z" * 2)
+        connection.clock.advance(0)
+        self.assertEqual(connection.received()[0][1][:2], struct.pack("!H", 1009))
+
+    def test_pingAmongDroppedDataAnswered(self) -> None:
+        """
+        A ping in the same read as the data that passed the limit is still
+        answered without error, before the close.
+        """
+        connection = Connection()
+        answered = connection.send(frame(BINARY, b"a" * 101) + frame(PING, b"k"))
+        self.assertEqual(answered, [(PONG, b"k")])
+        connection.clock.advance(0)
+        self.assertEqual([f[0] for f in connection.received()], [CLOSE])
+
+
+class IdleTests(SynchronousTestCase):
+    """
+    The server pings every C{ping_interval} and closes when no pong comes.
+    """
+
+    def test_pingAndPong(self) -> None:
+        """
+        A client that answers its pings stays open.
+        """
+        connection = Connection()
+        for _ in range(3):
+            connection.clock.advance(30)
+            [(opcode, payload)] = connection.received()
+            self.assertEqual(opcode, PING)
+            connection.send(frame(PONG, payload))
+        self.assertFalse(connection.transport.disconnecting)
+
+    def test_noPongCloses(self) -> None:
+        """
+        A client that has not answered by the next ping is closed with
+        C{1011}; if it still does not close, it is aborted after
+        C{close_timeout}.
+        """
+        connection = Connection()
+        connection.clock.advance(30)
+        connection.received()
+        connection.clock.advance(30)
+        self.assertEqual(connection.received(), [closeFrame(1011, b"no pong")])
+        self.assertTrue(connection.transport.disconnecting)
+        self.assertFalse(connection.transport.disconnected)
+        connection.clock.advance(5)
+        self.assertTrue(connection.transport.disconnected)
+
+    def test_disabled(self) -> None:
+        """
+        With C{ping_interval = 0} no ping is ever sent.
+        """
+        connection = Connection(WebSocketConfig(ping_interval=0))
+        connection.clock.advance(3600)
+        self.assertEqual(connection.received(), [])
+
+    def test_closedLeavesNoTimer(self) -> None:
+        """
+        Once the connection is lost no timer is left.
+        """
+        connection = Connection()
+        connection.send(frame(CLOSE, struct.pack("!H", 1000)))
+        connection.lose()
+        self.assertEqual(
+            [c for c in connection.clock.getDelayedCalls() if c.active()], []
+        )
+
+
+class OriginTests(SynchronousTestCase):
+    """
+    Only the page's own origin, configured origins and non-browser clients
+    may open a WebSocket.
+    """
+
+    def test_allowed(self) -> None:
+        """
+        No Origin, the same origin (default port or not) and listed origins
+        are accepted.
+        """
+        self.assertEqual(Connection().status, 101)
+        self.assertEqual(Connection(origin=b"http://echo.test").status, 101)
+        self.assertEqual(Connection(origin=b"http://ECHO.test:80").status, 101)
+        listed = WebSocketConfig(allowed_origins=("https://app.example",))
+        self.assertEqual(Connection(listed, origin=b"https://app.example").status, 101)
+        anyOrigin = WebSocketConfig(allowed_origins=("*",))
+        self.assertEqual(Connection(anyOrigin, origin=b"https://x.example").status, 101)
+
+    def test_refused(self) -> None:
+        """
+        Another origin, another scheme or port of this host, and C{null} get
+        a plain-text C{403}.
+        """
+        for origin in [
+            b"https://evil.example",
+            b"https://echo.test",
+            b"http://echo.test:81",
+            b"null",
+        ]:
+            self.assertEqual(Connection(origin=origin).status, 403, origin)
+
+    def test_notAnUpgrade(self) -> None:
+        """
+        A plain GET is a C{426} and other methods a C{405}, in plain text.
+        """
+        clock = MemoryReactorClock()
+        site = buildSite(WebConfig(), clock)
+        for request, status in [
+            (b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", 426),
+            (b"POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405),
+        ]:
+            channel = site.buildProtocol(None)
+            transport = StringTransport()
+            channel.makeConnection(transport)
+            channel.dataReceived(request)
+            [response] = parseResponses(transport.value())
+            self.assertEqual(response.status, status)
+            self.assertEqual(
+                response.header(b"Content-Type"), b"text/plain; charset=utf-8"
+            )
+
+
+class LifecycleTests(SynchronousTestCase):
+    """
+    Draining, registry bookkeeping and the access log.
+    """
+
+    def test_registryHoldsSession(self) -> None:
+        """
+        After the upgrade the registry holds the session, not the channel;
+        after the connection is lost it holds nothing.
+        """
+        connection = Connection()
+        self.assertEqual(len(connection.connections), 1)
+        [session] = list(connection.connections._connections)
+        self.assertIsInstance(session, EchoSession)
+        connection.lose()
+        self.assertEqual(len(connection.connections), 0)
+
+    def test_drainClosesWith1001(self) -> None:
+        """
+        Draining sends close code C{1001} and the drain completes once the
+        connection is gone.
+        """
+        connection = Connection()
+        drained = connection.connections.drain(connection.clock, 10)
+        self.assertEqual(
+            connection.received(), [closeFrame(1001, b"server shutting down")]
+        )
+        self.assertNoResult(drained)
+        connection.lose()
+        self.successResultOf(drained)
+
+    def test_accessLogLine(self) -> None:
+        """
+        One access-log line per session: client, 101, message counts and
+        the close code with who closed.
+        """
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        connection = Connection()
+        connection.send(frame(TEXT, b"hi"), frame(CLOSE, struct.pack("!H", 1000)))
+        connection.lose()
+        [event] = [e for e in observer if e.get("websocket")]
+        self.assertEqual(
+            (event["messages_in"], event["code"], event["closed_by"]),
+            (1, 1000, "client"),
+        )
+        self.assertEqual(event["peer"], "127.0.0.1:50000")
+
+
+class LostBeforeCloseTests(SynchronousTestCase):
+    """
+    A connection lost between passing the cap and the close being sent.
+    """
+
+    def test_noCloseAfterLoss(self) -> None:
+        """
+        Nothing is written to a connection already lost.
+        """
+        connection = Connection()
+        connection.send(frame(BINARY, b"a" * 101))
+        connection.lose()
+        connection.clock.advance(0)
+        self.assertEqual(connection.received(), [])
