@@ -34,6 +34,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
+    IListeningPort,
     IOpenSSLClientConnectionCreator,
     IProtocolFactory,
     IStreamServerEndpoint,
@@ -304,7 +305,10 @@ class RefusingEndpoint:
     An endpoint whose port is always in use.
     """
 
-    def listen(self, factory: IProtocolFactory) -> Deferred[object]:
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        """
+        Fail as a port already bound by another process does.
+        """
         return fail(
             CannotListenError("127.0.0.1", 7007, OSError(98, "Address already in use"))
         )

@@ -402,4 +402,3 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     # a failure its TLS layer logs) to stderr as tracebacks.
     globalLogBeginner.beginLoggingTo([], redirectStandardIO=False)
     react(_run, [options])
-

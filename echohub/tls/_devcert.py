@@ -465,4 +465,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"echohub-devcert: {options.directory}: {e}", file=sys.stderr)
         return 1
     return 0
-
