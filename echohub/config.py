@@ -83,8 +83,10 @@ class LineConfig:
         minimum=0,
     )
     max_connections_per_peer: int = setting(
-        64,
-        "Most line connections open at once from one client host; 0 disables.",
+        0,
+        "Most line connections open at once from one client host; 0 (the"
+        " default) disables, as a load balancer without the PROXY protocol"
+        " sends everything from one host; set it for a public deployment.",
         minimum=0,
     )
 
@@ -150,8 +152,10 @@ class WebConfig:
         minimum=0,
     )
     max_connections_per_peer: int = setting(
-        64,
-        "Most HTTP connections open at once from one client host; 0 disables.",
+        0,
+        "Most HTTP connections open at once from one client host; 0 (the"
+        " default) disables, as a load balancer without the PROXY protocol"
+        " sends everything from one host; set it for a public deployment.",
         minimum=0,
     )
     max_delay: float = setting(
@@ -214,6 +218,20 @@ class ServerConfig:
         (),
         "Endpoint strings of a separate listener for /metrics; when empty,"
         " /metrics is served by the web service.",
+    )
+    lingering_time: float = setting(
+        30.0,
+        "Longest time in seconds a connection the server ends while the client"
+        " is still sending (413, 408, 400, an over-long line, WebSocket 1009,"
+        " 1002, 1007) keeps reading and discarding, so the client can read the"
+        " answer; 0 closes at once.",
+        minimum=0,
+    )
+    lingering_timeout: float = setting(
+        5.0,
+        "Seconds without input after which such a lingering connection closes"
+        " early; 0 closes at once.",
+        minimum=0,
     )
     workers: int = setting(
         1,

@@ -27,6 +27,7 @@ from echohub.line import LineEchoFactory
 from echohub.ops import (
     ConnectionCaps,
     ConnectionRegistry,
+    Lingering,
     ListenAdopter,
     ListenError,
     ListeningService,
@@ -91,6 +92,9 @@ class EchohubService(MultiService):
             self.reactor,
             self.metrics,
             self.config.server.warning_interval,
+            Lingering(
+                self.config.server.lingering_time, self.config.server.lingering_timeout
+            ),
         )
         self.accesses.append(access)
         return access

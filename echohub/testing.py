@@ -9,6 +9,8 @@ treq: no network, no process, every byte visible.
     - TLS over Twisted's in-memory transports (L{twisted.test.iosim}): a
       configurable client side (L{TLSClient}) connected to a server factory
       behind echohub's TLS (L{serverFactory}, L{connectTLS});
+    - L{HalfCloseTransport}, a L{StringTransport} that can shut down its
+      write side alone, as TCP can (for lingering closes);
     - L{RefusingEndpoint}, an endpoint whose port is always in use;
       L{temporaryDirectory}, removed after the test.
 
@@ -34,6 +36,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
     IListeningPort,
     IOpenSSLClientConnectionCreator,
     IProtocolFactory,
@@ -59,6 +62,7 @@ from echohub.web import EchoChannel, buildSite
 
 SERVER_ADDRESS = IPv4Address("TCP", "127.0.0.1", 7443)
 CLIENT_ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)
+CLIENT_PEER = IPv4Address("TCP", "127.0.0.1", 50000)
 
 
 def temporaryDirectory(case: SynchronousTestCase) -> Path:
@@ -239,9 +243,11 @@ def parseResponses(data: bytes, bodiless: bool = False) -> list[Response]:
 
 def connect(
     config: WebConfig | None = None,
+    transport: StringTransport | None = None,
 ) -> tuple[EchoChannel, StringTransport, MemoryReactorClock]:
     """
-    Connect a client to a new L{buildSite} site over an in-memory transport.
+    Connect a client to a new L{buildSite} site over an in-memory transport
+    (a new L{StringTransport} from L{CLIENT_PEER}, or C{transport}).
 
     @return: the server's channel, its transport and the site's reactor.
     """
@@ -249,7 +255,10 @@ def connect(
     site = buildSite(config or WebConfig(), reactor=reactor)
     channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
     assert isinstance(channel, EchoChannel)
-    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
+    if transport is None:
+        transport = StringTransport(peerAddress=CLIENT_PEER)
+    if isinstance(transport, HalfCloseTransport):
+        transport.protocol = channel
     channel.makeConnection(transport)
     return channel, transport, reactor
 
@@ -297,6 +306,47 @@ def jsonOf(response: Response) -> Any:
     assert response.status == 200, response
     assert response.header(b"Content-Type") == b"application/json"
     return json.loads(response.body)
+
+
+class HalfCloseTransport(StringTransport):
+    """
+    A L{StringTransport} with TCP's half-close: L{loseWriteConnection}
+    records that the write side is shut down (after what was written, which
+    a test reads with C{value()}) and tells a half-closeable protocol, as
+    TCP does once its buffer is sent.
+
+    @ivar protocol: the protocol told of the half-close; set it.
+    @ivar writeDisconnected: whether L{loseWriteConnection} was called.
+    @ivar aborted: whether C{abortConnection} was called.
+    """
+
+    protocol: Any = None
+    writeDisconnected = False
+    aborted = False
+
+    def loseWriteConnection(self) -> None:
+        """
+        Shut down the write side; the protocol hears of it as from TCP.
+        """
+        self.writeDisconnected = True
+        halfCloseable = IHalfCloseableProtocol(self.protocol, None)
+        if halfCloseable is not None:
+            halfCloseable.writeConnectionLost()
+
+    def unregisterProducer(self) -> None:
+        """
+        Unregister the producer, if any: like TCP's, and unlike
+        L{StringTransport}'s, unregistering none is no error.
+        """
+        if self.producer is not None:
+            super().unregisterProducer()
+
+    def abortConnection(self) -> None:
+        """
+        Record the abort, then close as L{StringTransport} does.
+        """
+        self.aborted = True
+        super().abortConnection()
 
 
 @implementer(IStreamServerEndpoint)

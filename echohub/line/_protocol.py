@@ -19,7 +19,10 @@ Guarantees, each pinned by a test in C{tests/test_line.py}:
       (64 KiB) of echo is unsent; a client that never reads costs a bounded
       amount of memory.
     - Over-long lines: the lines before it are echoed, then one C{ERROR} line
-      naming the limit, then the connection closes.
+      naming the limit, then a lingering close (L{echohub.ops.Lingering}):
+      the rest of the line, which the client is likely still sending, is
+      read and discarded, so the client reads the C{ERROR} line instead of
+      a reset.
     - Idle connections are closed after C{idle_timeout} seconds without input;
       a connection that is closing but whose peer will not read is aborted
       after C{close_timeout} seconds.
@@ -42,11 +45,13 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from echohub._net import openSSLReason
 from echohub.config import LineConfig
 from echohub.ops import (
     ConnectionCaps,
     ConnectionRegistry,
     IDrainable,
+    LingeringClose,
     Reason,
     ServiceAccess,
     fastWrite,
@@ -111,6 +116,7 @@ class LineEcho(Protocol, TimeoutMixin):
         self._bytesOut = 0
         self._closeReason = "connection lost"
         self._drainCall: IDelayedCall | None = None
+        self._linger: LingeringClose | None = None
 
     def connectionMade(self) -> None:
         """
@@ -150,6 +156,8 @@ class LineEcho(Protocol, TimeoutMixin):
         Echo the complete lines in C{data}, keep the unterminated rest.
         """
         if self._closing:
+            if self._linger is not None:  # lingering close
+                self._linger.discard(data)
             return
         self._bytesIn += len(data)
         self.factory.access.transferred(len(data), 0)
@@ -201,13 +209,16 @@ class LineEcho(Protocol, TimeoutMixin):
             self.transport.getPeer(),
             limit=self._maxLength,
         )
-        self._close("line too long")
+        self._close("line too long", linger=True)
 
     def readConnectionLost(self) -> None:
         """
         The client will send no more: echo its unterminated last line, if
         any, as it was received, and close once everything is written.
         """
+        if self._linger is not None:  # lingering close
+            self._linger.readConnectionLost()
+            return
         self._finish("client closed")
 
     def drain(self) -> None:
@@ -243,11 +254,14 @@ class LineEcho(Protocol, TimeoutMixin):
 
     def writeConnectionLost(self) -> None:
         """
-        Our sending side is shut: nothing more can be echoed, so close.
+        Our sending side is shut: nothing more can be echoed, so close,
+        unless we are closing already (a lingering close shuts it on
+        purpose, and goes on reading).
         """
-        self.transport.loseConnection()
+        if not self._closing:
+            self.transport.loseConnection()
 
-    def _close(self, reason: str) -> None:
+    def _close(self, reason: str, linger: bool = False) -> None:
         """
         Close once the echoes already written have been sent.
 
@@ -256,9 +270,19 @@ class LineEcho(Protocol, TimeoutMixin):
         peer that still does not read is aborted by the close timeout.
 
         @param reason: why, for the access log.
+        @param linger: whether the client may still be sending, so that
+            closing at once would reset the connection and lose our last
+            words: then the close is the service's lingering close, whose
+            own bounds replace the close timeout.
         """
         self._closing = True
         self._closeReason = reason
+        if linger:
+            self.setTimeout(None)
+            self._linger = self.factory.access.lingering.close(
+                self.transport, self.factory.reactor
+            )
+            return
         self.transport.unregisterProducer()
         self.transport.loseConnection()
         self.setTimeout(self._closeTimeout)
@@ -288,6 +312,12 @@ class LineEcho(Protocol, TimeoutMixin):
         if self._drainCall is not None and self._drainCall.active():
             self._drainCall.cancel()
         self.factory.connections.remove(self)
+        if self._linger is not None:
+            self._linger.connectionLost()
+            self._closeReason += (
+                f", lingered ({self._linger.discarded} bytes discarded,"
+                f" {self._linger.ended})"
+            )
         if not self._admitted:
             return
         peer = self.transport.getPeer()
@@ -297,7 +327,7 @@ class LineEcho(Protocol, TimeoutMixin):
                 Reason.TLS,
                 "{service}: TLS failed with {peer}: {error}",
                 peer,
-                error=reason.getErrorMessage(),
+                error=openSSLReason(reason.value),
             )
         elif not self._closing and (reason is None or reason.check(ConnectionDone)):
             self._closeReason = "client closed"

@@ -2,7 +2,7 @@
 """
 What every echohub service shares: listening, the open connections and
 their drain, admission (caps) and accounting, metrics, logs, systemd's
-notifications, worker processes and the PROXY protocol.
+notifications, worker processes, the PROXY protocol and lingering close.
 
 The protocols (L{echohub.line}, L{echohub.web}, L{echohub.tls}) import
 these names from here and never from the private modules; nothing here
@@ -13,6 +13,7 @@ from echohub.ops._access import ServiceAccess
 from echohub.ops._caps import CAP, PEER_CAP, ConnectionCaps
 from echohub.ops._connections import ConnectionRegistry, IDrainable
 from echohub.ops._fastwrite import write as fastWrite
+from echohub.ops._linger import Lingering, LingeringClose, lingeringClose
 from echohub.ops._listeners import ListenError, ListeningService
 from echohub.ops._logs import RateLimitedLog, observerFromEnvironment
 from echohub.ops._metrics import Metrics, Reason
@@ -36,6 +37,8 @@ __all__ = [
     "ListenAdopter",
     "ListenError",
     "ListenRecorder",
+    "Lingering",
+    "LingeringClose",
     "ListeningService",
     "Metrics",
     "Notifier",
@@ -48,5 +51,6 @@ __all__ = [
     "fastWrite",
     "ignoreRepeatedStops",
     "inheritedDescriptors",
+    "lingeringClose",
     "observerFromEnvironment",
 ]

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 
 from echohub._net import formatAddress, peerHost
 from echohub.ops._caps import ConnectionCaps
+from echohub.ops._linger import Lingering
 from echohub.ops._logs import RateLimitedLog
 from echohub.ops._metrics import Metrics
 
@@ -32,6 +33,8 @@ class ServiceAccess:
     @ivar caps: the service's connection caps.
     @ivar metrics: the process's metrics, or L{None} for none.
     @ivar warnings: where refusals are logged, at most once per interval.
+    @ivar lingering: the bounds of the service's lingering closes, which
+        its protocols start with C{access.lingering.close(transport, clock)}.
     """
 
     log = Logger()
@@ -43,8 +46,10 @@ class ServiceAccess:
         clock: IReactorTime,
         metrics: Metrics | None = None,
         warningInterval: float = 10.0,
+        lingering: Lingering | None = None,
     ) -> None:
         self.service = service
+        self.lingering = Lingering() if lingering is None else lingering
         self.caps = caps
         self.clock = clock
         self.metrics = metrics

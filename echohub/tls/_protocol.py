@@ -163,6 +163,7 @@ class TLSServerProtocol(BufferingTLSTransport):
         """
         self._readClosed = True
         wrapped = self.wrappedProtocol
+        wasClosing = self.disconnecting
         if IHalfCloseableProtocol.providedBy(wrapped):
             wrapped.readConnectionLost()
         else:
@@ -174,6 +175,18 @@ class TLSServerProtocol(BufferingTLSTransport):
                 # until connectionLost: the connection would sit in
                 # CLOSE-WAIT for ever.  The peer is gone; shut down now.
                 self._shutdownTLS()
+                return
+        if (
+            wasClosing
+            and not self._lostTLSConnection
+            and not self._appSendBuffer
+            and self._producer is None
+        ):
+            # Our close_notify went out before the peer's arrived (a
+            # lingering close, say): Twisted's own reply to the peer's
+            # close_notify would close TCP now, and loseConnection, already
+            # called, does nothing a second time.  Finish the shutdown here.
+            self._shutdownTLS()
 
     def _shutdownTLS(self) -> None:
         """

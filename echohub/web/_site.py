@@ -13,7 +13,10 @@ What Twisted's L{twisted.web.server.Site} does not do, and these classes add:
       chunked body as they arrive and has the channel answer C{413} the
       moment the count passes the limit.  Either way the request is never
       rendered, nothing after it on the connection is parsed, and the
-      connection closes.
+      connection closes with a lingering close (L{echohub.ops.Lingering}):
+      the rest of the body, which the client is still sending, is read and
+      discarded, so the client reads the whole C{413} rather than a reset.
+      The C{408}, C{414}, C{431} and C{400} refusals close the same way.
     - C{X-Content-Type-Options: nosniff} on every response, and
       C{text/plain} rather than C{text/html} as the default content type, so
       that no browser ever treats an echo as a page.
@@ -42,6 +45,7 @@ from echohub.ops import (
     ConnectionCaps,
     ConnectionRegistry,
     IDrainable,
+    LingeringClose,
     Metrics,
     Reason,
     ServiceAccess,
@@ -72,6 +76,7 @@ class EchoChannel(LimitedHTTPChannel):
     _refused = False
     _draining = False
     _abortCall: IDelayedCall | None = None
+    _linger: LingeringClose | None = None
     _host: IAddress | None = None
 
     _admitted = False
@@ -89,6 +94,7 @@ class EchoChannel(LimitedHTTPChannel):
                 b"503 Service Unavailable",
                 f"503 Service Unavailable: too many connections ({refusal});"
                 " try again later\n",
+                linger=False,
             )
             return
         self._admitted = True
@@ -135,6 +141,8 @@ class EchoChannel(LimitedHTTPChannel):
         """
         if not self._refused:
             super().dataReceived(data)
+        elif self._linger is not None:  # lingering close
+            self._linger.discard(data)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
@@ -142,6 +150,8 @@ class EchoChannel(LimitedHTTPChannel):
         """
         if self._abortCall is not None and self._abortCall.active():
             self._abortCall.cancel()
+        if self._linger is not None:  # lingering close
+            self._linger.connectionLost()
         self.site.connections.remove(self)
         if self._admitted:
             assert self.transport is not None
@@ -204,7 +214,7 @@ class EchoChannel(LimitedHTTPChannel):
         """
         self.refuse(b"400 Bad Request", "400 Bad Request: malformed HTTP request\n")
 
-    def refuse(self, status: bytes, reason: str) -> None:
+    def refuse(self, status: bytes, reason: str, linger: bool = True) -> None:
         """
         Answer the current request with a plain-text error, close the
         connection, and ignore anything the client sends from now on.
@@ -212,15 +222,20 @@ class EchoChannel(LimitedHTTPChannel):
         rate-limited (L{ServiceAccess.rejected}): a flood of refusals must
         not be a flood of log lines.
 
-        A client that does not let the connection close (it stops reading)
-        has C{abortTimeout} seconds, then the connection is aborted, whether
-        or not the idle timeout is enabled; the idle timeout itself stops.
+        The close is the service's lingering close: the client, which may
+        still be sending the request being refused, can read the whole
+        answer; the lingering bounds abort a client that does not let the
+        connection close.  Without lingering (a refusal before the client
+        sent anything) a client that stops reading has C{abortTimeout}
+        seconds, then the connection is aborted.  The idle timeout stops
+        either way.
 
         The response is written directly to the transport because the
         request being refused may never have been fully parsed.
 
         @param status: the status code and reason phrase.
         @param reason: the body, one line for a human.
+        @param linger: whether to close with a lingering close.
         """
         if self._refused:
             return
@@ -241,6 +256,15 @@ class EchoChannel(LimitedHTTPChannel):
         )
         self.site.countResponse(int(status[:3]))
         self.setTimeout(None)
+        if linger:  # lingering close
+            self._linger = self.site.access.lingering.close(
+                self.transport, self.site.reactor
+            )
+            # The parser's loop would go on with the rest of this read (the
+            # transport is not "disconnecting" while it lingers): give it
+            # nothing more to parse.
+            self._linger.discard(self.clearLineBuffer())
+            return
         self.loseConnection()
         self._abortCall = self.callLater(self.abortTimeout, self.forceAbortClient)
 

@@ -22,22 +22,27 @@ from echohub.line._protocol import (
     findOverlongLine,
 )
 from echohub.ops._connections import ConnectionRegistry
+from echohub.testing import HalfCloseTransport
 
 ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)
 
 
 def connect(
     config: LineConfig | None = None,
+    transport: StringTransport | None = None,
 ) -> tuple[LineEcho, StringTransport, Clock, ConnectionRegistry]:
     """
-    Connect a L{LineEcho} built by its factory to a L{StringTransport}, with
-    its timeouts on a L{Clock}.
+    Connect a L{LineEcho} built by its factory to a L{StringTransport} (or
+    C{transport}), with its timeouts on a L{Clock}.
     """
     clock = Clock()
     registry = ConnectionRegistry()
     factory = LineEchoFactory(config or LineConfig(), clock, registry)
     protocol = factory.buildProtocol(ADDRESS)
-    transport = StringTransport()
+    if transport is None:
+        transport = StringTransport(peerAddress=ADDRESS)
+    if isinstance(transport, HalfCloseTransport):
+        transport.protocol = protocol
     protocol.makeConnection(transport)
     return protocol, transport, clock, registry
 
@@ -174,6 +179,64 @@ class LineEchoTests(SynchronousTestCase):
         protocol.dataReceived(b"abc\n123456")
         self.assertTrue(transport.value().startswith(b"abc\nERROR "))
         self.assertTrue(transport.disconnecting)
+
+    def test_overlongLineLingers(self) -> None:
+        """
+        After the ERROR line only the write side is shut (a lingering
+        close): what the client still sends is read and discarded, the
+        connection stays registered (a drain waits for it) and under the
+        caps, and the client's EOF closes it.
+        """
+        protocol, transport, clock, registry = connect(
+            LineConfig(max_line_length=8, max_connections_per_peer=1),
+            HalfCloseTransport(peerAddress=ADDRESS),
+        )
+        assert isinstance(transport, HalfCloseTransport)
+        protocol.dataReceived(b"123456789")
+        self.assertTrue(transport.value().startswith(b"ERROR line too long"))
+        self.assertTrue(transport.writeDisconnected)
+        self.assertFalse(transport.disconnecting)
+        before = transport.value()
+        protocol.dataReceived(b"x" * 100000)
+        self.assertEqual(transport.value(), before)
+        self.assertEqual(len(registry), 1)
+        access = protocol.factory.access
+        self.assertEqual(access.caps.openFrom(ADDRESS.host), 1)
+        protocol.readConnectionLost()
+        self.assertTrue(transport.disconnecting)
+        lose(protocol)
+        self.assertEqual((len(registry), access.caps.openFrom(ADDRESS.host)), (0, 0))
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_lingeringBoundedByIdle(self) -> None:
+        """
+        A lingering connection whose client goes silent is aborted after the
+        service's idle bound (C{[server] lingering_timeout}), and its access
+        log line says so.
+        """
+        protocol, transport, clock, _ = connect(
+            LineConfig(max_line_length=8), HalfCloseTransport(peerAddress=ADDRESS)
+        )
+        assert isinstance(transport, HalfCloseTransport)
+        protocol.dataReceived(b"123456789")
+        idle = protocol.factory.access.lingering.idle
+        clock.advance(idle - 0.1)
+        protocol.dataReceived(b"more")
+        clock.advance(idle - 0.1)
+        self.assertFalse(transport.aborted)
+        clock.advance(0.1)
+        self.assertTrue(transport.aborted)
+        events: list[dict[str, object]] = []
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        lose(protocol)
+        reasons = [e.get("reason") for e in events if "bytes_in" in e]
+        self.assertEqual(
+            reasons,
+            ["line too long, lingered (4 bytes discarded, lingering idle)"],
+        )
 
     def test_inputIgnoredWhileClosing(self) -> None:
         """

@@ -19,7 +19,14 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from echohub.config import WebConfig
-from echohub.testing import Response, connect, exchange, parseResponses
+from echohub.testing import (
+    CLIENT_PEER,
+    HalfCloseTransport,
+    Response,
+    connect,
+    exchange,
+    parseResponses,
+)
 from echohub.web._site import EchoSite, buildSite
 
 
@@ -156,15 +163,39 @@ class RequestBodyLimitTests(SynchronousTestCase):
         channel.dataReceived(GET_HEALTHZ)
         self.assertEqual(transport.value(), refused)
 
+    def test_refusalLingers(self) -> None:
+        """
+        A C{413} is followed by a lingering close: the whole response is
+        written, then only the write side is shut; the rest of the body is
+        read and discarded (no second response, no reset) until the
+        client's EOF, and the connection stays registered for the drain.
+        """
+        channel, transport, reactor = connect(
+            WebConfig(max_body=10), HalfCloseTransport(peerAddress=CLIENT_PEER)
+        )
+        assert isinstance(transport, HalfCloseTransport)
+        channel.dataReceived(postHead(b"/echo", 11) + b"x" * 5)
+        [response] = parseResponses(transport.value())
+        self.assertEqual(response.status, 413)
+        self.assertTrue(transport.writeDisconnected)
+        self.assertFalse(transport.disconnecting)
+        channel.dataReceived(b"x" * 100000)
+        self.assertEqual(parseResponses(transport.value()), [response])
+        self.assertEqual(len(channel.site.connections), 1)
+        channel.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(len(channel.site.connections), 0)
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
     def test_refusedConnectionAborted(self) -> None:
         """
         A refused client that never lets the connection close is aborted
-        C{abortTimeout} seconds after the refusal, even with the idle timeout
-        disabled and the client still sending.
+        at the lingering close's total bound (C{[server] lingering_time})
+        after the refusal, even with the idle timeout disabled and the
+        client still sending.
         """
         channel, transport, reactor = connect(WebConfig(max_body=10, idle_timeout=0))
         channel.dataReceived(postHead(b"/echo", 11))
-        for _ in range(channel.abortTimeout - 1):
+        for _ in range(int(channel.site.access.lingering.total) - 1):
             reactor.advance(1)
             channel.dataReceived(b"x")
         self.assertFalse(transport.disconnected)
