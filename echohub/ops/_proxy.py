@@ -295,7 +295,6 @@ class ProxyHeaderProtocol(ProtocolWrapper):
         """
         Close a connection whose header is missing or wrong.
         """
-        self._timeout = None
         self._cancelTimeout()
         self._buffer = None  # type: ignore[assignment]
         self.factory.invalid(self.transport.getPeer(), why)

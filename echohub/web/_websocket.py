@@ -13,7 +13,29 @@ L{EchoWebSocketResource} add:
       buffers with L{MessageBuffer}s, which append to a C{bytearray} (linear)
       and close the connection with C{1009} in the reactor turn in which the
       message passes C{[websocket] max_message}, dropping the rest: memory
-      stays within the cap plus one read.
+      stays within the cap plus one read.  Twisted has no public way to
+      bound or replace them; L{installMessageBuffers} is the one place that
+      touches its private attributes, and raises if they are gone.
+    - B{Closes the client can read.}  A close the server starts because of
+      what the client sends (C{1009}, or wsproto's C{1002}/C{1007} for a
+      malformed frame or invalid UTF-8) finds the client still sending:
+      closing the socket then would reset the connection and the client
+      would never see the close frame.  Those closes are the service's
+      lingering close (L{echohub.ops.Lingering}): close frame, write side
+      shut, the rest read and discarded within its bounds.
+    - B{Frames sent with the handshake.}  A client may send its first frames
+      in the same packet as the upgrade request.  Twisted's HTTP channel
+      has already read them, and after the upgrade its parser goes on to
+      hand them to its own request-body code, which drops them (Twisted
+      26.10's C{_protocolUpgradeForWebsockets} redirects only later reads).
+      The session takes the channel's C{rawDataReceived} too, so those
+      bytes reach the wire protocol after the C{101}, in order.
+    - B{Handshake validation} (RFC 6455 section 4.2.1, 4.4), which wsproto
+      leaves out or answers with Twisted's error-level log line: a
+      C{Sec-WebSocket-Key} that is not the base64 of 16 bytes, a missing
+      C{Connection: upgrade} or an HTTP version before 1.1 gets C{400}; a
+      C{Sec-WebSocket-Version} other than C{13} gets C{426} with
+      C{Sec-WebSocket-Version: 13}.  Each is logged at info level.
     - B{An idle policy.}  A ping every C{ping_interval} seconds; a client
       that has not answered one by the next is closed with C{1011}.
     - B{An Origin policy.}  A browser page from another origin could open a
@@ -22,10 +44,10 @@ L{EchoWebSocketResource} add:
       C{allowed_origins} gets C{403}.  Requests without C{Origin} (curl, the
       C{websockets} library, any non-browser client) are accepted: only
       browsers send it, and only browsers need protecting.
-    - B{Backpressure.}  The connection's transport is registered as its own
-      producer, so while a client that sends but never reads has a full
-      send buffer, the server stops reading from it: its echoes cannot pile
-      up in memory.
+    - B{Backpressure.}  The connection's transport is attached as its own
+      producer (L{WebSocketTransport.attachProducer}, the public route), so
+      while a client that sends but never reads has a full send buffer, the
+      server stops reading from it: its echoes cannot pile up in memory.
     - B{The producer and TLS close fix.}  After the upgrade the HTTP channel
       is still the transport's registered producer: a second producer
       cannot be registered, and over TLS C{loseConnection} never starts the
@@ -42,6 +64,7 @@ L{EchoWebSocketResource} add:
 
 from __future__ import annotations
 
+import binascii
 import struct
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
@@ -62,15 +85,31 @@ from zope.interface import implementer
 
 from echohub._net import formatAddress
 from echohub.config import WebSocketConfig
-from echohub.ops import IDrainable
+from echohub.ops import IDrainable, LingeringClose
 from echohub.web._resource import plainText
 
 _log = Logger()
 
 # Close codes (RFC 6455, section 7.4.1).
 GOING_AWAY = 1001
+PROTOCOL_ERROR = 1002
+UNSUPPORTED_DATA = 1003
+NO_STATUS = 1005
+ABNORMAL = 1006
+INVALID_DATA = 1007
+POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
+
+LINGERING_CODES = frozenset(
+    {PROTOCOL_ERROR, UNSUPPORTED_DATA, INVALID_DATA, POLICY_VIOLATION, MESSAGE_TOO_BIG}
+)
+"""
+Close codes for what the client sent: it may well be sending still, so the
+close lingers (see the module docstring).
+"""
+
+WEBSOCKET_VERSION = b"13"
 
 _Message = TypeVar("_Message", str, bytes)
 
@@ -113,6 +152,30 @@ class MessageBuffer(Generic[_Message]):
         """
         data, self._data = self._data, bytearray()
         return data.decode("utf-8") if self.text else bytes(data)
+
+
+def installMessageBuffers(wire: Any, text: Any, binary: Any) -> None:
+    """
+    Put C{text} and C{binary} in place of the message reassembly buffers of
+    Twisted's wire protocol (C{_WebSocketWireProtocol._textBuffer} and
+    C{_bytesBuffer}), which its private C{maybeDeliver} fills with
+    C{add(piece)} and empties with C{done()}.
+
+    Private, because Twisted 26.10 has no public way to cap a message or to
+    reassemble it in linear time; should a later Twisted rename them, this
+    raises (and C{tests/web/test_websocket.py} fails) rather than silently
+    leaving messages uncapped.
+
+    @raise RuntimeError: Twisted's wire protocol has no such buffers.
+    """
+    for name, buffer in (("_textBuffer", text), ("_bytesBuffer", binary)):
+        current = getattr(wire, name, None)
+        if not (hasattr(current, "add") and hasattr(current, "done")):
+            raise RuntimeError(
+                f"twisted.web.websocket changed: the wire protocol has no {name}"
+                " message buffer for echohub to cap (see installMessageBuffers)"
+            )
+        setattr(wire, name, buffer)
 
 
 @implementer(ITransport, IConsumer)
@@ -184,6 +247,7 @@ class EchoSession:
         self._lost = False
         self._pingCall: IDelayedCall | None = None
         self._abortCall: IDelayedCall | None = None
+        self._linger: LingeringClose | None = None
         self._awaitingPong = False
         self._pings = 0
 
@@ -194,22 +258,34 @@ class EchoSession:
         """
         wire: Any = transport
         self._wire = wire
-        wire._textBuffer = MessageBuffer[str](self, text=True)
-        wire._bytesBuffer = MessageBuffer[bytes](self, text=False)
+        installMessageBuffers(
+            wire,
+            MessageBuffer[str](self, text=True),
+            MessageBuffer[bytes](self, text=False),
+        )
         wire.transport = _SessionTransport(self, self.transport)
 
     def negotiationFinished(self) -> None:
         """
         The upgrade is done: apply backpressure, take the channel's place in
         the connection registry, count the bytes read and start pinging.
+
+        This runs inside the HTTP channel's parsing of the handshake, before
+        it goes on to the bytes after the request in the same read.
         """
+        # The HTTP channel is still the transport's producer: a second one
+        # cannot be registered while it is.
         self.transport.unregisterProducer()
-        self.transport.registerProducer(self.transport, True)
+        self._wire.attachProducer(self.transport)
         # Twisted's upgrade points the channel's dataReceived at the wire
         # protocol; reading through the session lets it drop what arrives
         # after it has closed, which wsproto would refuse with an exception.
+        # The channel's parser hands the rest of the current read (frames
+        # sent with the handshake) to rawDataReceived: take that too, or
+        # those frames are lost.
         self._wireReceived = self.channel.dataReceived
         self.channel.dataReceived = self.dataReceived
+        self.channel.rawDataReceived = self.dataReceived
         connections = self.channel.site.connections
         connections.add(self)
         connections.remove(self.channel)
@@ -220,6 +296,8 @@ class EchoSession:
         Hand the client's bytes to the wire protocol, unless closing.
         """
         if self.closing or self._wireReceived is None:
+            if self._linger is not None:  # lingering close
+                self._linger.discard(data)
             return
         self.bytesIn += len(data)
         self._wireReceived(data)
@@ -316,13 +394,14 @@ class EchoSession:
         Remember the code of a close frame Twisted sends by itself (in
         answer to the client's, or for a protocol error) for the log line.
         """
-        if (
-            self.closeCode is None
-            and len(data) >= 4
-            and data[0] == 0x88
-            and data[1] >= 2
-        ):
-            self.closeCode = struct.unpack("!H", data[2:4])[0]
+        if self.closeCode is None and len(data) >= 2 and data[0] == 0x88:
+            # A server's frames are unmasked: the second byte is the length.
+            # An empty close frame answers one without a status: RFC 6455
+            # section 7.1.5 calls that 1005, not 1006 (no close frame).
+            if data[1] >= 2 and len(data) >= 4:
+                self.closeCode = struct.unpack("!H", data[2:4])[0]
+            else:
+                self.closeCode = NO_STATUS
             self.closedBy = "client"
 
     def closeTransport(self) -> None:
@@ -333,13 +412,22 @@ class EchoSession:
         a paused producer keeps a TCP connection open for ever, any producer
         keeps TLS from starting its shutdown, and TLS needs to read the
         client's close_notify.
+
+        A close for what the client sent (L{LINGERING_CODES}) is a lingering
+        close, within the service's bounds instead of C{close_timeout}.
         """
         self.closing = True
         self._stopPinging()
         if self._transportClosing:
             return
         self._transportClosing = True
-        self.transport.unregisterProducer()
+        if self.closeCode in LINGERING_CODES:  # lingering close
+            # It unregisters the producer itself, and reads on.
+            self._linger = self.channel.site.access.lingering.close(
+                self.transport, self.clock
+            )
+            return
+        self._wire.detachProducer()
         self.transport.resumeProducing()
         self.transport.loseConnection()
         if self.config.close_timeout > 0:
@@ -361,6 +449,8 @@ class EchoSession:
         self._stopPinging()
         if self._abortCall is not None and self._abortCall.active():
             self._abortCall.cancel()
+        if self._linger is not None:  # lingering close
+            self._linger.connectionLost()
         type(self.channel).connectionLost(self.channel, reason)
         self.channel.site.connections.remove(self)
         request = self.request
@@ -377,7 +467,7 @@ class EchoSession:
             duration=self.clock.seconds() - self._started,
             messages_in=self.messagesIn,
             messages_out=self.messagesOut,
-            code=self.closeCode or 1006,
+            code=self.closeCode or ABNORMAL,
             closed_by=self.closedBy,
             origin=(request.getHeader(b"Origin") or b"-").decode("ascii", "replace"),
             websocket=True,
@@ -428,6 +518,44 @@ def originAllowed(request: IRequest, allowed: tuple[str, ...]) -> bool:
     return _normalOrigin(origin) in listed | {own}
 
 
+def handshakeRefusal(request: Request) -> tuple[int, str] | None:
+    """
+    Check a WebSocket upgrade request (method and C{Upgrade} already
+    checked) against RFC 6455 section 4.2.1.
+
+    @return: L{None} if it may be accepted, else the status (C{400}, or
+        C{426} for an unsupported version, which section 4.4 requires to be
+        answered with the versions we speak) and why, for the client and the
+        log.
+    """
+    if request.clientproto not in (b"HTTP/1.1",):
+        return 400, "a WebSocket handshake needs HTTP/1.1"
+    connection = b",".join(request.requestHeaders.getRawHeaders(b"Connection", []))
+    if b"upgrade" not in {t.strip().lower() for t in connection.split(b",")}:
+        return 400, "a WebSocket handshake needs Connection: Upgrade"
+    versions = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Version", [])
+    if [v.strip() for v in versions] != [WEBSOCKET_VERSION]:
+        return 426, "this server speaks Sec-WebSocket-Version 13 only"
+    keys = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Key", [])
+    if len(keys) != 1 or not _isWebSocketKey(keys[0].strip()):
+        return 400, "Sec-WebSocket-Key must be the base64 of 16 bytes"
+    return None
+
+
+def _isWebSocketKey(key: bytes) -> bool:
+    """
+    Whether C{key} is exactly the base64 encoding of 16 bytes: 24
+    characters, canonical padding, nothing else.
+    """
+    if len(key) != 24:
+        return False
+    try:
+        decoded = binascii.a2b_base64(key, strict_mode=True)
+    except binascii.Error:
+        return False
+    return len(decoded) == 16 and binascii.b2a_base64(decoded, newline=False) == key
+
+
 class EchoWebSocketResource(WebSocketResource):
     """
     C{/ws}: L{twisted.web.websocket.WebSocketResource} with the Origin
@@ -453,6 +581,22 @@ class EchoWebSocketResource(WebSocketResource):
             )
             request.setResponseCode(426, b"Upgrade Required")
             return body
+        refusal = handshakeRefusal(request)
+        if refusal is not None:
+            status, why = refusal
+            _log.info(
+                "Refused a WebSocket handshake from {peer}: {why}",
+                peer=formatAddress(request.getClientAddress()),
+                why=why,
+            )
+            if status == 426:
+                request.setHeader(b"Sec-WebSocket-Version", WEBSOCKET_VERSION)
+                body = plainText(
+                    request, 426, f"426 Upgrade Required: {why}\n".encode()
+                )
+                request.setResponseCode(426, b"Upgrade Required")
+                return body
+            return plainText(request, 400, f"400 Bad Request: {why}\n".encode())
         if not originAllowed(request, self.config.allowed_origins):
             _log.info(
                 "Refused a WebSocket from origin {origin}",

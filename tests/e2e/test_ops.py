@@ -433,4 +433,6 @@ def test_proxyHeaderBeforeTLS(
         r"line access: 203\.0\.113\.8:40002 15 bytes in, 15 bytes out"
     )
     process.waitForOutput(r"web access: 198\.51\.100\.9:50000 GET /ip 200")
-    process.waitForOutput(r"invalid PROXY header from 127\.0\.0\.1:\d+")
+    process.waitForOutput(
+        r"invalid PROXY header \(no PROXY header\) from 127\.0\.0\.1:\d+"
+    )

@@ -289,6 +289,7 @@ class WrapperTests(SynchronousTestCase):
         self.wrapper.dataReceived(b"GET / HTTP/1.1\r\n\r\n")
         self.assertTrue(self.transport.disconnected)
         self.assertEqual(self.rejections(), 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
         self.wrapper.connectionLost(None)  # type: ignore[arg-type]
         self.assertEqual((self.inner.peers, self.inner.lost), ([], False))
 

@@ -22,9 +22,15 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig, WebSocketConfig
 from echohub.ops._connections import ConnectionRegistry
-from echohub.testing import parseResponses
+from echohub.testing import (
+    CLIENT_PEER,
+    HalfCloseTransport,
+    connect,
+    exchange,
+    parseResponses,
+)
 from echohub.web._site import EchoChannel, buildSite
-from echohub.web._websocket import EchoSession
+from echohub.web._websocket import EchoSession, MessageBuffer, installMessageBuffers
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
 SMALL = WebSocketConfig(max_message=100, ping_interval=30, close_timeout=5)
@@ -88,20 +94,30 @@ class Connection:
     """
 
     def __init__(
-        self, config: WebSocketConfig = SMALL, origin: bytes | None = None
+        self,
+        config: WebSocketConfig = SMALL,
+        origin: bytes | None = None,
+        transport: StringTransport | None = None,
+        early: bytes = b"",
     ) -> None:
+        """
+        @param transport: the server's transport; a L{StringTransport} by
+            default.
+        @param early: bytes sent in the same read as the handshake.
+        """
         self.clock = MemoryReactorClock()
         self.connections = ConnectionRegistry()
         site = buildSite(WebConfig(), self.clock, self.connections, websocket=config)
         self.channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
         assert isinstance(self.channel, EchoChannel)
-        self.transport = StringTransport(
-            peerAddress=IPv4Address("TCP", "127.0.0.1", 50000)
-        )
+        self.transport = transport or StringTransport(peerAddress=CLIENT_PEER)
+        if isinstance(self.transport, HalfCloseTransport):
+            self.transport.protocol = self.channel
         self.channel.makeConnection(self.transport)
-        self.channel.dataReceived(handshake(origin))
+        self.channel.dataReceived(handshake(origin) + early)
         head, _, rest = self.transport.value().partition(b"\r\n\r\n")
         self.status = int(head.split(b" ")[1])
+        self.early = frames(rest)
         self.transport.clear()
 
     def send(self, *data: bytes) -> list[tuple[int, bytes]]:
@@ -402,3 +418,235 @@ class LostBeforeCloseTests(SynchronousTestCase):
         connection.lose()
         connection.clock.advance(0)
         self.assertEqual(connection.received(), [])
+
+
+class EarlyFrameTests(SynchronousTestCase):
+    """
+    Frames sent in the same read as the handshake are not lost.
+    """
+
+    def test_framesWithTheHandshake(self) -> None:
+        """
+        Frames that arrive with the upgrade request are echoed after the
+        C{101}, in order, and the session goes on normally.
+        """
+        connection = Connection(
+            early=frame(TEXT, b"one") + frame(BINARY, b"two") + frame(PING, b"p")
+        )
+        self.assertEqual(connection.status, 101)
+        self.assertEqual(
+            connection.early, [(TEXT, b"one"), (BINARY, b"two"), (PONG, b"p")]
+        )
+        self.assertEqual(connection.send(frame(TEXT, b"three")), [(TEXT, b"three")])
+
+    def test_partialFrameWithTheHandshake(self) -> None:
+        """
+        Part of a frame with the handshake is completed by the next read.
+        """
+        whole = frame(TEXT, b"split")
+        connection = Connection(early=whole[:3])
+        self.assertEqual(connection.early, [])
+        self.assertEqual(connection.send(whole[3:]), [(TEXT, b"split")])
+
+
+class LingeringTests(SynchronousTestCase):
+    """
+    Closes for what the client sent are lingering closes.
+    """
+
+    def lingering(self, data: bytes, code: int) -> Connection:
+        """
+        Send C{data}, expect a close with C{code}, and check the close
+        lingers: write side shut, input discarded, session registered.
+        """
+        connection = Connection(transport=HalfCloseTransport(peerAddress=CLIENT_PEER))
+        transport = connection.transport
+        assert isinstance(transport, HalfCloseTransport)
+        written = connection.send(data)
+        connection.clock.advance(0)
+        [(opcode, payload)] = written + connection.received()
+        self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", code)))
+        self.assertTrue(transport.writeDisconnected)
+        self.assertFalse(transport.disconnecting)
+        self.assertIsNone(transport.producer)
+        self.assertEqual(connection.send(b"\x00" * 100000), [])
+        self.assertEqual(len(connection.connections), 1)
+        return connection
+
+    def test_messageTooBig(self) -> None:
+        """
+        C{1009} lingers, and the lingering's idle bound ends it.
+        """
+        connection = self.lingering(frame(BINARY, b"a" * 101), 1009)
+        transport = connection.transport
+        assert isinstance(transport, HalfCloseTransport)
+        connection.clock.advance(5)
+        self.assertTrue(transport.aborted)
+
+    def test_protocolError(self) -> None:
+        """
+        wsproto's C{1002} for a frame with a reserved opcode lingers.
+        """
+        self.lingering(frame(3, b"?"), 1002)
+
+    def test_invalidUTF8(self) -> None:
+        """
+        wsproto's C{1007} for a text message that is not UTF-8 lingers.
+        """
+        self.lingering(frame(TEXT, b"\xff\xfe"), 1007)
+
+    def test_normalCloseDoesNotLinger(self) -> None:
+        """
+        A close the client started is not a lingering one: the client is
+        done sending.
+        """
+        connection = Connection(transport=HalfCloseTransport(peerAddress=CLIENT_PEER))
+        connection.send(frame(CLOSE, struct.pack("!H", 1000)))
+        self.assertTrue(connection.transport.disconnecting)
+
+
+class CloseCodeLogTests(SynchronousTestCase):
+    """
+    The access log names the close code RFC 6455 gives.
+    """
+
+    def test_closeWithoutStatusIs1005(self) -> None:
+        """
+        A close frame without a status is logged as C{1005}, not C{1006}
+        (which means no close frame at all).
+        """
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        connection = Connection()
+        self.assertEqual(connection.send(frame(CLOSE)), [(CLOSE, b"")])
+        connection.lose()
+        [event] = [e for e in observer if e.get("websocket")]
+        self.assertEqual(event["code"], 1005)
+
+    def test_noCloseFrameIs1006(self) -> None:
+        """
+        A connection lost without any close frame is logged as C{1006}.
+        """
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        Connection().lose()
+        [event] = [e for e in observer if e.get("websocket")]
+        self.assertEqual(event["code"], 1006)
+
+
+def upgrade(
+    *replace: tuple[bytes, bytes | None], version: bytes = b"HTTP/1.1"
+) -> bytes:
+    """
+    A handshake for C{/ws} with headers replaced (C{None} removes one).
+    """
+    headers = {
+        b"Host": b"echo.test",
+        b"Upgrade": b"websocket",
+        b"Connection": b"Upgrade",
+        b"Sec-WebSocket-Key": b"dGhlIHNhbXBsZSBub25jZQ==",
+        b"Sec-WebSocket-Version": b"13",
+    }
+    extra = []
+    for name, value in replace:
+        if name.startswith(b"+"):
+            extra.append(name[1:] + b": " + (value or b""))
+        elif value is None:
+            del headers[name]
+        else:
+            headers[name] = value
+    lines = [b"GET /ws " + version] + [k + b": " + v for k, v in headers.items()]
+    return b"\r\n".join(lines + extra) + b"\r\n\r\n"
+
+
+class HandshakeValidationTests(SynchronousTestCase):
+    """
+    RFC 6455 section 4.2.1 and 4.4, at info level.
+    """
+
+    def setUp(self) -> None:
+        self.observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+
+    def status(self, data: bytes) -> int:
+        [response] = exchange(data)
+        return response.status
+
+    def assertNoErrorLogged(self) -> None:
+        levels = {e["log_level"].name for e in self.observer}
+        self.assertNotIn("error", levels)
+        self.assertNotIn("critical", levels)
+
+    def test_badKeys(self) -> None:
+        """
+        A key that is not the base64 of exactly 16 bytes, or more than one
+        key, or none, gets C{400}.
+        """
+        for key in (
+            b"abc",
+            b"dGhlIHNhbXBsZSBub25jZQ",  # unpadded
+            b"dGhlIHNhbXBsZSBub25jZR==",  # non-zero padding bits
+            b"dGhlIHNhbXBsZSBub25jZQ==dGhl",  # 19 bytes
+            b"dGhlIHNhbXBsZSBub25j",  # 15 bytes
+            b"dGhlIHNhbXBsZSBub25jZQ!=",
+            b"dGhlIHNhbX BsZSBub25jZQ=",
+        ):
+            with self.subTest(key=key):
+                self.assertEqual(self.status(upgrade((b"Sec-WebSocket-Key", key))), 400)
+        self.assertEqual(self.status(upgrade((b"Sec-WebSocket-Key", None))), 400)
+        twice = upgrade((b"+Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="))
+        self.assertEqual(self.status(twice), 400)
+        self.assertNoErrorLogged()
+
+    def test_goodKey(self) -> None:
+        """
+        RFC 6455's own sample key is accepted.
+        """
+        self.assertEqual(Connection().status, 101)
+
+    def test_otherVersions(self) -> None:
+        """
+        A version other than 13 (or none) gets C{426} naming version 13.
+        """
+        for version in (b"8", b"12", b"14", b"13, 8", b"013", None):
+            with self.subTest(version=version):
+                [response] = exchange(upgrade((b"Sec-WebSocket-Version", version)))
+                self.assertEqual(response.status, 426)
+                self.assertEqual(response.header(b"Sec-WebSocket-Version"), b"13")
+        self.assertNoErrorLogged()
+        refusals = [e for e in self.observer if "handshake" in e["log_format"]]
+        self.assertEqual({e["log_level"].name for e in refusals}, {"info"})
+
+    def test_notUpgradeConnection(self) -> None:
+        """
+        Without C{Connection: Upgrade}, or over HTTP/1.0, C{400}.
+        """
+        self.assertEqual(self.status(upgrade((b"Connection", b"keep-alive"))), 400)
+        self.assertEqual(
+            self.status(upgrade((b"Connection", b"keep-alive, Upgrade"))), 101
+        )
+        channel, transport, _ = connect()
+        channel.dataReceived(upgrade(version=b"HTTP/1.0"))
+        self.assertTrue(transport.value().startswith(b"HTTP/1.0 400 "))
+        self.assertNoErrorLogged()
+
+
+class PrivateBufferTests(SynchronousTestCase):
+    """
+    The one private Twisted name the session relies on fails loudly.
+    """
+
+    def test_installedOnTwistedsWireProtocol(self) -> None:
+        """
+        Twisted's wire protocol still has the two buffers, and a session
+        replaced them with capped ones.
+        """
+        connection = Connection()
+        [session] = [c for c in connection.connections._connections]
+        assert isinstance(session, EchoSession)
+        self.assertIsInstance(session._wire._textBuffer, MessageBuffer)
+        self.assertIsInstance(session._wire._bytesBuffer, MessageBuffer)
+
+    def test_missingBuffersRaise(self) -> None:
+        """
+        A wire protocol without those buffers (a changed Twisted) raises
+        rather than leaving messages uncapped.
+        """
+        self.assertRaises(RuntimeError, installMessageBuffers, object(), None, None)
