@@ -188,6 +188,11 @@ class WebConfig:
         "Whether CORS responses to a listed origin allow credentials; never"
         " sent for *.",
     )
+    hsts: str = setting(
+        "",
+        "Strict-Transport-Security value sent on every response over TLS, e.g."
+        " max-age=31536000; includeSubDomains; empty (the default) sends none.",
+    )
 
 
 @dataclass(frozen=True)

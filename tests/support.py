@@ -427,8 +427,12 @@ class RawClient:
     ) -> bytes:
         size = len(payload) if length is None else length
         head = bytes([(0x80 if fin else 0) | opcode])
+        # The shortest length encoding, as RFC 6455 section 5.2 requires
+        # (wsproto refuses a longer one with 1002).
         if size < 126:
             head += bytes([0x80 | size])
+        elif size < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", size)
         else:
             head += bytes([0x80 | 127]) + struct.pack("!Q", size)
         # An all-zero mask leaves the payload as it is.

@@ -55,6 +55,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from echohub._net import openSSLReason
 from echohub.tls._facts import recordVerifyError
 
 PROFILES = ("intermediate", "modern")
@@ -247,7 +248,7 @@ def buildContext(settings: ListenerTLS) -> tuple[SSL.Context, x509.Certificate]:
     except (SSL.Error, crypto.Error) as e:
         raise TLSConfigError(
             f"certificate {settings.certKey!r} or key {settings.privateKey!r}"
-            f" is unusable: {e}"
+            f" is unusable: {openSSLReason(e)}"
         ) from None
     context.set_session_id(_SESSION_ID_CONTEXT)
     context.set_session_cache_mode(SSL.SESS_CACHE_OFF)

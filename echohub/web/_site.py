@@ -22,6 +22,8 @@ What Twisted's L{twisted.web.server.Site} does not do, and these classes add:
       that no browser ever treats an echo as a page.
     - Plain-text C{400}, C{413} and C{500} responses instead of Twisted's
       bare or HTML ones.
+    - C{Strict-Transport-Security} on every response over TLS when
+      C{[web] hsts} is set (L{echohub.web._security}).
     - No HTTP/2: L{EchoSite} offers only C{http/1.1} over ALPN, because the
       body limit lives in the HTTP/1.1 channel.
 """
@@ -51,6 +53,7 @@ from echohub.ops import (
     ServiceAccess,
 )
 from echohub.web._channel import HTTPLimits, LimitedHTTPChannel
+from echohub.web._security import connectionHeaders, hstsValue
 from echohub.web._tree import PLAIN_TEXT, buildResourceTree
 
 _log = Logger()
@@ -80,14 +83,16 @@ class EchoChannel(LimitedHTTPChannel):
     _host: IAddress | None = None
 
     _admitted = False
+    connectionHeaders: list[tuple[bytes, bytes]] = []
 
     def connectionMade(self) -> None:
         """
         Register for draining if the caps admit the peer; otherwise answer
         C{503} and close.
         """
-        super().connectionMade()
         assert self.transport is not None
+        self.connectionHeaders = connectionHeaders(self.site.hsts, self.transport)
+        super().connectionMade()
         refusal = self.site.access.admit(self.transport.getPeer(), self.site.listener)
         if refusal is not None:
             self.refuse(
@@ -249,8 +254,13 @@ class EchoChannel(LimitedHTTPChannel):
                 b"\r\nContent-Type: ",
                 PLAIN_TEXT,
                 b"\r\nX-Content-Type-Options: nosniff\r\nConnection: close"
-                b"\r\nContent-Length: %d\r\nDate: %s\r\n\r\n"
+                b"\r\nContent-Length: %d\r\nDate: %s\r\n"
                 % (len(body), http.datetimeToString()),
+                *(
+                    name + b": " + value + b"\r\n"
+                    for name, value in self.connectionHeaders
+                ),
+                b"\r\n",
                 body,
             ]
         )
@@ -318,6 +328,8 @@ class EchoRequest(server.Request):
         including the C{404} and C{405} ones.
         """
         self.setHeader(b"X-Content-Type-Options", b"nosniff")
+        for name, value in self.channel.connectionHeaders:
+            self.setHeader(name, value)
         super().process()
 
     def processingFailed(self, reason: Failure) -> Failure:
@@ -354,7 +366,11 @@ class EchoSite(server.Site):
 
     @ivar maxBody: the largest accepted request body, in bytes.
     @ivar limits: the deadlines and header limits of every connection.
+    @ivar hsts: the C{Strict-Transport-Security} value for responses over
+        TLS, or L{None} for none.
     """
+
+    hsts: bytes | None = None
 
     protocol = EchoChannel  # type: ignore[assignment]
     requestFactory = EchoRequest
@@ -369,6 +385,7 @@ class EchoSite(server.Site):
         access: ServiceAccess | None = None,
         listener: str = "web",
         limits: HTTPLimits | None = None,
+        hsts: bytes | None = None,
     ) -> None:
         """
         @param resource: the root resource.
@@ -381,6 +398,7 @@ class EchoSite(server.Site):
             caps and no metrics.
         @param listener: the listener this site serves, as metrics label it.
         @param limits: deadlines and header limits; the defaults by default.
+        @param hsts: see L{hsts}.
         """
         super().__init__(
             resource, timeout=timeout, reactor=reactor, parsePOSTFormSubmission=False
@@ -392,6 +410,7 @@ class EchoSite(server.Site):
         self.access = access
         self.listener = listener
         self.limits = HTTPLimits() if limits is None else limits
+        self.hsts = hsts
 
     def countResponse(self, code: int) -> None:
         """
@@ -495,4 +514,5 @@ def buildSite(
         access=access,
         listener=listener,
         limits=HTTPLimits.fromConfig(config),
+        hsts=hstsValue(config.hsts),
     )

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from OpenSSL import SSL
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -227,8 +229,6 @@ class LineEchoTests(SynchronousTestCase):
         clock.advance(0.1)
         self.assertTrue(transport.aborted)
         events: list[dict[str, object]] = []
-        from twisted.logger import globalLogPublisher
-
         globalLogPublisher.addObserver(events.append)
         self.addCleanup(globalLogPublisher.removeObserver, events.append)
         lose(protocol)
@@ -362,3 +362,23 @@ class FindOverlongLineTests(SynchronousTestCase):
         """
         self.assertEqual(findOverlongLine(b"abc\nabc\n", 3), -1)
         self.assertEqual(findOverlongLine(b"abc\nabcd\n", 3), 4)
+
+
+class TLSFailureLogTests(SynchronousTestCase):
+    """
+    A TLS failure on a line connection is logged in OpenSSL's words.
+    """
+
+    def test_readableReason(self) -> None:
+        """
+        The log line names OpenSSL's reason, not the raw list of
+        C{(library, function, reason)} tuples.
+        """
+        protocol, _, _, _ = connect()
+        events: list[dict[str, object]] = []
+        access = protocol.factory.access
+        access.log = access.warnings.log = Logger(observer=events.append)
+        error = SSL.Error([("SSL routines", "", "wrong version number")])
+        protocol.connectionLost(Failure(error))
+        [line] = [formatEvent(e) for e in events if "TLS failed" in formatEvent(e)]
+        self.assertTrue(line.endswith(": wrong version number"), line)
