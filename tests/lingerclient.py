@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -120,14 +121,19 @@ def run(
     size: int,
     timeout: float = 60.0,
     sequential: bool = False,
+    tls: ssl.SSLContext | None = None,
 ) -> Outcome:
     """
     Connect, send the request of C{kind} with C{size} bytes of payload
     while reading (or, C{sequential}, before reading), and report what came
     back.
+
+    @param tls: speak TLS with this context (server name C{localhost}).
     """
     outcome = Outcome()
     sock = socket.create_connection((host, port), timeout=timeout)
+    if tls is not None:
+        sock = tls.wrap_socket(sock, server_hostname="localhost")
     answered = threading.Event()
     sentTotal = [0]
     sendError: list[str] = []
@@ -189,6 +195,16 @@ def _afterAnswer(sock: socket.socket) -> str:
     how the server ends the connection.
     """
     try:
+        if isinstance(sock, ssl.SSLSocket):
+            # The server's close_notify ends our reading; ours (unwrap)
+            # tells the server we are done, and it closes TCP.
+            sock.settimeout(10)
+            while sock.recv(65536):
+                pass
+            raw = sock.unwrap()
+            while raw.recv(65536):
+                pass
+            return "eof"
         sock.shutdown(socket.SHUT_WR)
         sock.settimeout(10)
         while sock.recv(65536):

@@ -25,8 +25,17 @@ from dataclasses import dataclass
 
 import pytest
 
+from echohub.tls import DevCertificates
 from tests.lingerclient import Outcome, run
-from tests.support import ROOT, TAC, TWISTD, EchohubProcess, cleanEnvironment
+from tests.support import (
+    ROOT,
+    TAC,
+    TWISTD,
+    EchohubProcess,
+    cleanEnvironment,
+    sslString,
+    wsClientContext,
+)
 
 MIB = 1024 * 1024
 MAX_MESSAGE = 64 * 1024
@@ -104,6 +113,49 @@ def test_refusalReadAfterSendingEverything(loopback: EchohubProcess, kind: str) 
     report("loopback, sequential", kind, size, outcome)
     assert (outcome.answer, outcome.sent, outcome.error) == (EXPECTED[kind], size, "")
     assert outcome.ended == "eof", outcome
+
+
+@pytest.fixture(scope="module")
+def loopbackTLS(
+    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
+) -> Iterator[EchohubProcess]:
+    tls = settings("127.0.0.1")
+    tls["ECHOHUB_LINE_LISTEN"] = tls["ECHOHUB_WEB_LISTEN"] = sslString(devcerts)
+    process = EchohubProcess(tls, cwd=str(tmp_path_factory.mktemp("linger-tls")))
+    try:
+        yield process.start(2)
+    finally:
+        process.kill()
+
+
+@pytest.mark.parametrize("kind", ["ws", "http", "line"])
+def test_refusalReadOverTLS(
+    loopbackTLS: EchohubProcess, devcerts: DevCertificates, kind: str
+) -> None:
+    """
+    Over TLS, where shutting the write side means sending C{close_notify},
+    a client that sends all of its 16 MiB before reading reads the refusal
+    and then the server's C{close_notify}; once it answers with its own,
+    the server closes at once (the lingering ends "client closed", not at a
+    bound).
+    """
+    size = 16 * MIB
+    outcome = run(
+        "127.0.0.1",
+        port(loopbackTLS, kind),
+        kind,
+        size,
+        30,
+        sequential=True,
+        tls=wsClientContext(devcerts),
+    )
+    report("loopback TLS, sequential", kind, size, outcome)
+    assert (outcome.answer, outcome.sent, outcome.error) == (EXPECTED[kind], size, "")
+    assert outcome.ended == "eof", outcome
+    if kind == "line":
+        loopbackTLS.waitForOutput(
+            r"line too long, lingered \(\d+ bytes discarded, client closed\)"
+        )
 
 
 @dataclass(frozen=True)
