@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pytest
 
 from echohub.tls import DevCertificates
+from tests.hostile import cpuSeconds
 from tests.lingerclient import Outcome, run
 from tests.support import (
     ROOT,
@@ -105,12 +106,16 @@ def test_refusalReadWhileStillSending(loopback: EchohubProcess, kind: str) -> No
 def test_refusalReadAfterSendingEverything(loopback: EchohubProcess, kind: str) -> None:
     """
     Over loopback, a client that sends all of its 64 MiB before reading
-    can: the server reads and discards the rest instead of resetting, and
-    the refusal is still there to read.
+    can: the server reads and discards the rest instead of resetting (its
+    memory does not grow with it), and the refusal is still there to read.
     """
     size = 64 * MIB
+    before, cpu = loopback.rss(), cpuSeconds(loopback.pid)
     outcome = run("127.0.0.1", port(loopback, kind), kind, size, 30, sequential=True)
+    grown, used = loopback.rss() - before, cpuSeconds(loopback.pid) - cpu
     report("loopback, sequential", kind, size, outcome)
+    print(f"server: {grown / MIB:.2f} MiB more memory, {used:.2f} s CPU")
+    assert grown < 8 * MIB
     assert (outcome.answer, outcome.sent, outcome.error) == (EXPECTED[kind], size, "")
     assert outcome.ended == "eof", outcome
 
