@@ -31,9 +31,10 @@ test: $(VENV)/.installed-test system-packages sslyze
 
 # Debian packages some tests drive: headless Chromium (the browser test),
 # haproxy (the scale-out test), systemd's systemd-socket-activate and
-# systemd-analyze (socket activation, the units' checks).  The missing ones
-# are installed, with one apt-get update, when we may (root, apt-get
-# present).  Failure is tolerated: those tests then skip and say why.
+# systemd-analyze (socket activation, the units' checks), iproute2's ip and
+# tc (the lingering close across a shaped link between network namespaces).
+# The missing ones are installed, with one apt-get update, when we may (root,
+# apt-get present).  Failure is tolerated: those tests then skip and say why.
 system-packages:
 	@missing=""; \
 	{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } \
@@ -41,6 +42,7 @@ system-packages:
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
 	{ command -v systemd-socket-activate >/dev/null && command -v systemd-analyze >/dev/null; } \
 	  || missing="$$missing systemd"; \
+	{ command -v ip >/dev/null && command -v tc >/dev/null; } || missing="$$missing iproute2"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \

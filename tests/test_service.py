@@ -10,7 +10,7 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from echohub.config import Config, LineConfig, WebConfig
+from echohub.config import Config, LineConfig, ServerConfig, WebConfig
 from echohub.line._protocol import DRAIN_GRACE
 from echohub.ops._listeners import ListeningService
 from echohub.service import makeService
@@ -40,6 +40,25 @@ class MakeServiceTests(SynchronousTestCase):
         service.privilegedStartService()
         service.startService()
         self.assertEqual(sorted(port for port, *_ in reactor.tcpServers), [1, 2, 3])
+
+    def test_lingeringBoundsFromConfig(self) -> None:
+        """
+        C{[server] lingering_time} and C{lingering_timeout} reach every
+        service's lingering close.
+        """
+        settings = Config(
+            line=LineConfig(listen=("tcp:1",)),
+            web=WebConfig(listen=("tcp:2",)),
+            server=ServerConfig(lingering_time=7, lingering_timeout=2),
+        )
+        service = makeService(settings, MemoryReactorClock())
+        self.assertEqual(
+            {
+                (a.service, a.lingering.total, a.lingering.idle)
+                for a in service.accesses
+            },
+            {("line", 7, 2), ("web", 7, 2)},
+        )
 
     def test_serviceOff(self) -> None:
         """
