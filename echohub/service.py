@@ -11,7 +11,7 @@ its connections before it exits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import MultiService, Service
@@ -35,9 +35,10 @@ from echohub.ops import (
     Metrics,
     Notifier,
     ServiceAccess,
+    Worker,
     WorkersService,
     checkWorkers,
-    ignoreRepeatedStops,
+    groupMetricsDirectory,
 )
 from echohub.tls import TLSInfoFactory, TLSReloadService
 from echohub.web import buildSite
@@ -198,7 +199,7 @@ def makeService(
     reactor: Any = None,
     metrics: Metrics | None = None,
     notifier: Notifier | None = None,
-    inherited: Sequence[int] | None = None,
+    worker: Worker | None = None,
 ) -> EchohubService:
     """
     Build the echohub service for C{config}.
@@ -207,8 +208,9 @@ def makeService(
     @param metrics: the process's metrics; new ones by default.
     @param notifier: the systemd notifier; one from the environment by
         default.
-    @param inherited: in a worker (L{echohub.ops._workers}), the listening
-        descriptors inherited from the parent, adopted instead of binding.
+    @param worker: in a worker process (L{echohub.ops._workers}), what it
+        inherited from the parent: listening sockets, adopted instead of
+        binding, and the group's metrics.
     @raise echohub.config.ConfigError: an endpoint string or a TLS file is
         unusable.
     """
@@ -216,12 +218,18 @@ def makeService(
         from twisted.internet import reactor
     recorder = None
     listenReactor = reactor
-    if inherited is not None:
-        listenReactor = ListenAdopter(reactor, inherited)
-        ignoreRepeatedStops(reactor)
+    metricsDirectory = None
+    if worker is not None:
+        worker.start(reactor)
+        listenReactor = ListenAdopter(reactor, worker.descriptors)
+        metricsDirectory = worker.metricsDirectory
+        notifier = worker.notifier() if notifier is None else notifier
     elif config.server.workers > 1:
         checkWorkers(config)
         listenReactor = recorder = ListenRecorder(reactor, config.server.workers - 1)
+        metricsDirectory = groupMetricsDirectory(reactor)
+    if metrics is None:
+        metrics = Metrics(multiprocessDirectory=metricsDirectory)
     service = EchohubService(config, reactor, metrics, notifier, listenReactor)
     service.setName("echohub")
     lineAccess = service.access(
@@ -258,6 +266,10 @@ def makeService(
     TLSReloadService(reactor).setServiceParent(service)
     if recorder is not None:
         WorkersService(
-            config.server.workers - 1, recorder, reactor, config.server.drain_timeout
+            config.server.workers - 1,
+            recorder,
+            reactor,
+            config.server.drain_timeout,
+            metricsDirectory,
         ).setServiceParent(service)
     return service

@@ -19,7 +19,7 @@ from twisted.python import usage
 
 from echohub import service
 from echohub.config import ConfigError, Setting, allSettings, loadConfig
-from echohub.ops import inheritedDescriptors
+from echohub.ops import Worker
 
 _LISTEN_OPTIONS = {"line": "line", "web": "web"}
 
@@ -95,7 +95,7 @@ def serviceFromEnvironment(
     try:
         config = loadConfig(environ, overrides)
         return service.makeService(
-            config, reactor, inherited=inheritedDescriptors(environ)
+            config, reactor, worker=Worker.fromEnvironment(environ)
         )
     except ConfigError as e:
         raise SystemExit(f"echohub: configuration error: {e}") from None

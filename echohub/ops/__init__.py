@@ -22,10 +22,10 @@ from echohub.ops._proxy import ProxyServerEndpoint
 from echohub.ops._workers import (
     ListenAdopter,
     ListenRecorder,
+    Worker,
     WorkersService,
     checkWorkers,
-    ignoreRepeatedStops,
-    inheritedDescriptors,
+    groupMetricsDirectory,
 )
 
 __all__ = [
@@ -46,11 +46,11 @@ __all__ = [
     "RateLimitedLog",
     "Reason",
     "ServiceAccess",
+    "Worker",
     "WorkersService",
     "checkWorkers",
     "fastWrite",
-    "ignoreRepeatedStops",
-    "inheritedDescriptors",
+    "groupMetricsDirectory",
     "lingeringClose",
     "observerFromEnvironment",
 ]

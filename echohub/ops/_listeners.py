@@ -38,6 +38,15 @@ class ListeningService(Service):
     raises L{ListenError} there, so twistd cannot run with a listener
     missing; and it logs the address actually bound (useful with port 0).
 
+    Why not a subclass of C{StreamServerEndpointService}: its bind-or-fail
+    start-up is switched on only by the private C{_raiseSynchronously}
+    attribute (which C{strports.service} sets).  The one public way to make
+    its C{privilegedStartService} raise is an endpoint whose C{listen}
+    raises instead of returning a failed L{Deferred}, which breaks
+    L{IStreamServerEndpoint}'s contract and works only as long as the base
+    class does not wrap the call in C{maybeDeferred}.  Start and stop are a
+    few lines on L{Service}, so this class keeps its own.
+
     @ivar port: the listening port, once bound.
     """
 

@@ -20,10 +20,25 @@ Names (counters carry C{_total} in the exposition):
     - C{echohub_rejections_total{service,reason}}: C{too_long}, C{cap},
       C{peer_cap}, C{timeout}, C{tls}, C{proxy}.
     - C{echohub_draining}: 1 once the process has begun to drain.
-    - C{process_*}, C{python_*}: the process's CPU, memory, descriptors, GC.
+    - C{process_*}, C{python_*}: the process's CPU, memory, descriptors, GC
+      (one process only: left out with workers, see below).
+
+With C{[server] workers} above 1 every process's metrics go to
+C{prometheus_client}'s multiprocess mode: each process writes its values to
+memory-mapped files in one directory (C{PROMETHEUS_MULTIPROC_DIR}, private
+to the process group, made and removed by the parent,
+L{echohub.ops._workers}), and whichever process takes a scrape merges every
+process's files.  Counters are summed over every process that ever ran, so a
+restarted worker's totals are not lost; C{echohub_connections_open} is the
+sum over the live processes (C{livesum}) and C{echohub_draining} their
+maximum (C{livemax}): the parent removes a dead worker's files of both.
+C{prometheus_client} cannot merge the per-process collectors (C{process_*},
+C{python_*}), so the exposition leaves them out then.
 """
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -32,8 +47,45 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    values,
 )
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from twisted.web.resource import IResource
+
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""
+C{prometheus_client}'s own variable naming the multiprocess directory: a
+worker inherits it, so its C{prometheus_client} starts in multiprocess mode.
+"""
+
+
+def multiprocessValues(directory: str) -> None:
+    """
+    Make every metric value created from now on in this process live in
+    C{directory}'s files, as C{prometheus_client} does by itself when
+    L{MULTIPROCESS_DIRECTORY} is set before it is imported.
+
+    The parent imported C{prometheus_client} (with the rest of echohub)
+    before its configuration said it will have workers, and
+    C{prometheus_client} has no public call to switch modes later: it picks
+    C{prometheus_client.values.ValueClass} once, at import, and reads it
+    whenever a metric (or a new label set) is created.  So this sets the
+    variable (which the value class reads for the directory) and that
+    attribute, the same way C{prometheus_client} does at import.
+    C{tests.ops.test_metrics} fails if a counter incremented after this call
+    is not collected from the directory.  The switch is for the life of the
+    process, as multiprocess mode is.
+    """
+    os.environ[MULTIPROCESS_DIRECTORY] = directory
+    values.ValueClass = values.MultiProcessValue()
+
+
+def forgetProcess(pid: int, directory: str) -> None:
+    """
+    Drop the live gauges (C{livesum}, C{livemax}) of process C{pid}, which
+    has exited; its counters stay in the totals.
+    """
+    mark_process_dead(pid, directory)
 
 
 class Reason:
@@ -52,16 +104,30 @@ class Metrics:
     """
     The metrics of one echohub process.
 
-    @ivar registry: the registry every metric here is in.
+    @ivar registry: the registry every metric here is in: this process's
+        own values.
+    @ivar exposition: the registry C{/metrics} renders: C{registry}, or with
+        a multiprocess directory, every process's values merged.
     """
 
-    def __init__(self, processStats: bool = True) -> None:
+    def __init__(
+        self, processStats: bool = True, multiprocessDirectory: str | None = None
+    ) -> None:
         """
         @param processStats: include the process, platform and GC
             collectors (off in unit tests, which compare expositions).
+        @param multiprocessDirectory: the directory of the process group's
+            values (see the module docstring), or L{None} for one process.
+            The values of this process go there only if it was created by
+            L{multiprocessValues} or named by L{MULTIPROCESS_DIRECTORY}
+            before C{prometheus_client} was imported.
         """
         registry = self.registry = CollectorRegistry(auto_describe=True)
-        if processStats:
+        self.exposition = registry
+        if multiprocessDirectory is not None:
+            self.exposition = CollectorRegistry()
+            MultiProcessCollector(self.exposition, path=multiprocessDirectory)
+        elif processStats:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 registry.register(collector)
         self.connectionsOpen = Gauge(
@@ -69,6 +135,7 @@ class Metrics:
             "Connections open now.",
             ["service", "listener"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.connections = Counter(
             "echohub_connections",
@@ -110,7 +177,10 @@ class Metrics:
             registry=registry,
         )
         self.draining = Gauge(
-            "echohub_draining", "1 while the process drains.", registry=registry
+            "echohub_draining",
+            "1 while the process drains.",
+            registry=registry,
+            multiprocess_mode="livemax",
         )
 
     def resource(self) -> IResource:
@@ -123,5 +193,5 @@ class Metrics:
         """
         from prometheus_client.twisted import MetricsResource
 
-        resource: IResource = MetricsResource(self.registry)
+        resource: IResource = MetricsResource(self.exposition)
         return resource
