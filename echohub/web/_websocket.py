@@ -402,7 +402,10 @@ class EchoSession:
                 self.closeCode = struct.unpack("!H", data[2:4])[0]
             else:
                 self.closeCode = NO_STATUS
-            self.closedBy = "client"
+            # Twisted sends a close by itself in answer to the client's, or
+            # for wsproto's verdict on what the client sent (1002, 1007):
+            # the latter is the server's doing.
+            self.closedBy = "server" if self.closeCode in LINGERING_CODES else "client"
 
     def closeTransport(self) -> None:
         """
@@ -458,7 +461,7 @@ class EchoSession:
             "web access: {peer} {method} {path} 101 {bytes_in} bytes in,"
             " {bytes_out} bytes out, {duration:.3f} s; websocket"
             " {messages_in} messages in, {messages_out} out, close {code} by"
-            " {closed_by}, origin {origin}",
+            " {closed_by}, origin {origin}{lingered}",
             peer=formatAddress(request.getClientAddress()),
             method=request.method.decode("ascii"),
             path=request.uri.decode("ascii", "replace"),
@@ -470,6 +473,10 @@ class EchoSession:
             code=self.closeCode or ABNORMAL,
             closed_by=self.closedBy,
             origin=(request.getHeader(b"Origin") or b"-").decode("ascii", "replace"),
+            lingered=""
+            if self._linger is None
+            else f"; lingered ({self._linger.discarded} bytes discarded,"
+            f" {self._linger.ended})",
             websocket=True,
         )
 

@@ -485,9 +485,18 @@ class LingeringTests(SynchronousTestCase):
 
     def test_protocolError(self) -> None:
         """
-        wsproto's C{1002} for a frame with a reserved opcode lingers.
+        wsproto's C{1002} for a frame with a reserved opcode lingers, and
+        the access log says the server closed, lingering.
         """
-        self.lingering(frame(3, b"?"), 1002)
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        connection = self.lingering(frame(3, b"?"), 1002)
+        connection.channel.dataReceived(b"\x00" * 10)
+        connection.lose()
+        [event] = [e for e in observer if e.get("websocket")]
+        self.assertEqual((event["code"], event["closed_by"]), (1002, "server"))
+        self.assertEqual(
+            event["lingered"], "; lingered (100010 bytes discarded, client closed)"
+        )
 
     def test_invalidUTF8(self) -> None:
         """
