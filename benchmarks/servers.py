@@ -33,6 +33,14 @@ TAC = ROOT / "echohub.tac"
 LINE, LINE_TLS, WEB, STARTUP = "line", "line-tls", "web", "startup"
 
 _LISTENING = re.compile(r"(\w+) listening on (\S+):(\d+) \(")
+_WORKER_READY = re.compile(r"echohub worker \d+ ready")
+_WORKER_READY_WAIT = 3.0
+"""
+Seconds to wait, after the listening lines, for each worker's ready line:
+until then the parent also accepts the connections the kernel hashes to
+that worker, so a load generator that connects at once would put most of
+its connections on the parent.  Trees from before that line wait this long.
+"""
 
 
 @dataclass(frozen=True)
@@ -255,6 +263,7 @@ class ServerProcess:
                 self.startup = time.monotonic() - self._started
                 _, host, port = found[0]
                 self.address = (host, int(port))
+                self._waitForWorkers()
                 return
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
@@ -264,6 +273,19 @@ class ServerProcess:
                 raise ServerError(
                     f"{self.server.name} did not start ({self.log}): {last}"
                 )
+            time.sleep(0.005)
+
+    def _waitForWorkers(self) -> None:
+        """
+        With C{[server] workers} above 1, wait (at most
+        L{_WORKER_READY_WAIT} seconds) until every worker is ready.
+        """
+        workers = int(self.env.get("ECHOHUB_SERVER_WORKERS", "1"))
+        deadline = time.monotonic() + _WORKER_READY_WAIT
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            if len(_WORKER_READY.findall(text)) >= workers - 1:
+                return
             time.sleep(0.005)
 
     @property
