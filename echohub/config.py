@@ -92,6 +92,95 @@ class LineConfig:
 
 
 @dataclass(frozen=True)
+class EchoConfig:
+    """
+    Settings of the RFC 862 byte echo over TCP (and TLS, PROXY protocol).
+    """
+
+    listen: tuple[str, ...] = setting(
+        (),
+        "Endpoint description strings the byte echo (RFC 862 over TCP) listens"
+        " on; empty turns it off.",
+    )
+    idle_timeout: float = setting(
+        300.0,
+        "Seconds without input before a byte-echo connection is closed; 0 disables.",
+        minimum=0,
+    )
+    close_timeout: float = setting(
+        10.0,
+        "Seconds a closing byte-echo connection may take to take its last"
+        " echoes before it is aborted; 0 waits for ever.",
+        minimum=0,
+    )
+    max_connections: int = setting(
+        4096,
+        "Most byte-echo connections open at once; more are closed unanswered;"
+        " 0 disables.",
+        minimum=0,
+    )
+    max_connections_per_peer: int = setting(
+        0,
+        "Most byte-echo connections open at once from one client host; 0 (the"
+        " default) disables, as for the line echo.",
+        minimum=0,
+    )
+
+
+@dataclass(frozen=True)
+class UDPConfig:
+    """
+    Settings of the RFC 862 datagram echo over UDP, and its abuse limits.
+    """
+
+    listen: tuple[str, ...] = setting(
+        (),
+        "Datagram endpoint strings the UDP echo listens on (udp:PORT,"
+        " udp6:PORT, systemd:domain=INET:name=NAME); empty turns it off.",
+    )
+    max_datagram: int = setting(
+        1472,
+        "Largest datagram echoed, in bytes; larger ones are dropped.",
+        minimum=0,
+    )
+    min_source_port: int = setting(
+        1024,
+        "Lowest source port answered: datagrams from lower ports (another"
+        " server's echo or chargen) are dropped; 0 answers every port.",
+        minimum=0,
+    )
+    source_rate: float = setting(
+        200.0,
+        "Datagrams per second answered for one source address (token bucket);"
+        " more are dropped; 0 disables.",
+        minimum=0,
+    )
+    source_burst: int = setting(
+        50,
+        "Most datagrams from one source address answered at once (the size of"
+        " its bucket) before source_rate applies.",
+        minimum=1,
+    )
+    max_sources: int = setting(
+        16384,
+        "Most source addresses tracked by source_rate at once; datagrams from"
+        " new sources beyond it are dropped.",
+        minimum=1,
+    )
+    rate: float = setting(
+        20000.0,
+        "Datagrams per second answered in all (token bucket); more are"
+        " dropped; 0 disables.",
+        minimum=0,
+    )
+    burst: int = setting(
+        2000,
+        "Most datagrams answered at once, in all, before rate applies.",
+        minimum=1,
+    )
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """
     Settings of the HTTP echo site.
@@ -308,6 +397,8 @@ class Config:
     """
 
     line: LineConfig = field(default_factory=LineConfig)
+    echo: EchoConfig = field(default_factory=EchoConfig)
+    udp: UDPConfig = field(default_factory=UDPConfig)
     web: WebConfig = field(default_factory=WebConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
@@ -316,6 +407,8 @@ class Config:
 
 SECTIONS: dict[str, type[Any]] = {
     "line": LineConfig,
+    "echo": EchoConfig,
+    "udp": UDPConfig,
     "web": WebConfig,
     "server": ServerConfig,
     "tls": TLSConfig,

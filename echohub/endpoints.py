@@ -3,7 +3,9 @@
 echohub's endpoint-string dialect: Twisted's strings plus TLS and PROXY.
 
 Every listener of every service is one endpoint description string.  This
-module owns how echohub reads one, so nothing else parses them.
+module owns how echohub reads one, so nothing else parses them: the stream
+strings of every TCP service (L{serverEndpoint}) and the datagram strings of
+the UDP echo (L{datagramEndpoint}), which Twisted has none of.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from twisted.internet import endpoints
+from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.endpoints import _parse, quoteStringArgument, serverFromString
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamServerEndpoint
 
@@ -25,6 +28,7 @@ from echohub.tls import (
     TLSConfigError,
     TLSServerEndpoint,
 )
+from echohub.udp import AdoptedDatagramServerEndpoint, UDPServerEndpoint
 
 TLS_OVER_OPTIONS = frozenset(
     {
@@ -252,3 +256,96 @@ def listenerLabel(description: str) -> str:
         if key in _LABEL_OPTIONS
     ]
     return ":".join(parts)
+
+
+_DATAGRAM_FORMS = (
+    "udp:PORT[:interface=ADDR], udp6:PORT[:interface=ADDR] or"
+    " systemd:domain=INET|INET6:name=NAME (or index=N)"
+)
+
+
+def _options(kwargs: Mapping[str, str], allowed: frozenset[str], form: str) -> None:
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ValueError(
+            f"unknown option {unknown[0]!r}; {form} takes {', '.join(sorted(allowed))}"
+        )
+
+
+def _adoptedDatagram(
+    reactor: Any, description: str, kwargs: Mapping[str, str], maxPacketSize: int
+) -> AdoptedDatagramServerEndpoint:
+    """
+    The datagram socket a C{systemd:} string names.
+
+    Twisted reads systemd's C{LISTEN_FDS} once (and removes it from the
+    environment), so its own C{systemd:} parser finds the descriptor: the
+    adopted stream endpoint it returns carries the descriptor and family in
+    public attributes, and the socket is adopted as a datagram port instead.
+    """
+    _options(kwargs, frozenset({"domain", "name", "index"}), "systemd:")
+    domain = kwargs.get("domain", "")
+    if domain not in ("INET", "INET6"):
+        raise ValueError(f"domain={domain!r}: expected INET or INET6")
+    try:
+        adopted = serverFromString(reactor, description)
+    except KeyError:
+        raise ValueError(
+            f"no socket named {kwargs.get('name')!r} was inherited from systemd"
+            " (FileDescriptorName= of a socket unit whose Service= is this one)"
+        ) from None
+    except IndexError:
+        raise ValueError(
+            f"no socket at index {kwargs.get('index')} was inherited from systemd"
+        ) from None
+    if not isinstance(adopted, endpoints.AdoptedStreamServerEndpoint):
+        raise TypeError(f"Twisted parsed it as {type(adopted).__name__}")
+    return AdoptedDatagramServerEndpoint(
+        reactor, adopted.fileno, adopted.addressFamily, maxPacketSize
+    )
+
+
+def datagramEndpoint(
+    reactor: Any, description: str, maxPacketSize: int
+) -> UDPServerEndpoint | AdoptedDatagramServerEndpoint:
+    """
+    Parse one datagram endpoint string, echohub's own syntax in Twisted's
+    tokens (quoting and C{\\:} escapes as in L{serverFromString}):
+
+        - C{udp:PORT[:interface=ADDR]}: bind an IPv4 UDP port, on every
+          address unless C{interface} names one.
+        - C{udp6:PORT[:interface=ADDR]}: bind an IPv6 UDP port, on C{::}
+          (which on Linux takes IPv4 too) unless C{interface} names one,
+          e.g. C{udp6:7007:interface=\\:\\:1}.
+        - C{systemd:domain=INET|INET6:name=NAME} or C{index=N}: adopt a
+          datagram socket inherited from systemd (a socket unit's
+          C{ListenDatagram=}, named by its C{FileDescriptorName=}).
+
+    @param maxPacketSize: the receive buffer of the socket: the longest
+        datagram read whole.
+    @raise ConfigError: naming the string and what is wrong with it.
+    """
+    try:
+        args, kwargs = _parse(description)
+        prefix = args[0].lower() if args else ""
+        if prefix == "systemd" and len(args) == 1:
+            return _adoptedDatagram(reactor, description, kwargs, maxPacketSize)
+        if prefix not in ("udp", "udp6") or len(args) != 2:
+            raise ValueError(f"expected {_DATAGRAM_FORMS}")
+        _options(kwargs, frozenset({"interface"}), f"{prefix}:")
+        port = int(args[1])
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is not between 0 and 65535")
+        if prefix == "udp6":
+            interface = kwargs.get("interface", "::")
+            if not isIPv6Address(interface):
+                raise ValueError(f"interface={interface!r} is not an IPv6 address")
+        else:
+            interface = kwargs.get("interface", "")
+            if interface and not isIPAddress(interface):
+                raise ValueError(
+                    f"interface={interface!r} is not an IPv4 address (use udp6:)"
+                )
+        return UDPServerEndpoint(reactor, port, interface, maxPacketSize)
+    except (ValueError, TypeError, OSError) as e:
+        raise ConfigError(f"endpoint {description!r} is not valid: {e}") from None

@@ -22,8 +22,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from echohub.config import Config
-from echohub.endpoints import listenerLabel, serverEndpoint
-from echohub.line import LineEchoFactory
+from echohub.endpoints import datagramEndpoint, listenerLabel, serverEndpoint
+from echohub.line import ByteEchoFactory, LineEchoFactory
 from echohub.ops import (
     ConnectionCaps,
     ConnectionRegistry,
@@ -34,6 +34,7 @@ from echohub.ops import (
     ListenRecorder,
     Metrics,
     Notifier,
+    RateLimitedLog,
     ServiceAccess,
     Worker,
     WorkersService,
@@ -41,6 +42,7 @@ from echohub.ops import (
     groupMetricsDirectory,
 )
 from echohub.tls import TLSInfoFactory, TLSReloadService
+from echohub.udp import DatagramLimits, UDPEcho
 from echohub.web import buildSite
 
 
@@ -185,6 +187,24 @@ class EchohubService(MultiService):
         return stopped.addCallback(drain).addCallback(drained)
 
 
+def addUDPListeners(service: EchohubService, reactor: Any) -> None:
+    """
+    Listen with the UDP echo on each C{[udp] listen} string, every listener
+    sharing one set of limits and one drop log.
+    """
+    config = service.config
+    limits = DatagramLimits(config.udp, reactor)
+    warnings = RateLimitedLog(UDPEcho.log, config.server.warning_interval, reactor)
+    for description in config.udp.listen:
+        # One byte over the limit, so that a datagram over it is seen whole
+        # or truncated, never mistaken for one within it.
+        endpoint = datagramEndpoint(reactor, description, config.udp.max_datagram + 1)
+        protocol = UDPEcho(limits, warnings, service.metrics)
+        ListeningService("udp", description, endpoint, protocol).setServiceParent(
+            service
+        )
+
+
 def metricsSite(metrics: Metrics) -> Site:
     """
     A site that serves only C{/metrics}, for C{[server] metrics_listen}.
@@ -242,6 +262,20 @@ def makeService(
             config.line, reactor, service.connections, lineAccess, listener
         ),
     )
+    echoAccess = service.access(
+        "echo", config.echo.max_connections, config.echo.max_connections_per_peer
+    )
+    service.addListeners(
+        "echo",
+        config.echo.listen,
+        lambda listener: ByteEchoFactory(
+            config.echo, reactor, service.connections, echoAccess, listener
+        ),
+    )
+    if worker is None:
+        # Workers do not share the UDP sockets: the first process serves
+        # them (the rate limits are then the whole service's).
+        addUDPListeners(service, reactor)
     webAccess = service.access(
         "web", config.web.max_connections, config.web.max_connections_per_peer
     )

@@ -57,7 +57,7 @@ class MakeServiceTests(SynchronousTestCase):
                 (a.service, a.lingering.total, a.lingering.idle)
                 for a in service.accesses
             },
-            {("line", 7, 2), ("web", 7, 2)},
+            {("line", 7, 2), ("echo", 7, 2), ("web", 7, 2)},
         )
 
     def test_serviceOff(self) -> None:

@@ -10,17 +10,28 @@ the service and the endpoint string, and a failure to bind fails start-up.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.interfaces import (
-    IListeningPort,
-    IProtocolFactory,
-    IStreamServerEndpoint,
-)
+from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from echohub._net import formatAddress
+
+
+class Listenable(Protocol):
+    """
+    What L{ListeningService} listens on: a Twisted stream server endpoint,
+    or one of echohub's datagram endpoints (L{echohub.udp}), which listen
+    the same way.
+    """
+
+    def listen(self, factory: Any, /) -> Deferred[IListeningPort]:
+        """
+        Listen with C{factory} (a protocol factory, or a datagram protocol).
+        """
 
 
 class ListenError(Exception):
@@ -56,8 +67,8 @@ class ListeningService(Service):
         self,
         serviceName: str,
         description: str,
-        endpoint: IStreamServerEndpoint,
-        factory: IProtocolFactory,
+        endpoint: Listenable,
+        factory: object,
     ) -> None:
         self.serviceName = serviceName
         self.description = description

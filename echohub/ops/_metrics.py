@@ -19,6 +19,13 @@ Names (counters carry C{_total} in the exposition):
     - C{echohub_http_requests_total{code}}.
     - C{echohub_rejections_total{service,reason}}: C{too_long}, C{cap},
       C{peer_cap}, C{timeout}, C{tls}, C{proxy}.
+    - C{echohub_udp_received_datagrams_total},
+      C{echohub_udp_sent_datagrams_total}: the UDP echo's datagrams (its
+      bytes are C{echohub_received_bytes_total{service="udp"}} and
+      C{echohub_sent_bytes_total{service="udp"}}).
+    - C{echohub_udp_dropped_datagrams_total{reason}}: datagrams not
+      answered: C{too_large}, C{low_port}, C{source_rate}, C{sources},
+      C{rate}, C{send_failed} (see L{echohub.udp}).
     - C{echohub_draining}: 1 once the process has begun to drain.
     - C{process_*}, C{python_*}: the process's CPU, memory, descriptors, GC
       (one process only: left out with workers, see below).
@@ -174,6 +181,22 @@ class Metrics:
             "echohub_rejections",
             "Connections or requests refused or cut, by reason.",
             ["service", "reason"],
+            registry=registry,
+        )
+        self.datagramsReceived = Counter(
+            "echohub_udp_received_datagrams",
+            "Datagrams received by the UDP echo.",
+            registry=registry,
+        )
+        self.datagramsSent = Counter(
+            "echohub_udp_sent_datagrams",
+            "Datagrams the UDP echo sent back.",
+            registry=registry,
+        )
+        self.datagramsDropped = Counter(
+            "echohub_udp_dropped_datagrams",
+            "Datagrams the UDP echo did not answer, by reason.",
+            ["reason"],
             registry=registry,
         )
         self.draining = Gauge(

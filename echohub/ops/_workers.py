@@ -201,6 +201,7 @@ def checkWorkers(config: Config) -> None:
     """
     listeners = (
         *config.line.listen,
+        *config.echo.listen,
         *config.web.listen,
         *config.server.metrics_listen,
         *config.tls.info_listen,
