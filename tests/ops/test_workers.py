@@ -7,6 +7,7 @@ the sockets of any worker that is not serving.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -543,6 +544,15 @@ def _openLine(process: EchohubProcess, timeout: float = 5) -> float:
     )
 
 
+def _metricsDirectory(pid: int) -> str:
+    """
+    The metrics directory in process C{pid}'s environment.
+    """
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        entries = [entry.split(b"=", 1) for entry in f.read().split(b"\0") if entry]
+    return dict(entries)[MULTIPROCESS_DIRECTORY.encode()].decode()
+
+
 def _gone(pid: int, timeout: float) -> bool:
     """
     Whether process C{pid} (not our child) is gone or a zombie within
@@ -591,6 +601,7 @@ def test_metricsCountEveryWorker() -> None:
         assert [_openLine(process) for _ in range(6)] == [40.0] * 6
         for client in clients:
             client.close()
+        process.stop()
     finally:
         process.kill()
 
@@ -635,6 +646,7 @@ def test_killedWorkerLeavesNoClientWaiting() -> None:
         assert failures == []
         assert len(after) > 100
         assert after[-1] < 0.1, after[-5:]
+        process.stop()
     finally:
         process.kill()
 
@@ -643,15 +655,18 @@ def test_killedWorkerLeavesNoClientWaiting() -> None:
 def test_workerDiesWithItsParent() -> None:
     """
     A worker whose parent is killed (C{kill -9}: no stop, no signal
-    forwarded) is stopped by the kernel's parent-death signal.
+    forwarded) is stopped by the kernel's parent-death signal.  (The killed
+    parent leaves its metrics directory behind, which the test removes.)
     """
     process = EchohubProcess(_TWO_WORKERS).start(listeners=2)
     try:
         worker = _workerPid(process)
+        directory = _metricsDirectory(worker)
         process.kill()
         assert _gone(worker, timeout=10)
     finally:
         process.kill()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.mark.e2e
@@ -672,11 +687,7 @@ def test_workersShareTheListenerAndDrain() -> None:
     ).start(listeners=1)
     try:
         worker = _workerPid(process)
-        with open(f"/proc/{worker}/environ", "rb") as f:
-            environ = dict(
-                entry.split(b"=", 1) for entry in f.read().split(b"\0") if entry
-            )
-        directory = environ[MULTIPROCESS_DIRECTORY.encode()].decode()
+        directory = _metricsDirectory(worker)
         assert os.path.isdir(directory)
         address = process.address("line")
         before = {pid: _sockets(pid) for pid in (process.pid, worker)}
