@@ -58,8 +58,15 @@ _RESERVED_HEADERS = frozenset(
         b"x-content-type-options",
         b"set-cookie",
         b"strict-transport-security",
+        b"refresh",
     }
 )
+
+_NO_CONTENT = frozenset(NO_BODY_CODES) | {205}
+"""
+Codes whose responses carry no content: twisted.web's list, and C{205}
+(RFC 9110 section 15.3.6), for which it would send a body.
+"""
 
 
 def _segment(request: IRequest) -> bytes | None:
@@ -129,7 +136,7 @@ class StatusResource(PlainTextResource):
             [c for c, _ in choices], weights=[w for _, w in choices]
         )
         request.setHeader(b"Cache-Control", b"no-store")
-        body = b"" if code in NO_BODY_CODES else b"%d\n" % (code,)
+        body = b"" if code in _NO_CONTENT else b"%d\n" % (code,)
         return plainText(request, code, body)
 
 
@@ -245,7 +252,9 @@ class ResponseHeadersResource(PlainTextResource):
                     return badRequest(
                         request, f"the {name.decode()} value has control characters"
                     )
-                if lower == b"content-type" and isActiveType(value):
+                if lower == b"content-type" and any(
+                    isActiveType(part) for part in value.split(b",")
+                ):
                     return badRequest(
                         request,
                         f"Content-Type {value.decode('latin-1')} is not allowed",

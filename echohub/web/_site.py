@@ -52,7 +52,7 @@ from echohub.ops import (
     Reason,
     ServiceAccess,
 )
-from echohub.web._channel import HTTPLimits, LimitedHTTPChannel
+from echohub.web._channel import HTTP11Channel, HTTPLimits
 from echohub.web._security import connectionHeaders, hstsValue
 from echohub.web._tree import PLAIN_TEXT, buildResourceTree
 
@@ -60,11 +60,11 @@ _log = Logger()
 
 
 @implementer(IDrainable)
-class EchoChannel(LimitedHTTPChannel):
+class EchoChannel(HTTP11Channel):
     """
     An HTTP/1.1 channel that refuses request bodies over L{maxBody} bytes
     and can be drained by a stopping server; its deadlines and header limits
-    are L{LimitedHTTPChannel}'s.
+    are L{HTTP11Channel}'s.
 
     Once it has refused a request (L{refuse}) it ignores everything else the
     client sends: the refused request is never rendered and no pipelined
@@ -80,8 +80,6 @@ class EchoChannel(LimitedHTTPChannel):
     _draining = False
     _abortCall: IDelayedCall | None = None
     _linger: LingeringClose | None = None
-    _host: IAddress | None = None
-
     _admitted = False
     connectionHeaders: list[tuple[bytes, bytes]] = []
 
@@ -105,17 +103,6 @@ class EchoChannel(LimitedHTTPChannel):
         self._admitted = True
         self.site.connections.add(self)
 
-    def getHost(self) -> IAddress:
-        """
-        The local address, asked of the transport once per connection:
-        Twisted asks for it on every request, and a TCP transport answers
-        with a C{getsockname} system call each time.
-        """
-        if self._host is None:
-            assert self.transport is not None
-            self._host = self.transport.getHost()
-        return self._host
-
     def drain(self) -> None:
         """
         Close now if no request is in flight; otherwise finish the requests
@@ -137,7 +124,7 @@ class EchoChannel(LimitedHTTPChannel):
         if self._draining:
             request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
             return False
-        return bool(super().checkPersistence(request, version))
+        return super().checkPersistence(request, version)
 
     def dataReceived(self, data: bytes) -> None:
         """
@@ -163,28 +150,6 @@ class EchoChannel(LimitedHTTPChannel):
             self.site.access.release(self.transport.getPeer(), self.site.listener)
         super().connectionLost(reason)
 
-    def allHeadersReceived(self) -> None:
-        """
-        Refuse a request whose C{Content-Length} is over the limit.
-
-        This must happen before L{http.HTTPChannel.allHeadersReceived}, which
-        sends C{100 Continue} to a client that asked for it and so invites
-        the body the refusal is about.
-        """
-        if self.length is not None and self.length > self.maxBody:
-            self.refuseTooLarge()
-            return
-        super().allHeadersReceived()
-
-    def allContentReceived(self) -> None:
-        """
-        Hand a complete request to its L{EchoRequest}, unless it was
-        refused: the chunked decoder goes on to the end of its current read
-        after the refusal and reports the end of the body if it saw it.
-        """
-        if not self._refused:
-            super().allContentReceived()
-
     def logRejection(self, kind: str, format: str, **kwargs: object) -> None:
         """
         Count and log (rate-limited) a refusal by the HTTP limits.
@@ -207,17 +172,6 @@ class EchoChannel(LimitedHTTPChannel):
             f"413 Content Too Large: request bodies are limited to"
             f" {self.maxBody} bytes\n",
         )
-
-    def _respondToBadRequestAndDisconnect(self) -> None:
-        """
-        Answer a malformed request with a plain-text C{400}, and close.
-
-        This overrides a private L{http.HTTPChannel} method, called for
-        unparsable request lines, headers and chunked framing, whose own
-        response lacks C{nosniff} and a body.  If a later Twisted renames
-        it, that bare C{400} is what clients get: still correct.
-        """
-        self.refuse(b"400 Bad Request", "400 Bad Request: malformed HTTP request\n")
 
     def refuse(self, status: bytes, reason: str, linger: bool = True) -> None:
         """
@@ -265,15 +219,30 @@ class EchoChannel(LimitedHTTPChannel):
             ]
         )
         self.site.countResponse(int(status[:3]))
+        if linger:
+            method, target = self.currentRequestLine()
+            self.site.logAccess(
+                formatAddress(self.transport.getPeer()),
+                method,
+                target,
+                int(status[:3]),
+                self._bodyReceived,
+                len(body),
+                self.site.reactor.seconds() - self.requestStartedAt,
+            )
         self.setTimeout(None)
         if linger:  # lingering close
+            # The lingering close unregisters this channel as the
+            # transport's producer.
+            self._registered = False
             self._linger = self.site.access.lingering.close(
                 self.transport, self.site.reactor
             )
             # The parser's loop would go on with the rest of this read (the
             # transport is not "disconnecting" while it lingers): give it
             # nothing more to parse.
-            self._linger.discard(self.clearLineBuffer())
+            rest, self._buffer = self._buffer, b""
+            self._linger.discard(rest)
             return
         self.loseConnection()
         self._abortCall = self.callLater(self.abortTimeout, self.forceAbortClient)
@@ -352,13 +321,8 @@ class EchoSite(server.Site):
     A L{server.Site} whose connections are L{EchoChannel}s and whose
     requests are L{EchoRequest}s.
 
-    C{protocol} is the L{EchoChannel} class itself, not Twisted's private
-    C{_GenericHTTPChannelProtocol} wrapper, which exists only to switch to
-    HTTP/2 after ALPN; L{acceptableProtocols} never offers C{h2}, so the
-    wrapper would have nothing to do.  L{http.HTTPFactory.buildProtocol} and
-    L{server.Site.buildProtocol} set C{factory}, C{callLater}, C{timeOut},
-    C{requestFactory} and C{site} on the channel, as they would on the
-    wrapper.
+    Its channels are echohub's own (L{buildHTTP1Channel}), not Twisted's
+    C{HTTPChannel} or its C{_GenericHTTPChannelProtocol} wrapper.
 
     Form bodies are not parsed into C{request.args}: the echo returns a
     body as it came, and parsing it would cost memory and turn a malformed
@@ -372,7 +336,6 @@ class EchoSite(server.Site):
 
     hsts: bytes | None = None
 
-    protocol = EchoChannel  # type: ignore[assignment]
     requestFactory = EchoRequest
 
     def __init__(
@@ -438,13 +401,31 @@ class EchoSite(server.Site):
         self.access.transferred(request._bodyLength, request.sentLength)
         if request.code == 200 and request.path == b"/echo":
             self.access.echoed()
-        peer = formatAddress(request.getClientAddress())
-        method = request.method.decode("ascii", "replace")
-        path = request.uri.decode("ascii", "replace")
-        status = request.code
-        bytesIn = request._bodyLength
-        bytesOut = request.sentLength
-        duration = self.reactor.seconds() - request.startedAt
+        self.logAccess(
+            formatAddress(request.getClientAddress()),
+            request.method.decode("ascii", "replace"),
+            request.uri.decode("ascii", "replace"),
+            request.code,
+            request._bodyLength,
+            request.sentLength,
+            self.reactor.seconds() - request.startedAt,
+        )
+
+    def logAccess(
+        self,
+        peer: str,
+        method: str,
+        path: str,
+        status: int,
+        bytesIn: int,
+        bytesOut: int,
+        duration: float,
+    ) -> None:
+        """
+        Write one access-log line: for a rendered request (L{log}) or for a
+        refusal by the channel (C{400}, C{408}, C{413}, C{414}, C{431}),
+        whose method and target are C{-} when they never arrived.
+        """
         _log.info(
             "{log_text}",
             log_text=f"web access: {peer} {method} {path} {status} {bytesIn} bytes"
@@ -463,9 +444,22 @@ class EchoSite(server.Site):
         self, addr: IAddress | None
     ) -> EchoChannel:
         """
-        Build a channel that enforces this site's body limit.
+        Build the channel of a new connection: L{buildHTTP1Channel}.
         """
-        channel: EchoChannel = super().buildProtocol(addr)
+        return self.buildHTTP1Channel(addr)
+
+    def buildHTTP1Channel(self, addr: IAddress | None) -> EchoChannel:
+        """
+        Build an HTTP/1.1 channel with this site's limits: the one place
+        channels are made, which a protocol selector (ALPN, the HTTP/2
+        preface) calls for HTTP/1.1.
+        """
+        channel = EchoChannel()
+        channel.factory = self
+        channel.site = self
+        channel.requestFactory = self.requestFactory
+        channel.timeOut = self.timeOut
+        channel.callLater = self.reactor.callLater
         channel.maxBody = self.maxBody
         channel.setLimits(self.limits, self.reactor)
         return channel

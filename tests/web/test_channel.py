@@ -325,3 +325,47 @@ class PipeliningBackpressureTests(SynchronousTestCase):
         reactor.advance(0)
         bodies = [r.body for r in parseResponses(transport.value())]
         self.assertEqual(bodies, [b"0", b"1", b"2"])
+
+
+class ConformanceTests(SynchronousTestCase):
+    """
+    RFC 9112 rules on the request target and C{Host} that twisted.web's own
+    channel did not apply.
+    """
+
+    def test_hostThatIsNotOneHost(self) -> None:
+        """
+        A C{Host} that is a list (C{a, b}) or has a space (C{a b}) gets
+        C{400}, and nothing behind it is answered; a bracketed IPv6 address
+        with a port is one host.
+        """
+        for host in [b"a, b", b"a b", b"a,b"]:
+            responses = exchange(
+                b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n" + GET_HEALTHZ
+            )
+            self.assertEqual([r.status for r in responses], [400], host)
+        [response] = exchange(b"GET /healthz HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")
+        self.assertEqual(response.status, 200)
+
+    def test_absoluteFormServed(self) -> None:
+        """
+        An absolute-form target is served as its path and query, with its
+        authority as the host (RFC 9112 section 3.2.2).
+        """
+        responses = exchange(
+            b"GET http://example.test/echo?msg=x HTTP/1.1\r\nHost: other\r\n\r\n"
+            b"GET http://example.test:8080/anything HTTP/1.1\r\nHost: other\r\n\r\n"
+        )
+        self.assertEqual([r.status for r in responses], [200, 200])
+        self.assertEqual(responses[0].body, b"x")
+        self.assertIn(b'"example.test:8080"', responses[1].body)
+
+    def test_anyTokenMethod(self) -> None:
+        """
+        A method llhttp does not know is parsed and handed on as sent; one
+        that is not a token gets C{400}.
+        """
+        [response] = exchange(b"FROBNICATE /anything HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b'"FROBNICATE"', response.body)
+        [response] = exchange(b"GE(T /anything HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(response.status, 400)

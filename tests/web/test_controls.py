@@ -46,6 +46,21 @@ class StatusTests(SynchronousTestCase):
             self.assertNotIn(b"Content-Length: 4", head)
             self.assertEqual(rest, b"")
 
+    def test_resetContentSendsNoContent(self) -> None:
+        """
+        C{205} sends no content (RFC 9110 section 15.3.6): a zero length and
+        no body, and the connection goes on.
+        """
+        channel, transport, _ = connect()
+        channel.dataReceived(
+            b"GET /status/205 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        reset, health = parseResponses(transport.value())
+        self.assertEqual((reset.status, reset.body), (205, b""))
+        self.assertEqual(reset.header(b"Content-Length"), b"0")
+        self.assertEqual(health.body, b"ok\n")
+
     def test_invalid(self) -> None:
         """
         Codes outside 200-599, junk, zero total weight and missing or extra
@@ -251,3 +266,16 @@ class ResponseHeadersTests(SynchronousTestCase):
         self.assertEqual(
             request(b"/response-headers?Content-Type=image/svg%2Bxml").status, 400
         )
+
+    def test_hiddenActiveTypeAndRefresh(self) -> None:
+        """
+        An HTML type hidden in a comma list, which a browser may pick, and
+        C{Refresh}, which redirects like a link, cannot be set.
+        """
+        for query in [
+            b"Content-Type=text/plain,text/html",
+            b"Content-Type=text/plain,%20application/xhtml%2Bxml",
+            b"Refresh=0;url=https://example.test/",
+            b"refresh=1",
+        ]:
+            self.assertEqual(request(b"/response-headers?" + query).status, 400, query)

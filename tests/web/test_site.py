@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IAddress
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import (
+    EventLoggingObserver,
+    MemoryReactorClock,
+    StringTransport,
+)
+from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import IRequest
@@ -404,3 +409,51 @@ class SiteTests(SynchronousTestCase):
         split = [r.withoutDate() for r in exchange(*pieces)]
         self.assertEqual(split, whole)
         self.assertEqual([r.body for r in whole], [body, b"\xffhi"])
+
+
+class AccessLogTests(SynchronousTestCase):
+    """
+    Every response leaves one access-log line, the channel's refusals
+    included.
+    """
+
+    def accessLines(self, *chunks: bytes, config: WebConfig = SMALL) -> list[str]:
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        channel, _, reactor = connect(config)
+        for data in chunks:
+            channel.dataReceived(data)
+        reactor.advance(60)
+        return [
+            event["log_text"]
+            for event in observer
+            if str(event.get("log_text", "")).startswith("web access:")
+        ]
+
+    def test_oneLinePerRefusal(self) -> None:
+        """
+        A C{400} for a header name such as C{baz[]}, a C{413}, a C{414}, a
+        C{431} and a C{408} each leave exactly one line with the status,
+        and the method and target when they arrived.
+        """
+        cases = [
+            (b"GET /echo HTTP/1.1\r\nHost: x\r\nbaz[]: 1\r\n\r\n", "GET /echo 400"),
+            (postHead(b"/echo", 11), "POST /echo 413"),
+            (b"GET /" + b"a" * 9000, "- - 414"),
+            (b"GET / HTTP/1.1\r\nX: " + b"a" * 17000 + b"\r\n", "GET / 431"),
+            (b"GET /echo HTTP/1.1\r\n", "GET /echo 408"),
+        ]
+        for data, expected in cases:
+            [line] = self.accessLines(data)
+            self.assertIn(f" {expected} ", line)
+
+    def test_oneLinePerResponse(self) -> None:
+        """
+        Pipelined requests leave one line each, in order.
+        """
+        lines = self.accessLines(
+            GET_HEALTHZ + b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        self.assertEqual(
+            [line.split()[3:6] for line in lines],
+            [["GET", "/healthz", "200"], ["GET", "/echo?msg=a", "200"]],
+        )
