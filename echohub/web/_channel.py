@@ -97,9 +97,7 @@ parsed as C{PUT} (the same framing) and handed to the request as sent.
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
-_HOST = re.compile(
-    rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]*)(:[0-9]*)?\Z"
-)
+_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]*)(:[0-9]*)?\Z")
 """
 One C{Host} (RFC 9112 section 3.2): a name, an IPv4 address or a bracketed
 IPv6 address, and an optional port.  A comma is not allowed although RFC
@@ -165,7 +163,7 @@ class HTTPLimits:
         )
 
 
-class _BadRequest(Exception):
+class _BadRequestError(Exception):
     """
     The request is malformed: answer C{400}.
     """
@@ -193,7 +191,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
     site: Any
     factory: Any = None
     requestFactory: Callable[..., http.Request]
-    timeOut: float | None = None
+    timeOut: int | None = None
     callLater: Callable[..., IDelayedCall]
     abortTimeout = 15
     limits: HTTPLimits = HTTPLimits()
@@ -279,8 +277,8 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         header deadline: from the connection, so a client that connects and
         says nothing is held to it too.
         """
-        assert self.transport is not None
-        self.transport.registerProducer(self, True)
+        transport: Any = self.transport
+        transport.registerProducer(self, True)
         self._registered = True
         self.setTimeout(self.timeOut)
         self._startHeaderDeadline()
@@ -324,8 +322,9 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         Abort a connection that did not close in time.
         """
         self._abortingCall = None
-        if self.transport is not None:
-            self.transport.abortConnection()
+        transport: Any = self.transport
+        if transport is not None:
+            transport.abortConnection()
 
     # Parsing: one request at a time, so that the head of each is known
     # exactly and nothing behind a refused request is ever parsed.
@@ -344,7 +343,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             ):
                 if not self._step():
                     break
-        except _BadRequest:
+        except _BadRequestError:
             self._cancelDeadline()
             self.badRequest()
         except httptools.HttpParserError:
@@ -379,7 +378,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             end = buffer.find(b"\n")
             if end < 0:
                 if len(buffer) > 1024:
-                    raise _BadRequest("chunk line too long")
+                    raise _BadRequestError("chunk line too long")
                 return False
             piece = buffer[: end + 1]
             if state == _CHUNK_SIZE:
@@ -400,7 +399,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         except ValueError:
             return
         if size >= HUGE_CHUNK:
-            raise _BadRequest("chunk size out of range")
+            raise _BadRequestError("chunk size out of range")
         if size > self.maxBody:
             self.refuseTooLarge()
             return
@@ -448,7 +447,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         self._method = method
         if method not in _METHODS:
             if _TOKEN.match(method) is None:
-                raise _BadRequest("method")
+                raise _BadRequestError("method")
             head = b"PUT" + head[len(method) :]
         try:
             self._parser.feed_data(head)
@@ -457,7 +456,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             # any body here, and start a new parser for what follows.
             self._parser = httptools.HttpRequestParser(self)
             if self._chunked:
-                raise _BadRequest("chunked upgrade request") from None
+                raise _BadRequestError("chunked upgrade request") from None
             self._state = _BODY if self._bodyRemaining else _DONE
             if not self._complete and self._state == _DONE:
                 self.on_message_complete()
@@ -467,7 +466,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         try:
             self._parser.feed_data(piece)
         except httptools.HttpParserUpgrade:
-            raise _BadRequest("unexpected upgrade") from None
+            raise _BadRequestError("unexpected upgrade") from None
         if self._state == _BODY and not self._bodyRemaining and not self._complete:
             # The body of an upgrade request, which llhttp did not parse.
             self.on_message_complete()
@@ -495,7 +494,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             if lowered == b"host":
                 hosts += 1
                 if _HOST.match(value) is None:
-                    raise _BadRequest("Host")
+                    raise _BadRequestError("Host")
             elif lowered == b"content-length":
                 length = int(value)
             elif lowered == b"transfer-encoding":
@@ -503,7 +502,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             elif lowered == b"expect" and value.lower() == b"100-continue":
                 expectContinue = True
         if hosts > 1 or (not hosts and version == b"HTTP/1.1"):
-            raise _BadRequest("Host")
+            raise _BadRequestError("Host")
         self._version = version
         self._chunked = chunked
         self._bodyRemaining = length or 0
@@ -642,11 +641,11 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         Close once the responses are sent; stop being the transport's
         producer first, or a paused connection never closes.
         """
-        assert self.transport is not None
+        transport: Any = self.transport
         if self._registered:
             self._registered = False
-            self.transport.unregisterProducer()
-        self.transport.loseConnection()
+            transport.unregisterProducer()
+        transport.loseConnection()
 
     def registerProducer(self, producer: IProducer, streaming: bool) -> None:
         """

@@ -254,7 +254,9 @@ class EchoRequest(server.Request):
     and counts its body against the channel's limit.
     """
 
-    channel: EchoChannel
+    # Twisted declares it an HTTPChannel; it is echohub's channel, which has
+    # the interface twisted.web's Request uses.
+    channel: EchoChannel  # type: ignore[assignment]
     # Twisted declares content as None until gotLength; here it is always the
     # BytesIO that gotLength makes.
     content: BytesIO  # type: ignore[assignment]
@@ -458,7 +460,8 @@ class EchoSite(server.Site):
         channel.factory = self
         channel.site = self
         channel.requestFactory = self.requestFactory
-        channel.timeOut = self.timeOut
+        # TimeoutMixin types it int; any number of seconds works.
+        channel.timeOut = self.timeOut  # type: ignore[assignment]
         channel.callLater = self.reactor.callLater
         channel.maxBody = self.maxBody
         channel.setLimits(self.limits, self.reactor)
