@@ -9,10 +9,11 @@ README.md.  All code lives in the installed C{echohub} package.
 from twisted.application.service import Application
 from twisted.logger import ILogObserver
 
-from echohub.ops import observerFromEnvironment
-from echohub.tap import serviceFromEnvironment
+from echohub.ops import makeObserver
+from echohub.tap import configFromEnvironment, serviceFromConfig
 
+config = configFromEnvironment()
 application = Application("echohub")
 # [server] log_format: journald prefixes under systemd, text or JSON lines.
-application.setComponent(ILogObserver, observerFromEnvironment())
-serviceFromEnvironment().setServiceParent(application)
+application.setComponent(ILogObserver, makeObserver(config.server.log_format))
+serviceFromConfig(config).setServiceParent(application)

@@ -12,16 +12,16 @@ overrides the TOML file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from twisted.python import usage
 
 from echohub import service
-from echohub.config import ConfigError, Setting, allSettings, loadConfig
-from echohub.ops import Worker
-
-_LISTEN_OPTIONS = {"line": "line", "web": "web"}
+from echohub._upstream import useTwistLogObserver
+from echohub.config import Config, ConfigError, Setting, allSettings, loadConfig
+from echohub.ops import Worker, makeObserver
 
 
 def _optionName(s: Setting) -> str:
@@ -79,30 +79,63 @@ class Options(usage.Options):
         return found
 
 
-def serviceFromEnvironment(
+@contextmanager
+def _exitOnConfigError() -> Iterator[None]:
+    """
+    Turn a L{ConfigError} into C{SystemExit} with a one-line message, which
+    twistd and twist print to standard error before exiting with status 1.
+    """
+    try:
+        yield
+    except ConfigError as e:
+        raise SystemExit(f"echohub: configuration error: {e}") from None
+
+
+def configFromEnvironment(
     overrides: Mapping[tuple[str, str], object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """
+    Load the configuration, once, or exit with one line.
+
+    The C{.tac} file and the plugin call this and hand the result to both
+    the log observer and L{serviceFromConfig}.
+    """
+    with _exitOnConfigError():
+        return loadConfig(os.environ if environ is None else environ, overrides)
+
+
+def serviceFromConfig(
+    config: Config,
     environ: Mapping[str, str] | None = None,
     reactor: Any = None,
 ) -> service.EchohubService:
     """
-    Load the configuration and build the service, or exit with one line.
+    Build the service C{config} describes, or exit with one line (an
+    endpoint string can be wrong in ways only building it shows).
 
-    This is what the C{.tac} file and the plugin call: a configuration
-    error becomes C{SystemExit} with a one-line message, which twistd prints
-    to standard error before exiting with status 1.
+    @param environ: where a worker process learns its role
+        (L{Worker.fromEnvironment}).
     """
     environ = os.environ if environ is None else environ
-    try:
-        config = loadConfig(environ, overrides)
+    with _exitOnConfigError():
         return service.makeService(
             config, reactor, worker=Worker.fromEnvironment(environ)
         )
-    except ConfigError as e:
-        raise SystemExit(f"echohub: configuration error: {e}") from None
 
 
 def makeService(options: Options) -> service.EchohubService:
     """
     The plugin's service maker: build the service the options describe.
+
+    Under C{twist}, C{[server] log_format} also chooses the log observer
+    (as the C{.tac} does under twistd), writing to the file twist's
+    C{--log-file} names; twist's own C{--log-format} is overridden, since
+    twist cannot tell an explicit choice from its default.
     """
-    return serviceFromEnvironment(options.overrides())
+    config = configFromEnvironment(options.overrides())
+    useTwistLogObserver(
+        getattr(options, "parent", None),
+        lambda out: makeObserver(config.server.log_format, os.environ, out),
+    )
+    return serviceFromConfig(config)

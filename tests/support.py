@@ -9,6 +9,7 @@ actually bound from echohub's own log line (C{line listening on
 from __future__ import annotations
 
 import base64
+import json
 import os
 import queue
 import re
@@ -44,18 +45,23 @@ _LISTENING = re.compile(r"(\w+) listening on (\S+) \((.*)\)\s*$")
 
 def _text(line: str) -> str:
     """
-    The text of one log line: C{twist} writes JSON events when its output is
-    not a terminal (as RFC 7464 JSON text sequences: each record starts with
-    an ASCII record separator), C{twistd} writes formatted text.
+    The text of one log line: formatted text, echohub's JSON lines
+    (C{[server] log_format = "json"}: the text is the C{message} field), or
+    twist's own JSON events (RFC 7464 JSON text sequences: each record
+    starts with an ASCII record separator).
     """
-    line = line.lstrip("\x1e")
-    if not line.startswith("{"):
+    text = line.lstrip("\x1e")
+    if not text.startswith("{"):
         return line
     try:
-        event = eventFromJSON(line)
+        record = json.loads(text)
     except ValueError:
         return line
-    return formatEvent(event)
+    if not isinstance(record, dict):
+        return line
+    if "log_format" not in record and isinstance(record.get("message"), str):
+        return record["message"]
+    return formatEvent(eventFromJSON(text))
 
 
 def cleanEnvironment(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -4,14 +4,18 @@ Tests for L{echohub.tap}: the plugin's options, and the plugin end to end.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable
+from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.ops._listeners import ListeningService
-from echohub.tap import Options, serviceFromEnvironment
+from echohub.ops._logs import DescriptorExhaustionFilter, JSONLinesObserver
+from echohub.tap import Options, configFromEnvironment, makeService, serviceFromConfig
 from tests.support import TWIST, TWISTD, EchohubProcess, recvUntil
 
 
@@ -60,20 +64,22 @@ class OptionsTests(SynchronousTestCase):
         self.assertRaises(UsageError, self.parse, "--line-max-line-lenght", "3")
 
 
-class ServiceFromEnvironmentTests(SynchronousTestCase):
+class ServiceFromConfigTests(SynchronousTestCase):
     """
-    L{serviceFromEnvironment} builds the service or exits with one line.
+    L{configFromEnvironment} loads the configuration once and
+    L{serviceFromConfig} builds the service from it; either exits with one
+    line on a configuration error.
     """
 
     def test_builds(self) -> None:
         """
         A valid configuration gives one listener per endpoint string.
         """
-        service = serviceFromEnvironment(
+        config = configFromEnvironment(
             {("line", "listen"): "tcp:1 tcp:2", ("web", "listen"): "tcp:3"},
             environ={},
-            reactor=MemoryReactorClock(),
         )
+        service = serviceFromConfig(config, environ={}, reactor=MemoryReactorClock())
         names = sorted(
             child.name for child in service if isinstance(child, ListeningService)
         )
@@ -85,14 +91,67 @@ class ServiceFromEnvironmentTests(SynchronousTestCase):
         """
         error = self.assertRaises(
             SystemExit,
-            serviceFromEnvironment,
+            configFromEnvironment,
             {("line", "max_line_length"): "many"},
             environ={},
-            reactor=MemoryReactorClock(),
         )
         self.assertEqual(str(error).count("\n"), 0)
         self.assertIn("echohub: configuration error", str(error))
         self.assertIn("max_line_length", str(error))
+
+    def test_endpointErrorExits(self) -> None:
+        """
+        An endpoint string that only fails when the listener is built is a
+        one-line C{SystemExit} too.
+        """
+        config = configFromEnvironment(
+            {("line", "listen"): "nosuchprefix:1", ("web", "listen"): ""}, environ={}
+        )
+        error = self.assertRaises(
+            SystemExit,
+            serviceFromConfig,
+            config,
+            environ={},
+            reactor=MemoryReactorClock(),
+        )
+        self.assertEqual(str(error).count("\n"), 0)
+        self.assertIn("nosuchprefix:1", str(error))
+
+
+class TwistLogObserverTests(SynchronousTestCase):
+    """
+    Under C{twist}, L{makeService} makes C{[server] log_format} choose the
+    log observer.  C{twist}'s options are a mapping whose
+    C{fileLogObserverFactory} it has filled in before the plugin runs; a
+    dictionary stands in for them.
+    """
+
+    def test_logFormatChoosesObserver(self) -> None:
+        """
+        C{--server-log-format json} replaces twist's observer factory with
+        one that writes echohub's JSON lines to the file twist hands it.
+        """
+        options = Options()
+        parent: dict[str, Any] = {"fileLogObserverFactory": "twist's default"}
+        options.parent = parent
+        options.parseOptions(["--line=", "--web=", "--server-log-format", "json"])
+        makeService(options)
+        out = io.StringIO()
+        observer = parent["fileLogObserverFactory"](out)
+        assert isinstance(observer, DescriptorExhaustionFilter)
+        self.assertIsInstance(observer.observer, JSONLinesObserver)
+
+    def test_twistdUntouched(self) -> None:
+        """
+        Under twistd (whose options have no observer factory) nothing is
+        added to the parent's options.
+        """
+        options = Options()
+        parent: dict[str, Any] = {"logger": None}
+        options.parent = parent
+        options.parseOptions(["--line=", "--web="])
+        makeService(options)
+        self.assertEqual(parent, {"logger": None})
 
 
 def test_twistPlugin(echohub: Callable[..., EchohubProcess]) -> None:
@@ -118,6 +177,23 @@ def test_twistPlugin(echohub: Callable[..., EchohubProcess]) -> None:
         reply = recvUntil(sock, 200)
     assert reply.startswith(b"short\nERROR ")
     assert b"10 bytes" in reply
+
+
+def test_twistHonoursLogFormat(echohub: Callable[..., EchohubProcess]) -> None:
+    """
+    C{twist echohub} writes C{[server] log_format} lines: with C{json},
+    echohub's JSON objects (no RFC 7464 record separator, a C{message}
+    field), as under twistd.
+    """
+    process = echohub(
+        {"ECHOHUB_SERVER_LOG_FORMAT": "json"},
+        listeners=1,
+        args=[str(TWIST), "echohub", "--line", "tcp:0:interface=127.0.0.1", "--web="],
+    )
+    lines = [line for line in process.output.splitlines() if line.strip()]
+    assert lines and all(not line.startswith("\x1e") for line in lines), lines
+    records = [json.loads(line) for line in lines]
+    assert any("line listening on" in r["message"] for r in records), records
 
 
 def test_twistdPlugin(echohub: Callable[..., EchohubProcess]) -> None:

@@ -43,7 +43,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from echohub._net import openSSLReason
+from echohub._net import cancelCall, openSSLReason
 from echohub.ops import (
     ConnectionCaps,
     ConnectionRegistry,
@@ -187,8 +187,7 @@ class EchoConnection(Protocol, TimeoutMixin):
 
         @param reason: why, for the access log.
         """
-        if self._drainCall is not None and self._drainCall.active():
-            self._drainCall.cancel()
+        cancelCall(self._drainCall)
         if self._closing:
             return
         self.flushPending()
@@ -251,8 +250,7 @@ class EchoConnection(Protocol, TimeoutMixin):
         Stop the timers, leave the registry and write the access log line.
         """
         self.setTimeout(None)
-        if self._drainCall is not None and self._drainCall.active():
-            self._drainCall.cancel()
+        cancelCall(self._drainCall)
         self.factory.connections.remove(self)
         if self._linger is not None:
             self._linger.connectionLost()

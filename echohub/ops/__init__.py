@@ -9,13 +9,13 @@ these names from here and never from the private modules; nothing here
 imports a protocol.
 """
 
-from echohub.ops._access import ServiceAccess
+from echohub.ops._access import ServiceAccess, logAccess
 from echohub.ops._caps import CAP, PEER_CAP, ConnectionCaps
 from echohub.ops._connections import ConnectionRegistry, IDrainable
 from echohub.ops._fastwrite import write as fastWrite
 from echohub.ops._linger import Lingering, LingeringClose, lingeringClose
 from echohub.ops._listeners import ListenError, ListeningService
-from echohub.ops._logs import RateLimitedLog, observerFromEnvironment
+from echohub.ops._logs import RateLimitedLog, makeObserver
 from echohub.ops._metrics import Metrics, Reason
 from echohub.ops._notify import Notifier
 from echohub.ops._proxy import ProxyServerEndpoint
@@ -52,5 +52,6 @@ __all__ = [
     "fastWrite",
     "groupMetricsDirectory",
     "lingeringClose",
-    "observerFromEnvironment",
+    "logAccess",
+    "makeObserver",
 ]

@@ -25,6 +25,48 @@ from echohub.ops._logs import RateLimitedLog
 from echohub.ops._metrics import Metrics
 
 
+def logAccess(
+    log: Logger,
+    service: str,
+    peer: str,
+    bytesIn: int,
+    bytesOut: int,
+    duration: float,
+    request: str = "",
+    detail: str = "",
+    **fields: object,
+) -> None:
+    """
+    Write one access log line, the one shape every service's share:
+    C{SERVICE access: PEER[ REQUEST] N bytes in, M bytes out, D s[DETAIL]}.
+
+    The line is formatted here, once, with an f-string, and handed to the
+    logger as C{{log_text}} (the convention of Twisted's own legacy-log
+    bridge, which L{echohub.ops._logs} writes without parsing again):
+    parsing a format string of seven fields for every HTTP request cost
+    about a third of the access log.  The fields stay in the event, for the
+    JSON log.
+
+    @param peer: the client's address, as L{formatAddress} shows it.
+    @param request: what was asked, e.g. C{GET /echo 200}; empty for a
+        connection-level service.
+    @param detail: appended as is, e.g. C{, client closed}.
+    @param fields: more fields for the event (C{method}, C{reason}, ...).
+    """
+    request = f" {request}" if request else ""
+    log.info(
+        "{log_text}",
+        log_text=f"{service} access: {peer}{request} {bytesIn} bytes in,"
+        f" {bytesOut} bytes out, {duration:.3f} s{detail}",
+        service=service,
+        peer=peer,
+        bytes_in=bytesIn,
+        bytes_out=bytesOut,
+        duration=duration,
+        **fields,
+    )
+
+
 class ServiceAccess:
     """
     Caps, metrics and logs of one service (C{line}, C{web}).
@@ -153,14 +195,14 @@ class ServiceAccess:
         @param reason: why it closed, e.g. C{client closed}, C{idle timeout}.
         """
         self.release(peer, listener)
-        self.log.info(
-            "{service} access: {peer} {bytes_in} bytes in, {bytes_out} bytes out,"
-            " {duration:.3f} s, {reason}",
-            service=self.service,
-            peer=formatAddress(peer),
+        logAccess(
+            self.log,
+            self.service,
+            formatAddress(peer),
+            bytesIn,
+            bytesOut,
+            self.clock.seconds() - started,
+            detail=f", {reason}",
             listener=listener,
-            bytes_in=bytesIn,
-            bytes_out=bytesOut,
-            duration=self.clock.seconds() - started,
             reason=reason,
         )

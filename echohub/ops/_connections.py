@@ -15,6 +15,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from zope.interface import Attribute, Interface
 
+from echohub._net import cancelCall
+
 
 class IDrainable(Interface):
     """
@@ -95,9 +97,8 @@ class ConnectionRegistry:
         """
         Fire the drain's Deferred and cancel its deadline.
         """
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        cancelCall(self._deadline)
+        self._deadline = None
         drained, self._drained = self._drained, None
         assert drained is not None
         drained.callback(None)

@@ -17,8 +17,9 @@ of each line, by C{[server] log_format}:
     - C{auto} (the default): C{journald} when standard output is the journal
       (C{$JOURNAL_STREAM} names its device and inode), else C{text}.
 
-twistd picks the observer up from the application (C{echohub.tac} sets it)
-or from C{twistd --logger=echohub.logs.observerFromEnvironment}.
+The configuration is loaded once, by C{echohub.tac} or the plugin
+(L{echohub.tap}), which hand its C{log_format} to L{makeObserver}: twistd
+picks the observer up from the application, twist from its options.
 
 L{RateLimitedLog} keeps a flood (of refused connections, of bad PROXY
 headers) from becoming a flood of log lines: one line per kind per interval,
@@ -47,8 +48,6 @@ from twisted.logger import (
     timeFormatRFC3339,
 )
 from zope.interface import implementer
-
-from echohub.config import ConfigError, loadConfig
 
 JOURNAL_STREAM = "JOURNAL_STREAM"
 
@@ -209,11 +208,19 @@ def underJournal(environ: Mapping[str, str], out: IO[str]) -> bool:
 
 
 def makeObserver(
-    logFormat: str, environ: Mapping[str, str], out: IO[str]
+    logFormat: str,
+    environ: Mapping[str, str] | None = None,
+    out: IO[str] | None = None,
 ) -> ILogObserver:
     """
-    The observer for C{logFormat} (a C{[server] log_format} value).
+    The observer for C{logFormat}, the C{[server] log_format} of the
+    configuration the caller loaded (this module loads none).
+
+    @param environ: where C{$JOURNAL_STREAM} is read, for C{auto}.
+    @param out: where the lines go; standard output by default.
     """
+    environ = os.environ if environ is None else environ
+    out = sys.stdout if out is None else out
     if logFormat == "auto":
         logFormat = "journald" if underJournal(environ, out) else "text"
     observer: ILogObserver
@@ -265,25 +272,6 @@ class DescriptorExhaustionFilter:
             )
             self._closed = 0
         self.observer(event)
-
-
-def observerFromEnvironment(
-    environ: Mapping[str, str] | None = None, out: IO[str] | None = None
-) -> ILogObserver:
-    """
-    The log observer the configuration asks for, writing to standard output.
-
-    This is a C{twistd --logger} factory (it takes no argument) and what
-    C{echohub.tac} installs.  A configuration error falls back to text: the
-    service's own start-up reports it, in that text.
-    """
-    environ = os.environ if environ is None else environ
-    out = sys.stdout if out is None else out
-    try:
-        logFormat = loadConfig(environ).server.log_format
-    except ConfigError:
-        logFormat = "text"
-    return makeObserver(logFormat, environ, out)
 
 
 class RateLimitedLog:

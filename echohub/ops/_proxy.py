@@ -74,6 +74,7 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, implementer, providedBy
 
+from echohub._net import cancelCall
 from echohub.ops._metrics import Reason
 
 HEADER_TIMEOUT = 10.0
@@ -301,8 +302,7 @@ class ProxyHeaderProtocol(ProtocolWrapper):
         self.transport.abortConnection()
 
     def _cancelTimeout(self) -> None:
-        if self._timeout is not None and self._timeout.active():
-            self._timeout.cancel()
+        cancelCall(self._timeout)
         self._timeout = None
 
     def getPeer(self) -> IAddress:

@@ -47,7 +47,7 @@ from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from echohub._net import formatAddress, openSSLReason
+from echohub._net import cancelCall, formatAddress, openSSLReason
 from echohub.ops import RateLimitedLog
 
 FAILURE_LOG_INTERVAL = 10.0
@@ -85,10 +85,8 @@ class TLSServerProtocol(BufferingTLSTransport):
         super().makeConnection(transport)
 
     def _cancelTimeout(self) -> None:
-        if self._timeoutCall is not None:
-            if self._timeoutCall.active():
-                self._timeoutCall.cancel()
-            self._timeoutCall = None
+        cancelCall(self._timeoutCall)
+        self._timeoutCall = None
 
     def _handshakeTimedOut(self) -> None:
         self._timeoutCall = None

@@ -72,6 +72,7 @@ from twisted.web import http
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
+from echohub._net import cancelCall
 from echohub.config import WebConfig
 from echohub.ops import Reason
 
@@ -304,8 +305,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         self.setTimeout(None)
         self._cancelDeadline()
         for call in (self._replay, self._abortingCall, self._pullCall):
-            if call is not None and call.active():
-                call.cancel()
+            cancelCall(call)
         for request in list(self.requests):
             request.connectionLost(reason)
 
@@ -679,8 +679,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         Forget the response's producer.
         """
         self._requestProducer = None
-        if self._pullCall is not None and self._pullCall.active():
-            self._pullCall.cancel()
+        cancelCall(self._pullCall)
         self._pullCall = None
 
     # IPushProducer, for the transport.
@@ -809,10 +808,8 @@ class HTTP11Channel(Protocol, TimeoutMixin):
 
     def _cancelDeadline(self) -> None:
         self._onDeadline = None
-        if self._deadline is not None:
-            if self._deadline.active():
-                self._deadline.cancel()
-            self._deadline = None
+        cancelCall(self._deadline)
+        self._deadline = None
 
     def _closing(self) -> bool:
         return self.transport is None or bool(

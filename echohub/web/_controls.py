@@ -24,6 +24,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from echohub._net import cancelCall
 from echohub.web._inspection import describeRequest
 from echohub.web._resource import (
     PlainTextResource,
@@ -181,8 +182,7 @@ class DelayResource(PlainTextResource):
         timer = self.reactor.callLater(seconds, answer)
 
         def gone(reason: Failure) -> None:
-            if timer.active():
-                timer.cancel()
+            cancelCall(timer)
 
         request.notifyFinish().addErrback(gone)
         return NOT_DONE_YET

@@ -26,13 +26,33 @@ from twisted.web.iweb import IRequest
 _EXPOSE = b"*"
 _MAX_AGE = b"600"
 
+_DEFAULT_PORTS = {b"http": b"80", b"https": b"443"}
+
+
+def normalOrigin(origin: bytes) -> bytes:
+    """
+    C{origin} (C{scheme://host[:port]}) in the form two origins are compared
+    in: without surrounding space or a trailing slash, lower-cased, and
+    without the port when it is its scheme's default, since a browser omits
+    it (C{https://example.com:443} is C{https://example.com}).  A bracketed
+    IPv6 host keeps its colons.  Anything else (C{null}, C{*}) is only
+    lower-cased and stripped.
+    """
+    origin = origin.strip().rstrip(b"/").lower()
+    scheme, separator, authority = origin.partition(b"://")
+    host, colon, port = authority.rpartition(b":")
+    if separator and colon and b"]" not in port and port == _DEFAULT_PORTS.get(scheme):
+        return scheme + b"://" + host
+    return origin
+
 
 @dataclass(frozen=True)
 class CORSPolicy:
     """
     Which origins may read this site's responses from script.
 
-    @ivar origins: the allowed origins, lower-cased; C{*} allows any.
+    @ivar origins: the allowed origins, as L{normalOrigin} gives them;
+        C{*} allows any.
     @ivar credentials: whether a listed origin may send credentials.
     """
 
@@ -45,18 +65,9 @@ class CORSPolicy:
         Build the policy from the C{[web] cors_*} settings.
         """
         return cls(
-            frozenset(
-                o.rstrip("/").lower().encode("ascii", "replace") for o in origins
-            ),
+            frozenset(normalOrigin(o.encode("ascii", "replace")) for o in origins),
             credentials,
         )
-
-    @property
-    def enabled(self) -> bool:
-        """
-        Whether any origin is allowed at all.
-        """
-        return bool(self.origins)
 
     def apply(self, request: IRequest) -> bool:
         """
@@ -71,7 +82,7 @@ class CORSPolicy:
         origin = request.getHeader(b"Origin")
         if origin is None:
             return False
-        listed = origin.lower() in self.origins
+        listed = normalOrigin(origin) in self.origins
         if not listed and b"*" not in self.origins:
             return False
         request.setHeader(b"Access-Control-Allow-Origin", origin)

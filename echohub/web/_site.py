@@ -41,7 +41,7 @@ from twisted.web import http, server
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-from echohub._net import formatAddress
+from echohub._net import cancelCall, formatAddress
 from echohub.config import WebConfig, WebSocketConfig
 from echohub.ops import (
     ConnectionCaps,
@@ -51,10 +51,12 @@ from echohub.ops import (
     Metrics,
     Reason,
     ServiceAccess,
+    logAccess,
 )
 from echohub.web._channel import HTTP11Channel, HTTPLimits
+from echohub.web._resource import PLAIN_TEXT
 from echohub.web._security import connectionHeaders, hstsValue
-from echohub.web._tree import PLAIN_TEXT, buildResourceTree
+from echohub.web._tree import buildResourceTree
 
 _log = Logger()
 
@@ -140,8 +142,7 @@ class EchoChannel(HTTP11Channel):
         """
         Cancel the abort a refusal scheduled, if any.
         """
-        if self._abortCall is not None and self._abortCall.active():
-            self._abortCall.cancel()
+        cancelCall(self._abortCall)
         if self._linger is not None:  # lingering close
             self._linger.connectionLost()
         self.site.connections.remove(self)
@@ -428,17 +429,17 @@ class EchoSite(server.Site):
         refusal by the channel (C{400}, C{408}, C{413}, C{414}, C{431}),
         whose method and target are C{-} when they never arrived.
         """
-        _log.info(
-            "{log_text}",
-            log_text=f"web access: {peer} {method} {path} {status} {bytesIn} bytes"
-            f" in, {bytesOut} bytes out, {duration:.3f} s",
-            peer=peer,
+        logAccess(
+            _log,
+            "web",
+            peer,
+            bytesIn,
+            bytesOut,
+            duration,
+            f"{method} {path} {status}",
             method=method,
             path=path,
             status=status,
-            bytes_in=bytesIn,
-            bytes_out=bytesOut,
-            duration=duration,
             listener=self.listener,
         )
 

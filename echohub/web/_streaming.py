@@ -25,6 +25,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
+from echohub._net import cancelCall
 from echohub.web._inspection import fullURL
 from echohub.web._resource import JSON, PlainTextResource, badRequest
 
@@ -34,8 +35,6 @@ class Ticker:
     """
     Write C{count} items to a request, one per C{interval} seconds, then
     finish it; the first item is written at once.
-
-    @ivar sent: how many items have been written.
     """
 
     def __init__(
@@ -61,7 +60,6 @@ class Ticker:
         self.count = count
         self.interval = interval
         self.last = last
-        self.sent = 0
         self._call: IDelayedCall | None = None
         self._paused = False
         self._owed = False
@@ -93,7 +91,6 @@ class Ticker:
             return
         self.request.write(self.item(self.next))
         self.next += 1
-        self.sent += 1
         delay = self.interval if self.next < self.count else 0
         self._call = self.clock.callLater(delay, self._tick)
 
@@ -117,8 +114,7 @@ class Ticker:
         The connection is gone: stop the timer.
         """
         self._stopped = True
-        if self._call is not None and self._call.active():
-            self._call.cancel()
+        cancelCall(self._call)
         self._call = None
 
     def _gone(self, reason: Failure) -> None:

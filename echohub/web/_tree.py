@@ -42,8 +42,6 @@ from echohub.web._cors import CORSPolicy
 from echohub.web._inspection import inspectionResources
 from echohub.web._resource import (
     ECHO_HEADERS,
-    NOT_FOUND,
-    PLAIN_TEXT,
     NotFound,
     PlainTextResource,
     echoContentType,
@@ -52,22 +50,6 @@ from echohub.web._resource import (
 from echohub.web._streaming import streamingResources
 from echohub.web._tlsresource import TLSResource
 from echohub.web._websocket import EchoWebSocketResource
-
-__all__ = [
-    "NOT_FOUND",
-    "PLAIN_TEXT",
-    "EchoResource",
-    "HealthResource",
-    "IndexPage",
-    "NotFound",
-    "PlainTextResource",
-    "Root",
-    "buildResourceTree",
-    "echoContentType",
-    "loadPage",
-    "pagePolicy",
-    "plainText",
-]
 
 
 def loadPage() -> bytes:

@@ -83,9 +83,10 @@ from twisted.web.server import Request
 from twisted.web.websocket import WebSocketResource, WebSocketTransport
 from zope.interface import implementer
 
-from echohub._net import formatAddress
+from echohub._net import cancelCall, formatAddress
 from echohub.config import WebSocketConfig
-from echohub.ops import IDrainable, LingeringClose
+from echohub.ops import IDrainable, LingeringClose, logAccess
+from echohub.web._cors import normalOrigin
 from echohub.web._resource import plainText
 
 _log = Logger()
@@ -439,8 +440,7 @@ class EchoSession:
             )
 
     def _stopPinging(self) -> None:
-        if self._pingCall is not None and self._pingCall.active():
-            self._pingCall.cancel()
+        cancelCall(self._pingCall)
         self._pingCall = None
 
     def connectionLost(self, reason: Failure) -> None:
@@ -450,33 +450,40 @@ class EchoSession:
         """
         self.closing = self._lost = True
         self._stopPinging()
-        if self._abortCall is not None and self._abortCall.active():
-            self._abortCall.cancel()
+        cancelCall(self._abortCall)
         if self._linger is not None:  # lingering close
             self._linger.connectionLost()
         type(self.channel).connectionLost(self.channel, reason)
         self.channel.site.connections.remove(self)
         request = self.request
-        _log.info(
-            "web access: {peer} {method} {path} 101 {bytes_in} bytes in,"
-            " {bytes_out} bytes out, {duration:.3f} s; websocket"
-            " {messages_in} messages in, {messages_out} out, close {code} by"
-            " {closed_by}, origin {origin}{lingered}",
-            peer=formatAddress(request.getClientAddress()),
-            method=request.method.decode("ascii"),
-            path=request.uri.decode("ascii", "replace"),
-            bytes_in=self.bytesIn,
-            bytes_out=self.bytesOut,
-            duration=self.clock.seconds() - self._started,
-            messages_in=self.messagesIn,
-            messages_out=self.messagesOut,
-            code=self.closeCode or ABNORMAL,
-            closed_by=self.closedBy,
-            origin=(request.getHeader(b"Origin") or b"-").decode("ascii", "replace"),
-            lingered=""
+        method = request.method.decode("ascii")
+        path = request.uri.decode("ascii", "replace")
+        code = self.closeCode or ABNORMAL
+        origin = (request.getHeader(b"Origin") or b"-").decode("ascii", "replace")
+        lingered = (
+            ""
             if self._linger is None
             else f"; lingered ({self._linger.discarded} bytes discarded,"
-            f" {self._linger.ended})",
+            f" {self._linger.ended})"
+        )
+        logAccess(
+            _log,
+            "web",
+            formatAddress(request.getClientAddress()),
+            self.bytesIn,
+            self.bytesOut,
+            self.clock.seconds() - self._started,
+            f"{method} {path} 101",
+            f"; websocket {self.messagesIn} messages in, {self.messagesOut} out,"
+            f" close {code} by {self.closedBy}, origin {origin}{lingered}",
+            method=method,
+            path=path,
+            messages_in=self.messagesIn,
+            messages_out=self.messagesOut,
+            code=code,
+            closed_by=self.closedBy,
+            origin=origin,
+            lingered=lingered,
             websocket=True,
         )
 
@@ -494,22 +501,6 @@ class EchoSessionFactory:
         return EchoSession(request, self.config, self.clock)
 
 
-_DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
-
-
-def _normalOrigin(origin: bytes) -> bytes:
-    """
-    An origin lower-cased, without a trailing slash or its scheme's
-    default port, for comparison.
-    """
-    origin = origin.strip().rstrip(b"/").lower()
-    scheme = origin.split(b"://", 1)[0]
-    port = _DEFAULT_PORTS.get(scheme)
-    if port and origin.endswith(port):
-        origin = origin[: -len(port)]
-    return origin
-
-
 def originAllowed(request: IRequest, allowed: tuple[str, ...]) -> bool:
     """
     Whether a WebSocket handshake's C{Origin} is acceptable: absent (not a
@@ -520,9 +511,9 @@ def originAllowed(request: IRequest, allowed: tuple[str, ...]) -> bool:
     if origin is None or "*" in allowed:
         return True
     scheme = b"https" if request.isSecure() else b"http"
-    own = _normalOrigin(scheme + b"://" + (request.getHeader(b"Host") or b""))
-    listed = {_normalOrigin(o.encode("ascii", "replace")) for o in allowed}
-    return _normalOrigin(origin) in listed | {own}
+    own = normalOrigin(scheme + b"://" + (request.getHeader(b"Host") or b""))
+    listed = {normalOrigin(o.encode("ascii", "replace")) for o in allowed}
+    return normalOrigin(origin) in listed | {own}
 
 
 def handshakeRefusal(request: Request) -> tuple[int, str] | None:

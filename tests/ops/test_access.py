@@ -9,12 +9,12 @@ from prometheus_client import generate_latest
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import globalLogPublisher
+from twisted.logger import Logger, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import LineConfig, WebConfig
 from echohub.line._protocol import LineEchoFactory
-from echohub.ops._access import ServiceAccess
+from echohub.ops._access import ServiceAccess, logAccess
 from echohub.ops._caps import ConnectionCaps
 from echohub.ops._metrics import Metrics
 from echohub.web._site import buildSite
@@ -159,3 +159,46 @@ class HealthTests(SynchronousTestCase):
         self.assertTrue(response.startswith(b"HTTP/1.1 503 "), response)
         self.assertIn(b"Connection: close", response)
         self.assertTrue(response.endswith(b"draining\n"))
+
+
+class LogAccessTests(SynchronousTestCase):
+    """
+    L{logAccess} writes every service's access line in one shape, as a
+    preformatted event that keeps its fields.
+    """
+
+    def setUp(self) -> None:
+        self.events: list[dict[str, object]] = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def test_connectionLine(self) -> None:
+        """
+        Without a request the line is peer, bytes, duration and the detail.
+        """
+        logAccess(Logger(), "line", "192.0.2.5:4000", 8, 9, 2.0, detail=", idle")
+        [event] = self.events
+        self.assertEqual(
+            formatEvent(event),
+            "line access: 192.0.2.5:4000 8 bytes in, 9 bytes out, 2.000 s, idle",
+        )
+        self.assertEqual(event["log_format"], "{log_text}")
+        self.assertEqual(
+            (event["service"], event["peer"], event["bytes_in"], event["bytes_out"]),
+            ("line", "192.0.2.5:4000", 8, 9),
+        )
+
+    def test_requestLineAndFields(self) -> None:
+        """
+        A request goes between the peer and the bytes; extra fields are
+        kept in the event.
+        """
+        logAccess(
+            Logger(), "web", "[::1]:5", 0, 3, 0.0004, "GET / 200", "; ws", status=200
+        )
+        [event] = self.events
+        self.assertEqual(
+            formatEvent(event),
+            "web access: [::1]:5 GET / 200 0 bytes in, 3 bytes out, 0.000 s; ws",
+        )
+        self.assertEqual(event["status"], 200)

@@ -8,17 +8,18 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import tempfile
 
 from twisted.internet.task import Clock
 from twisted.logger import (
     Logger,
     LogLevel,
+    LogPublisher,
     formatEvent,
     formatEventAsClassicLogText,
     globalLogPublisher,
 )
-from twisted.logger._observer import LogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -29,7 +30,6 @@ from echohub.ops._logs import (
     JSONLinesObserver,
     RateLimitedLog,
     makeObserver,
-    observerFromEnvironment,
     underJournal,
 )
 
@@ -176,21 +176,32 @@ class ChoiceTests(SynchronousTestCase):
             assert isinstance(chosen, DescriptorExhaustionFilter)
             self.assertIsInstance(chosen.observer, JournaldObserver)
 
-    def test_fromEnvironment(self) -> None:
+    def test_formats(self) -> None:
         """
-        C{ECHOHUB_SERVER_LOG_FORMAT} picks the observer; a bad configuration
-        falls back to text, which the start-up error is then written in.
+        Each C{log_format} value the caller hands in picks its observer,
+        always behind the descriptor-exhaustion filter; C{text} (and C{auto}
+        off the journal) is Twisted's file observer.
         """
         out = io.StringIO()
-        env = {"ECHOHUB_SERVER_LOG_FORMAT": "json"}
-        chosen = observerFromEnvironment(env, out)
-        assert isinstance(chosen, DescriptorExhaustionFilter)
-        self.assertIsInstance(chosen.observer, JSONLinesObserver)
-        fallback = observerFromEnvironment({"ECHOHUB_SERVER_LOG_FORMAT": "xml"}, out)
-        assert isinstance(fallback, DescriptorExhaustionFilter)
-        self.assertNotIsInstance(
-            fallback.observer, (JSONLinesObserver, JournaldObserver)
-        )
+        chosen = {}
+        for logFormat in ("json", "journald", "text", "auto"):
+            observer = makeObserver(logFormat, {}, out)
+            assert isinstance(observer, DescriptorExhaustionFilter)
+            chosen[logFormat] = type(observer.observer)
+        self.assertEqual(chosen["json"], JSONLinesObserver)
+        self.assertEqual(chosen["journald"], JournaldObserver)
+        self.assertEqual(chosen["text"], chosen["auto"])
+        self.assertNotIn(chosen["text"], (JSONLinesObserver, JournaldObserver))
+
+    def test_standardOutputByDefault(self) -> None:
+        """
+        Without C{out}, the observer writes to standard output as it is when
+        the observer is made (what twistd's application component needs).
+        """
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        emit(makeObserver("json", {}), LogLevel.info, "to {where}", where="stdout")
+        self.assertEqual(json.loads(out.getvalue())["message"], "to stdout")
 
 
 class RateLimitedLogTests(SynchronousTestCase):

@@ -13,8 +13,8 @@ from hashlib import sha256
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.testing import Response, exchange
+from echohub.web._resource import PLAIN_TEXT
 from echohub.web._tree import (
-    PLAIN_TEXT,
     IndexPage,
     buildResourceTree,
     echoContentType,
