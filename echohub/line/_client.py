@@ -11,7 +11,15 @@ C{tcp:127.0.0.1:7007}, C{unix:/run/echohub.sock} or
 C{tls:localhost:7443:trustRoots=DIR/trust} (add
 C{:certificate=F:privateKey=F} for mutual TLS).  Each C{--message} is one
 line; without any, the lines of standard input are sent.  Every echoed line is
-written to stdout as it arrives.
+written to stdout as it arrives.  The byte echo (RFC 862 over TCP) echoes
+lines too, so the same endpoints test it.
+
+C{udp:HOST:PORT} (C{udp:[::1]:7007} for an IPv6 address) talks to a UDP
+echo instead: each line is sent as one datagram, without its newline, and
+its echo awaited before the next is sent, so that every answer is matched
+to its datagram.  Nothing is resent: a datagram or answer lost on the way
+is a failure at the timeout, which is the point when testing a firewall,
+a NAT or a UDP load balancer.
 
 Exit status: 0 when every line came back identical and in order; 1 on a
 mismatch, an C{ERROR} line from the server, a connection that failed or
@@ -30,11 +38,12 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from OpenSSL import SSL, crypto
 from service_identity import VerificationError
-from twisted.internet.defer import CancelledError, Deferred, fail
+from twisted.internet.abstract import isIPv6Address
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.endpoints import clientFromString
 from twisted.internet.error import ConnectError, ConnectionDone
 from twisted.internet.interfaces import (
@@ -46,7 +55,12 @@ from twisted.internet.interfaces import (
     IStreamClientEndpoint,
     ITCPTransport,
 )
-from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.protocol import (
+    DatagramProtocol,
+    Factory,
+    Protocol,
+    connectionDone,
+)
 from twisted.internet.task import react
 from twisted.logger import globalLogBeginner
 from twisted.python.failure import Failure
@@ -285,6 +299,149 @@ def echo(
     return connecting.addCallback(exchange).addTimeout(timeout, clock, timedOut)
 
 
+class UDPEchoClient(DatagramProtocol):
+    """
+    Send each datagram once, each after the echo of the one before, and
+    check that each echo is identical.
+
+    @ivar done: as L{EchoClientProtocol.done}.
+    """
+
+    transport: Any
+
+    def __init__(
+        self,
+        datagrams: Sequence[bytes],
+        output: Callable[[bytes], None],
+        address: tuple[str, int],
+    ) -> None:
+        """
+        @param address: the server's IP address and port: the socket is
+            connected to it, so nothing from another address is taken for
+            an echo.
+        """
+        self._datagrams = list(datagrams)
+        self._pending = deque(self._datagrams)
+        self._output = output
+        self._address = address
+        self.done: Deferred[None] = Deferred()
+
+    @property
+    def answered(self) -> int:
+        """
+        How many datagrams were echoed so far.
+        """
+        return len(self._datagrams) - len(self._pending)
+
+    def startProtocol(self) -> None:
+        """
+        Connect the socket to the server and send the first datagram.
+        """
+        self.transport.connect(*self._address)
+        self._sendNext()
+
+    def _sendNext(self) -> None:
+        if not self._pending:
+            self.done.callback(None)
+            return
+        self.transport.write(self._pending[0])
+
+    def datagramReceived(self, datagram: bytes, addr: object) -> None:
+        """
+        Check the echo of the datagram in flight, then send the next.
+        """
+        if self.done.called:
+            return
+        expected = self._pending.popleft()
+        if datagram != expected:
+            number = self.answered
+            self.done.errback(
+                EchoError(
+                    f"echo {number} differs: sent {_shorten(expected)},"
+                    f" received {_shorten(datagram)}"
+                )
+            )
+            return
+        self._output(datagram + b"\n")
+        self._sendNext()
+
+    def connectionRefused(self) -> None:
+        """
+        The server's host answered with ICMP port unreachable.
+        """
+        if not self.done.called:
+            self.done.errback(
+                EchoError("nothing listens there (ICMP port unreachable)")
+            )
+
+
+def parseUDP(description: str) -> tuple[str, int] | None:
+    """
+    Read a C{udp:HOST:PORT} client string (C{udp:[::1]:7007} for IPv6).
+
+    @return: the host and port, or L{None} if C{description} is not one.
+    @raise ValueError: it is one, but malformed.
+    """
+    prefix, _, rest = description.partition(":")
+    if prefix.lower() != "udp":
+        return None
+    host, _, port = rest.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected udp:HOST:PORT, e.g. udp:127.0.0.1:7007")
+    return host, int(port)
+
+
+def udpEcho(
+    reactor: Any,
+    host: str,
+    port: int,
+    datagrams: Sequence[bytes],
+    output: Callable[[bytes], None],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Deferred[None]:
+    """
+    Send C{datagrams} to a UDP echo at C{(host, port)} and check their
+    echoes, within C{timeout} seconds in all (name resolution included).
+
+    @return: a L{Deferred} that fires with L{None} on success and fails with
+        L{EchoError} otherwise.
+    """
+    client: list[UDPEchoClient] = []
+    ports: list[Any] = []
+
+    def resolved(address: str) -> Deferred[None]:
+        protocol = UDPEchoClient(datagrams, output, (address, port))
+        client.append(protocol)
+        interface = "::" if isIPv6Address(address) else ""
+        ports.append(reactor.listenUDP(0, protocol, interface=interface))
+        return protocol.done
+
+    def timedOut(result: object, after: float) -> NoReturn:
+        if isinstance(result, Failure) and not result.check(CancelledError):
+            result.raiseException()
+        answered = client[0].answered if client else 0
+        raise EchoError(
+            f"timed out after {after:g} seconds with {answered} of"
+            f" {len(datagrams)} echoes"
+        )
+
+    def stop(result: object) -> object:
+        for listening in ports:
+            listening.stopListening()
+        return result
+
+    # reactor.resolve gives IPv4 addresses only: an IPv6 literal is used as is.
+    resolving: Deferred[str] = (
+        succeed(host) if isIPv6Address(host) else reactor.resolve(host)
+    )
+    return (
+        resolving.addCallback(resolved)
+        .addTimeout(timeout, reactor, timedOut)
+        .addBoth(stop)
+    )
+
+
 def describeFailure(failure: Failure) -> str:
     """
     One line saying why L{echo} failed, without a traceback.
@@ -332,7 +489,8 @@ def _parser() -> argparse.ArgumentParser:
         "endpoint",
         metavar="ENDPOINT",
         help="Twisted client endpoint, e.g. tcp:127.0.0.1:7007,"
-        " unix:/path/to/socket or tls:localhost:7443:trustRoots=DIR/trust",
+        " unix:/path/to/socket or tls:localhost:7443:trustRoots=DIR/trust;"
+        " or udp:HOST:PORT for a UDP echo (each line one datagram)",
     )
     parser.add_argument(
         "--message",
@@ -369,9 +527,10 @@ def _endpointError(description: str, error: Exception) -> str:
     return f"bad endpoint {description!r}: {reason}"
 
 
-def _run(reactor: IReactorTime, options: argparse.Namespace) -> Deferred[None]:
+def _run(reactor: Any, options: argparse.Namespace) -> Deferred[None]:
     try:
-        endpoint = clientFromString(reactor, options.endpoint)
+        udp = parseUDP(options.endpoint)
+        endpoint = None if udp else clientFromString(reactor, options.endpoint)
     except Exception as e:
         print(f"echohub-client: {_endpointError(options.endpoint, e)}", file=sys.stderr)
         return fail(SystemExit(2))
@@ -388,7 +547,12 @@ def _run(reactor: IReactorTime, options: argparse.Namespace) -> Deferred[None]:
         print(f"echohub-client: {describeFailure(failure)}", file=sys.stderr)
         raise SystemExit(1)
 
-    return echo(reactor, endpoint, lines, write, options.timeout).addErrback(failed)
+    if udp is not None:
+        exchange = udpEcho(reactor, *udp, lines, write, options.timeout)
+    else:
+        assert endpoint is not None
+        exchange = echo(reactor, endpoint, lines, write, options.timeout)
+    return exchange.addErrback(failed)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

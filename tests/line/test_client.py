@@ -7,6 +7,7 @@ real C{echohub-client} process against a TLS echo server on loopback.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -34,21 +35,25 @@ from twisted.internet.testing import StringTransport
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 from zope.interface import alsoProvides, implementer
 
 import echohub
+from echohub.config import UDPConfig
 from echohub.line._client import (
     ERROR_ALLOWANCE,
     EchoClientProtocol,
     EchoError,
     ServerError,
+    UDPEchoClient,
     describeFailure,
     echo,
+    parseUDP,
     splitLines,
 )
 from echohub.testing import temporaryPath
 from echohub.tls._devcert import DevCertificates, ensureDevCertificates
+from echohub.udp import DatagramLimits, UDPEcho
 
 LINES = [b"hello", b"", b"caf\xc3\xa9 \x00\xff\r"]
 ECHOES = b"".join(line + b"\n" for line in LINES)
@@ -565,3 +570,168 @@ class ClientProcessTests(TestCase):
                 b" invalid literal for int() with base 10: 'notaport'"
             ],
         )
+
+
+class FakeConnectedUDP:
+    """
+    The connected UDP transport L{UDPEchoClient} uses, in memory.
+    """
+
+    def __init__(self) -> None:
+        self.connected: tuple[str, int] | None = None
+        self.sent: list[bytes] = []
+
+    def connect(self, host: str, port: int) -> None:
+        self.connected = (host, port)
+
+    def write(self, datagram: bytes) -> None:
+        self.sent.append(datagram)
+
+
+class UDPEchoClientTests(SynchronousTestCase):
+    """
+    L{UDPEchoClient} sends one datagram at a time and checks each echo.
+    """
+
+    def start(
+        self, datagrams: Sequence[bytes]
+    ) -> tuple[UDPEchoClient, FakeConnectedUDP, list[bytes]]:
+        output: list[bytes] = []
+        protocol = UDPEchoClient(datagrams, output.append, ("192.0.2.1", 7007))
+        transport = FakeConnectedUDP()
+        protocol.makeConnection(transport)  # type: ignore[arg-type]
+        return protocol, transport, output
+
+    def test_oneDatagramAtATime(self) -> None:
+        """
+        The socket is connected to the server; each datagram is sent once
+        the previous one's echo arrived, and each echo is printed.
+        """
+        protocol, transport, output = self.start([b"one", b"", b"three"])
+        self.assertEqual(transport.connected, ("192.0.2.1", 7007))
+        self.assertEqual(transport.sent, [b"one"])
+        protocol.datagramReceived(b"one", ("192.0.2.1", 7007))
+        self.assertEqual(transport.sent, [b"one", b""])
+        protocol.datagramReceived(b"", ("192.0.2.1", 7007))
+        protocol.datagramReceived(b"three", ("192.0.2.1", 7007))
+        self.assertIsNone(self.successResultOf(protocol.done))
+        self.assertEqual(output, [b"one\n", b"\n", b"three\n"])
+
+    def test_mismatch(self) -> None:
+        """
+        An echo that differs fails with both datagrams named.
+        """
+        protocol, _, _ = self.start([b"one", b"two"])
+        protocol.datagramReceived(b"one", None)
+        protocol.datagramReceived(b"tw0", None)
+        failure = self.failureResultOf(protocol.done, EchoError)
+        self.assertEqual(
+            str(failure.value), "echo 2 differs: sent b'two', received b'tw0'"
+        )
+
+    def test_refused(self) -> None:
+        """
+        ICMP port unreachable is a failure saying nothing listens there.
+        """
+        protocol, _, _ = self.start([b"one"])
+        protocol.connectionRefused()
+        failure = self.failureResultOf(protocol.done, EchoError)
+        self.assertIn("ICMP port unreachable", str(failure.value))
+
+    def test_parseUDP(self) -> None:
+        """
+        C{udp:HOST:PORT} and C{udp:[IPv6]:PORT} are UDP strings; other
+        prefixes are not; a malformed one is an error.
+        """
+        self.assertEqual(parseUDP("udp:127.0.0.1:7007"), ("127.0.0.1", 7007))
+        self.assertEqual(parseUDP("UDP:[::1]:7"), ("::1", 7))
+        self.assertEqual(parseUDP("udp:localhost:7007"), ("localhost", 7007))
+        self.assertIsNone(parseUDP("tcp:127.0.0.1:7007"))
+        self.assertRaises(ValueError, parseUDP, "udp:127.0.0.1")
+        self.assertRaises(ValueError, parseUDP, "udp:127.0.0.1:70000")
+
+
+def haveIPv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+class UDPClientProcessTests(TestCase):
+    """
+    Run the real C{echohub-client udp:...} against echohub's UDP echo in
+    this process.
+    """
+
+    def setUp(self) -> None:
+        self.pythonPath = isolatedPythonPath(self)
+
+    def listen(self, interface: str) -> int:
+        limits = DatagramLimits(UDPConfig(min_source_port=0), reactor)  # type: ignore[arg-type]
+        port = reactor.listenUDP(0, UDPEcho(limits), interface=interface)  # type: ignore[attr-defined]
+        self.addCleanup(port.stopListening)
+        number: int = port.getHost().port
+        return number
+
+    def runClient(
+        self, *args: str, stdin: bytes | None = None
+    ) -> Deferred[tuple[bytes, bytes, int]]:
+        return getProcessOutputAndValue(
+            sys.executable,
+            ["-m", "echohub.line", "--timeout", "20", *args],
+            env={"PYTHONPATH": self.pythonPath, "PATH": os.environ.get("PATH", "")},
+            path=self.pythonPath,
+            stdinBytes=stdin,
+        )
+
+    async def test_ipv4(self) -> None:
+        """
+        Each line of standard input goes as one datagram; the echoes are
+        printed and the client exits 0.
+        """
+        port = self.listen("127.0.0.1")
+        out, err, code = await self.runClient(
+            f"udp:127.0.0.1:{port}", stdin=b"one\n\xff binary\n"
+        )
+        self.assertEqual((out, err, code), (b"one\n\xff binary\n", b"", 0))
+
+    async def test_ipv6(self) -> None:
+        """
+        C{udp:[::1]:PORT} talks to an IPv6 UDP echo.
+        """
+        if not haveIPv6():
+            raise SkipTest("::1 cannot be bound here (no IPv6)")
+        port = self.listen("::1")
+        out, err, code = await self.runClient(f"udp:[::1]:{port}", "--message", "six")
+        self.assertEqual((out, err, code), (b"six\n", b"", 0))
+
+    async def test_noAnswerTimesOut(self) -> None:
+        """
+        A server that never answers makes the client fail at the timeout,
+        saying how many echoes came back.
+        """
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        out, err, code = await self.runClient(
+            f"udp:127.0.0.1:{silent.getsockname()[1]}",
+            "--timeout",
+            "0.5",
+            "--message",
+            "hello?",
+        )
+        self.assertEqual(code, 1)
+        self.assertEqual(
+            err, b"echohub-client: timed out after 0.5 seconds with 0 of 1 echoes\n"
+        )
+
+    async def test_badUDPString(self) -> None:
+        """
+        A malformed C{udp:} string is a usage error, exit status 2.
+        """
+        out, err, code = await self.runClient("udp:127.0.0.1", "--message", "x")
+        self.assertEqual(code, 2)
+        self.assertIn(b"udp:HOST:PORT", err)
