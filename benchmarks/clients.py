@@ -32,7 +32,7 @@ def _errors(counts: dict[str, int]) -> int:
 
 
 def runLoadgen(
-    binary: Path,
+    binary: Path | list[str],
     server: ServerProcess,
     arguments: list[str],
     cpu: str | None,
@@ -44,9 +44,13 @@ def runLoadgen(
     The generator prints C{#measure-start} and C{#measure-end} as its
     measured window opens and closes; the server's CPU time is read at both,
     so set-up, warm-up and drain are left out of it.
+
+    @param binary: the compiled load generator, or the command of another
+        that speaks its protocol (L{benchmarks.udpload}).
     """
     host, port = server.address
-    argv = pinned([str(binary), "--host", host, "--port", str(port), *arguments], cpu)
+    command = [str(binary)] if isinstance(binary, Path) else binary
+    argv = pinned([*command, "--host", host, "--port", str(port), *arguments], cpu)
     process = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ runs the load against one started server and returns its figures.
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,30 @@ from typing import Any
 
 from benchmarks.build import Loadgen
 from benchmarks.clients import Measurement, runIdle, runLoadgen, runWrk, wrkScript
-from benchmarks.servers import LINE, LINE_TLS, STARTUP, WEB, ServerProcess
+from benchmarks.servers import (
+    BYTES,
+    LINE,
+    LINE_TLS,
+    STARTUP,
+    UDP,
+    WEB,
+    ServerProcess,
+)
 
 LINE_SERVERS = ("echohub", "twisted-tutorial", "asyncio", "uvloop")
 WEB_SERVERS = ("echohub", "twisted-web", "aiohttp", "aiohttp-uvloop")
 WS_SERVERS = ("echohub", "aiohttp", "websockets")
+BYTE_SERVERS = ("echohub", "asyncio-bytes")
+UDP_SERVERS = ("echohub", "asyncio-udp")
+
+# The UDP echo's rate limits, raised far above what one core answers, so the
+# run measures them working rather than dropping.
+UDP_UNLIMITED = (
+    ("ECHOHUB_UDP_SOURCE_RATE", "1e9"),
+    ("ECHOHUB_UDP_SOURCE_BURST", "1000000"),
+    ("ECHOHUB_UDP_RATE", "1e9"),
+    ("ECHOHUB_UDP_BURST", "1000000"),
+)
 
 # The GET echo's message and the POST echo's 4 KiB body: printable bytes
 # that need no percent-encoding.
@@ -98,6 +118,28 @@ def _loadgen(
             ctx.clientCpu,
             ctx.duration + ctx.warmup,
         )
+
+    return measure
+
+
+def _udp(conns: int, size: int, window: int) -> Callable[[Context], Measurement]:
+    def measure(ctx: Context) -> Measurement:
+        arguments = [
+            *("--conns", str(conns), "--size", str(size), "--window", str(window)),
+            *("--duration", str(ctx.duration), "--warmup", str(ctx.warmup)),
+        ]
+        figures = runLoadgen(
+            [sys.executable, "-m", "benchmarks.udpload"],
+            ctx.server,
+            arguments,
+            ctx.clientCpu,
+            ctx.duration + ctx.warmup,
+        )
+        if figures.get("server_cpu_s"):
+            figures["per_cpu_s"] = (
+                figures["rate"] * ctx.duration / figures["server_cpu_s"]
+            )
+        return figures
 
     return measure
 
@@ -208,6 +250,59 @@ SCENARIOS = {
             "B/s",
             True,
             _loadgen("line", 10, 16384, 4),
+        ),
+        Scenario(
+            "bytes",
+            "byte echo (RFC 862): 50 connections, 64 B records, 16 in flight each",
+            BYTES,
+            BYTE_SERVERS,
+            "rate",
+            "records/s",
+            True,
+            _loadgen("line", 50, 64, 16),
+        ),
+        Scenario(
+            "bytes-pingpong",
+            "byte echo ping-pong latency: 1 connection, 64 B, one at a time (p50)",
+            BYTES,
+            BYTE_SERVERS,
+            "p50_us",
+            "µs",
+            False,
+            _loadgen("line", 1, 64),
+            latency=True,
+        ),
+        Scenario(
+            "bytes-16k",
+            "byte echo, 16 KiB records: 10 connections, 4 in flight each",
+            BYTES,
+            BYTE_SERVERS,
+            "bytes_per_s",
+            "B/s",
+            True,
+            _loadgen("line", 10, 16384, 4),
+        ),
+        Scenario(
+            "udp",
+            "UDP echo: 8 sockets, 64 B datagrams, 8 in flight each; rate limits raised",
+            UDP,
+            UDP_SERVERS,
+            "rate",
+            "datagrams/s",
+            True,
+            _udp(8, 64, 8),
+            echohubEnv=UDP_UNLIMITED,
+        ),
+        Scenario(
+            "udp-per-cpu",
+            "UDP echo: datagrams per server-CPU-second (same load as udp)",
+            UDP,
+            UDP_SERVERS,
+            "per_cpu_s",
+            "datagrams",
+            True,
+            _udp(8, 64, 8),
+            echohubEnv=UDP_UNLIMITED,
         ),
         Scenario(
             "tls-line",

@@ -31,6 +31,8 @@ TAC = ROOT / "echohub.tac"
 # (plain HTTP and WebSocket), or everything echohub serves by default (to
 # time start-up as a user sees it).
 LINE, LINE_TLS, WEB, STARTUP = "line", "line-tls", "web", "startup"
+# The RFC 862 echoes: bytes over TCP, datagrams over UDP.
+BYTES, UDP = "echo", "udp"
 
 _LISTENING = re.compile(r"(\w+) listening on (\S+):(\d+) \(")
 _WORKER_READY = re.compile(r"echohub worker \d+ ready")
@@ -150,8 +152,12 @@ def _echohubSettings(service: str, tls: TLSFiles | None, tree: Path) -> dict[str
     otherwise be refused by design.
     """
     plain = "tcp:0:interface=127.0.0.1"
-    line, web = "", ""
-    if service == LINE:
+    line, web, echo, udp = "", "", "", ""
+    if service == BYTES:
+        echo = plain
+    elif service == UDP:
+        udp = "udp:0:interface=127.0.0.1"
+    elif service == LINE:
         line = plain
     elif service == LINE_TLS:
         assert tls is not None
@@ -163,6 +169,8 @@ def _echohubSettings(service: str, tls: TLSFiles | None, tree: Path) -> dict[str
     settings = {
         "ECHOHUB_LINE_LISTEN": line,
         "ECHOHUB_WEB_LISTEN": web,
+        "ECHOHUB_ECHO_LISTEN": echo,
+        "ECHOHUB_UDP_LISTEN": udp,
         "ECHOHUB_LINE_MAX_CONNECTIONS_PER_PEER": "4096",
         "ECHOHUB_WEB_MAX_CONNECTIONS_PER_PEER": "4096",
     }
@@ -192,6 +200,8 @@ SERVERS = {
             ("--uvloop",),
             ("uvloop",),
         ),
+        Server("asyncio-bytes", "asyncio Protocol byte echo", "asyncio_bytes"),
+        Server("asyncio-udp", "asyncio DatagramProtocol echo", "asyncio_udp"),
         Server("twisted-web", "minimal twisted.web Resource", "twisted_web"),
         Server("aiohttp", "aiohttp web.Application", "aiohttp_echo", (), ("aiohttp",)),
         Server(

@@ -109,3 +109,52 @@ def test_loadgenCatchesCorruption() -> None:
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["errors"]["verify"] == 1, report
     assert "record 16 differs" in report["detail"], report
+
+
+def test_udploadCatchesCorruption() -> None:
+    """
+    The UDP load generator (L{benchmarks.udpload}) checks every echo: a
+    server that changes one byte of some datagrams is reported as wrong
+    echoes, and the result line has the compiled generator's keys.
+    """
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        count = 0
+        while not stop.is_set():
+            try:
+                data, address = server.recvfrom(65536)
+            except TimeoutError:
+                continue
+            count += 1
+            if count % 10 == 0:
+                data = b"~" + data[1:]
+            server.sendto(data, address)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "benchmarks.udpload"),
+                *("--port", str(server.getsockname()[1]), "--conns", "2"),
+                *("--duration", "0.5", "--warmup", "0.1"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+    lines = result.stdout.splitlines()
+    assert lines[:1] == ["#measure-start"] and "#measure-end" in lines, result
+    report = json.loads(lines[-1])
+    assert report["errors"]["wrong"] > 0
+    assert report["records_per_s"] > 0
+    assert "echoes differed" in report["detail"]
