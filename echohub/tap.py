@@ -33,7 +33,10 @@ class Options(usage.Options):
     Command-line options of the echohub plugin, derived from the settings.
     """
 
-    synopsis = "[--line ENDPOINT ...] [--web ENDPOINT ...] [options]"
+    synopsis = (
+        "[--line ENDPOINT ...] [--web ENDPOINT ...] [--echo ENDPOINT ...]"
+        " [--udp DATAGRAM-ENDPOINT ...] [options]"
+    )
     longdesc = (
         "Run echohub: a line-echo service and an HTTP echo site on any Twisted"
         " endpoint description strings (tcp:7007, ssl:7443:privateKey=...,"
@@ -64,6 +67,19 @@ class Options(usage.Options):
         Endpoint for the web service (repeatable; empty turns it off).
         """
         self._addListen("web", value)
+
+    def opt_echo(self, value: str) -> None:
+        """
+        Endpoint for the RFC 862 byte echo over TCP (repeatable).
+        """
+        self._addListen("echo", value)
+
+    def opt_udp(self, value: str) -> None:
+        """
+        Datagram endpoint (udp:PORT, udp6:PORT, systemd:...) for the UDP
+        echo (repeatable).
+        """
+        self._addListen("udp", value)
 
     def overrides(self) -> dict[tuple[str, str], object]:
         """

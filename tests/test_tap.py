@@ -37,6 +37,18 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(overrides[("line", "listen")], ("tcp:1", "tcp:2"))
         self.assertEqual(overrides[("web", "listen")], ("unix:/x",))
 
+    def test_echoAndUDPListen(self) -> None:
+        """
+        C{--echo} and C{--udp} give the byte echo and the UDP echo their
+        endpoints.
+        """
+        overrides = self.parse(
+            "--echo", "tcp:7008", "--udp", "udp:7007", "--udp-rate", "5"
+        )
+        self.assertEqual(overrides[("echo", "listen")], ("tcp:7008",))
+        self.assertEqual(overrides[("udp", "listen")], ("udp:7007",))
+        self.assertEqual(overrides[("udp", "rate")], "5")
+
     def test_emptyListenTurnsServiceOff(self) -> None:
         """
         C{--web=} gives the web service no listener.
