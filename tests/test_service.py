@@ -10,11 +10,20 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from echohub.config import Config, LineConfig, ServerConfig, WebConfig
+from echohub.config import (
+    Config,
+    ConfigError,
+    EchoConfig,
+    LineConfig,
+    ServerConfig,
+    UDPConfig,
+    WebConfig,
+)
 from echohub.line._protocol import DRAIN_GRACE
 from echohub.ops._listeners import ListeningService
 from echohub.service import makeService
 from echohub.testing import RefusingEndpoint
+from echohub.udp import UDPEcho, UDPServerEndpoint
 
 
 def config(
@@ -68,6 +77,41 @@ class MakeServiceTests(SynchronousTestCase):
         service = makeService(config(web=()), reactor)
         listeners = [c.name for c in service if isinstance(c, ListeningService)]
         self.assertEqual(listeners, ["line tcp:7007"])
+
+    def test_echoAndUDPListeners(self) -> None:
+        """
+        C{[echo] listen} and C{[udp] listen} each become listeners, the UDP
+        ones with a receive buffer one byte over C{max_datagram}, so that a
+        larger datagram is seen as too large rather than truncated to fit.
+        """
+        settings = Config(
+            line=LineConfig(listen=()),
+            web=WebConfig(listen=()),
+            echo=EchoConfig(listen=("tcp:7008",)),
+            udp=UDPConfig(listen=("udp:7007", "udp6:7007"), max_datagram=100),
+        )
+        service = makeService(settings, MemoryReactorClock())
+        listeners = [c for c in service if isinstance(c, ListeningService)]
+        self.assertEqual(
+            [c.name for c in listeners],
+            ["echo tcp:7008", "udp udp:7007", "udp udp6:7007"],
+        )
+        udp = listeners[1].endpoint
+        assert isinstance(udp, UDPServerEndpoint)
+        self.assertEqual(udp.maxPacketSize, 101)
+        self.assertIsInstance(listeners[1].factory, UDPEcho)
+        self.assertIs(listeners[1].factory.limits, listeners[2].factory.limits)  # type: ignore[attr-defined]
+
+    def test_badUDPStringNamed(self) -> None:
+        """
+        A bad C{[udp] listen} string fails while the configuration is read,
+        naming the string.
+        """
+        settings = Config(udp=UDPConfig(listen=("tcp:7007",)))
+        error = self.assertRaises(
+            ConfigError, makeService, settings, MemoryReactorClock()
+        )
+        self.assertIn("'tcp:7007'", str(error))
 
     def test_failedBindReleasesOthers(self) -> None:
         """
