@@ -235,6 +235,21 @@ class WebConfig:
         "Most header lines accepted in one request; more gets 431.",
         minimum=1,
     )
+    http2: bool = setting(
+        True,
+        "Whether TLS web listeners offer HTTP/2 over ALPN (h2 before http/1.1).",
+    )
+    h2c: bool = setting(
+        True,
+        "Whether plain web listeners accept HTTP/2 with prior knowledge (a"
+        " connection that starts with the HTTP/2 client preface).",
+    )
+    max_concurrent_streams: int = setting(
+        100,
+        "Most HTTP/2 streams one connection may have open at once"
+        " (SETTINGS_MAX_CONCURRENT_STREAMS).",
+        minimum=1,
+    )
     max_connections: int = setting(
         4096,
         "Most HTTP connections open at once; more get a 503; 0 disables.",

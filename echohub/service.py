@@ -43,7 +43,7 @@ from echohub.ops import (
 )
 from echohub.tls import TLSInfoFactory, TLSReloadService
 from echohub.udp import DatagramLimits, UDPEcho
-from echohub.web import buildSite
+from echohub.web import buildSite, negotiate
 
 
 class EchohubService(MultiService):
@@ -283,14 +283,17 @@ def makeService(
     service.addListeners(
         "web",
         config.web.listen,
-        lambda listener: buildSite(
+        lambda listener: negotiate(
+            buildSite(
+                config.web,
+                reactor,
+                service.connections,
+                access=webAccess,
+                listener=listener,
+                metrics=metricsOnWeb,
+                websocket=config.websocket,
+            ),
             config.web,
-            reactor,
-            service.connections,
-            access=webAccess,
-            listener=listener,
-            metrics=metricsOnWeb,
-            websocket=config.websocket,
         ),
     )
     service.addListeners(

@@ -11,6 +11,9 @@ treq: no network, no process, every byte visible.
       behind echohub's TLS (L{serverFactory}, L{connectTLS});
     - L{HalfCloseTransport}, a L{StringTransport} that can shut down its
       write side alone, as TCP can (for lingering closes);
+    - HTTP/2 over a L{StringTransport}: L{H2Client}, a real HTTP/2 client
+      (the C{h2} library's) that a test drives request by request or frame
+      by frame;
     - L{RefusingEndpoint}, an endpoint whose port is always in use;
       L{temporaryDirectory}, removed after the test.
 
@@ -31,6 +34,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from h2.config import H2Configuration
+from h2.connection import ConnectionState, H2Connection
+from h2.errors import ErrorCodes
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    ResponseReceived,
+    StreamEnded,
+    StreamReset,
+)
 from OpenSSL import SSL
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail
@@ -58,7 +71,7 @@ from echohub.tls import (
     ReloadableServerContext,
     TLSServerFactory,
 )
-from echohub.web import EchoChannel, buildSite
+from echohub.web import EchoChannel, buildSite, negotiate
 
 SERVER_ADDRESS = IPv4Address("TCP", "127.0.0.1", 7443)
 CLIENT_ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)
@@ -374,3 +387,157 @@ def temporaryPath(testCase: SynchronousTestCase) -> FilePath[str]:
     parent = tempfile.mkdtemp(prefix="echohub-test-")
     testCase.addCleanup(shutil.rmtree, parent)
     return FilePath(parent).child("certs")
+
+
+@dataclass
+class H2Response:
+    """
+    What an L{H2Client} received on one stream.
+
+    @ivar headers: the response header list, C{:status} first.
+    @ivar ended: the server ended the stream.
+    @ivar reset: the error code of the server's C{RST_STREAM}, if any.
+    """
+
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+    ended: bool = False
+    reset: int | None = None
+
+    @property
+    def status(self) -> int:
+        return int(dict(self.headers)[b":status"])
+
+    def header(self, name: bytes) -> bytes | None:
+        """
+        The first value of the (lower-case) header C{name}.
+        """
+        return dict(self.headers).get(name)
+
+
+class H2Client:
+    """
+    An HTTP/2 client over an in-memory transport, connected to a new
+    L{buildSite} site through the listener's L{negotiate} factory, with the
+    connection preface, so as HTTP/2 with prior knowledge.
+
+    Every L{send} delivers what the client wrote, in one read, and reads
+    back what the server wrote.  The client opens its flow-control windows
+    as it reads, unless L{reading} is false.
+
+    @ivar h2: the client's C{h2} connection, for frames of a test's choice.
+    @ivar server: the server's protocol for this connection.
+    @ivar transport: the server's transport.
+    @ivar clock: the site's reactor.
+    @ivar responses: what arrived on each stream.
+    @ivar goaway: the server's C{GOAWAY}, once it came.
+    @ivar received: bytes the server wrote, in all.
+    """
+
+    def __init__(self, config: WebConfig | None = None, **site: Any) -> None:
+        config = config or WebConfig()
+        self.clock = MemoryReactorClock()
+        self.site = buildSite(config, reactor=self.clock, **site)
+        self.server = negotiate(self.site, config).buildProtocol(
+            IPv4Address("TCP", "127.0.0.1", 8080)
+        )
+        self.transport = StringTransport(
+            peerAddress=IPv4Address("TCP", "127.0.0.1", 50000)
+        )
+        self.server.makeConnection(self.transport)
+        self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None))
+        self.responses: dict[int, H2Response] = {}
+        self.goaway: ConnectionTerminated | None = None
+        self.reading = True
+        self.received = 0
+        self.h2.initiate_connection()
+        self.send()
+
+    def send(self, data: bytes | None = None) -> None:
+        """
+        Deliver C{data}, or what the client's C{h2} has to send, then read
+        the server's answer.
+        """
+        if data is None:
+            data = self.h2.data_to_send()
+        if data:
+            self.server.dataReceived(data)
+        self.read()
+        # What reading produced (settings acknowledgements, window
+        # updates), delivered until the two sides have nothing more to say.
+        for _ in range(100):
+            data = self.h2.data_to_send()
+            if not data or self.transport.disconnecting:
+                break
+            self.server.dataReceived(data)
+            self.read()
+
+    def read(self) -> None:
+        """
+        Read what the server wrote.
+        """
+        data = self.transport.value()
+        self.transport.clear()
+        self.received += len(data)
+        if not data or (self.goaway and self.goaway.error_code != ErrorCodes.NO_ERROR):
+            return
+        for event in self.h2.receive_data(data):
+            if isinstance(event, ResponseReceived):
+                self.responses[event.stream_id] = H2Response(list(event.headers))
+            elif isinstance(event, DataReceived):
+                self.responses[event.stream_id].body += event.data
+                if self.reading:
+                    self.h2.acknowledge_received_data(
+                        event.flow_controlled_length,
+                        event.stream_id,
+                    )
+            elif isinstance(event, StreamEnded):
+                self.responses[event.stream_id].ended = True
+            elif isinstance(event, StreamReset):
+                response = self.responses.setdefault(event.stream_id, H2Response([]))
+                response.reset = event.error_code
+            elif isinstance(event, ConnectionTerminated):
+                self.goaway = event
+                if event.error_code == ErrorCodes.NO_ERROR:
+                    # h2's state machine takes every GOAWAY as the end,
+                    # while RFC 9113 section 6.8 lets the streams up to its
+                    # last stream finish: reopen it to see them finish.
+                    self.h2.state_machine.state = ConnectionState.CLIENT_OPEN
+
+    def request(
+        self,
+        path: bytes,
+        method: bytes = b"GET",
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+        body: bytes | None = None,
+        send: bool = True,
+    ) -> int:
+        """
+        Open a stream with one request; with C{body} L{None} the headers
+        end it.
+
+        @return: the stream's identifier.
+        """
+        streamID = self.h2.get_next_available_stream_id()
+        fields = [
+            (b":method", method),
+            (b":path", path),
+            (b":scheme", b"http"),
+            (b":authority", b"example.test"),
+            *headers,
+        ]
+        self.h2.send_headers(streamID, fields, end_stream=body is None)
+        if body is not None:
+            size = self.h2.max_outbound_frame_size
+            for start in range(0, len(body), size):
+                self.h2.send_data(streamID, body[start : start + size])
+            self.h2.end_stream(streamID)
+        if send:
+            self.send()
+        return streamID
+
+    def get(self, path: bytes, **kwargs: Any) -> H2Response:
+        """
+        The response to one request.
+        """
+        return self.responses[self.request(path, **kwargs)]

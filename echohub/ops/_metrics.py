@@ -105,6 +105,7 @@ class Reason:
     TIMEOUT = "timeout"
     TLS = "tls"
     PROXY = "proxy"
+    FLOOD = "flood"
 
 
 class Metrics:

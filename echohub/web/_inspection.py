@@ -120,6 +120,8 @@ def describeRequest(request: IRequest, showSensitive: bool) -> dict[str, Any]:
         body = request.content.read()
     return {
         "method": _text(request.method),
+        # "HTTP/1.1", "HTTP/1.0", or "HTTP/2" from echohub.web._h2.
+        "protocol": _text(request.clientproto),  # type: ignore[attr-defined]
         "url": fullURL(request),
         "path": _text(path),
         "args": _args(query),

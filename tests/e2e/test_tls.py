@@ -371,8 +371,8 @@ def test_webTLSFacts(tlsServer: EchohubProcess, devcerts: DevCertificates) -> No
 
 def test_curlSeesTLSFacts(tlsServer: EchohubProcess, devcerts: DevCertificates) -> None:
     """
-    curl (asking for HTTP/2) is served HTTP/1.1, and C{/tls} shows ALPN
-    C{http/1.1}.
+    curl (asking for HTTP/2) is served HTTP/2, and C{/tls} shows ALPN
+    C{h2}.
     """
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
@@ -395,23 +395,28 @@ def test_curlSeesTLSFacts(tlsServer: EchohubProcess, devcerts: DevCertificates) 
     )
     assert result.returncode == 0, result.stderr
     body, _, httpVersion = result.stdout.rpartition("\n")
-    assert httpVersion == "1.1"
-    assert json.loads(body)["tls"]["alpn"] == "http/1.1"
+    assert httpVersion == "2"
+    assert json.loads(body)["tls"]["alpn"] == "h2"
 
 
 @pytest.mark.parametrize(
     ("offered", "selected"),
-    [(["h2", "http/1.1"], "http/1.1"), (["h2"], None), (["http/1.1"], "http/1.1")],
+    [
+        (["h2", "http/1.1"], "h2"),
+        (["h2"], "h2"),
+        (["http/1.1"], "http/1.1"),
+        (["x"], None),
+    ],
 )
-def test_alpnOffersOnlyHTTP11(
+def test_alpnOffers(
     tlsServer: EchohubProcess,
     devcerts: DevCertificates,
     offered: list[str],
     selected: str | None,
 ) -> None:
     """
-    The web listener selects C{http/1.1} by ALPN and never C{h2}; a client
-    offering only C{h2} gets no ALPN protocol rather than a failed
+    The web listener selects C{h2} by ALPN when offered, else C{http/1.1};
+    a client offering neither gets no ALPN protocol rather than a failed
     handshake.
     """
     context = clientContext(devcerts)

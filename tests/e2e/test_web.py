@@ -59,7 +59,7 @@ def test_anythingOverHTTPS(server: EchohubProcess, devcerts: DevCertificates) ->
     assert "Bearer t" not in result.stdout.decode()
     assert facts["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
     assert facts["tls"]["sni"] == "localhost"
-    assert facts["tls"]["alpn"] == "http/1.1"
+    assert facts["tls"]["alpn"] == "h2"  # curl prefers HTTP/2 over HTTPS
     assert facts["client"]["host"] == "127.0.0.1"
 
 

@@ -1,0 +1,1011 @@
+# -*- test-case-name: tests.web.test_h2 -*-
+"""
+HTTP/2 for the echo site: L{H2Connection}, one connection, and L{H2Stream},
+the channel of one request on it.
+
+The protocol itself (framing, HPACK, the stream and flow-control state
+machines) is the C{h2} library's; this module owns what C{h2} leaves to the
+server, and what Twisted's own (private) C{twisted.web._http2} lacks:
+
+    - B{The site's limits, per stream.}  A C{:path} over C{max_request_line}
+      gets C{414}; a header list over C{max_header_bytes} (each field counted
+      as C{name: value} and a line end, as HTTP/1.1 counts it) or with more
+      than C{max_headers} fields gets C{431}; a C{content-length} over
+      C{max_body} gets C{413} before any body is read, and so does a body
+      that grows past it.  Each refusal is a whole response (with its access
+      log line) followed by C{RST_STREAM} if the client is still sending.
+      A body that arrives too slowly gets C{408} (the HTTP/1.1 body
+      deadline: C{body_timeout}, extended by C{body_min_rate}).
+    - B{Connection deadlines.}  The first request must arrive within
+      C{header_timeout}, and so must every header block once started (a
+      C{HEADERS} frame without C{END_HEADERS} followed by a trickle of
+      C{CONTINUATION}s); a connection with no stream open is closed after
+      C{idle_timeout}; a connection whose responses wait on a peer that
+      does not read them, or does not open its flow-control window, is
+      closed after C{idle_timeout} of no progress.  Each ends with
+      C{GOAWAY}.
+    - B{Bounded cost under the known attacks.}  L{FrameMeter} reads the
+      9-byte header of every frame before C{h2} parses it and answers
+      C{GOAWAY ENHANCE_YOUR_CALM} for: more than L{FLOOD_BUDGETS} resets
+      (rapid reset, CVE-2023-44487), pings, settings, priority or empty
+      frames (CVE-2019-9512/9515/9518, 9513) in L{FLOOD_WINDOW} seconds; and
+      for a header block whose frames add up to more than twice the header
+      limits (CONTINUATION flood, CVE-2024-27316), before C{h2} would buffer
+      it.  HPACK bombs stop at the decoder's header list limit.
+    - B{Backpressure.}  While the transport's buffer is full the connection
+      stops reading, so a client that sends pings or settings and never
+      reads their acknowledgements cannot grow our output; response data
+      goes out only as the peer's flow-control windows allow, and a stream
+      with more than L{STREAM_BUFFER} bytes waiting pauses its producer.
+    - B{Caps and drain.}  A connection over the caps answers its requests
+      C{503} and then C{GOAWAY}; a draining server sends C{GOAWAY} (last
+      stream id: the highest seen), refuses newer streams, finishes the
+      open ones and closes.
+
+Requests are the site's own L{EchoRequest}s rendered by the unchanged
+resource tree; C{request.clientproto} is C{b"HTTP/2"}.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from h2.config import H2Configuration
+from h2.connection import H2Connection as _Machine
+from h2.errors import ErrorCodes
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    RemoteSettingsChanged,
+    RequestReceived,
+    StreamEnded,
+    StreamReset,
+    WindowUpdated,
+)
+from h2.exceptions import ProtocolError, StreamClosedError
+from h2.settings import SettingCodes, Settings
+from hyperframe.frame import GoAwayFrame
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IProducer,
+    IPushProducer,
+    IReactorTime,
+    ISSLTransport,
+)
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+from twisted.web import http
+from twisted.web.http_headers import Headers
+from zope.interface import implementer
+
+from echohub.ops import IDrainable, Reason
+from echohub.web._tree import PLAIN_TEXT
+
+if TYPE_CHECKING:
+    from echohub.web._site import EchoRequest, EchoSite
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+"""
+The client connection preface (RFC 9113 section 3.4).
+"""
+
+FLOOD_WINDOW = 10.0
+"""
+Seconds over which L{FLOOD_BUDGETS} are counted.
+"""
+
+FLOOD_BUDGETS = {
+    "RST_STREAM": 200,
+    "PING": 100,
+    "SETTINGS": 100,
+    "PRIORITY": 1000,
+    "empty": 100,
+}
+"""
+How many frames of each kind a client may send in L{FLOOD_WINDOW} seconds
+before it is told C{ENHANCE_YOUR_CALM}.  C{empty}: C{DATA} without data nor
+C{END_STREAM}, C{CONTINUATION} without a header fragment nor
+C{END_HEADERS}.  Browsers and curl send a handful of each per connection;
+the budgets are generous so that only a flood reaches them.
+"""
+
+STREAM_BUFFER = 65536
+"""
+Bytes of response data a stream may have waiting (on the peer's window or
+the transport) before its producer is paused.
+"""
+
+ABORT_TIMEOUT = 15.0
+"""
+Seconds a closing connection has to go away before it is aborted.
+"""
+
+# Connection-specific response headers that HTTP/2 forbids (RFC 9113
+# section 8.2.2); twisted.web adds some of them for HTTP/1.1.
+_HOP_BY_HOP = frozenset(
+    (
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+    )
+)
+
+_HEADERS, _CONTINUATION, _DATA, _RST, _PRIORITY, _SETTINGS, _PING = 1, 9, 0, 3, 2, 4, 6
+_END_STREAM = _ACK = 0x1
+_END_HEADERS = 0x4
+
+
+class FrameMeter:
+    """
+    Watch the frames a client sends, by their 9-byte headers alone, for the
+    floods C{h2} would process at full cost.
+
+    @ivar maxHeaderBlock: the most bytes one header block (C{HEADERS} and
+        its C{CONTINUATION}s) may have.
+    @ivar inHeaderBlock: a header block has started and not ended.
+    @ivar counts: frames of each L{FLOOD_BUDGETS} kind in this window.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        maxHeaderBlock: int,
+        budgets: dict[str, int] = FLOOD_BUDGETS,
+        window: float = FLOOD_WINDOW,
+    ) -> None:
+        self._clock = clock
+        self.maxHeaderBlock = maxHeaderBlock
+        self._budgets = budgets
+        self._window = window
+        self._windowStart = clock.seconds()
+        self.counts = dict.fromkeys(budgets, 0)
+        self.inHeaderBlock = False
+        self._block = 0
+        self._head = b""
+        self._skip = len(PREFACE)
+
+    def feed(self, data: bytes) -> str | None:
+        """
+        Read the frame headers in C{data}, skipping their payloads.
+
+        @return: why the client must calm down, or L{None}.
+        """
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._skip:
+                step = min(self._skip, end - pos)
+                self._skip -= step
+                pos += step
+                continue
+            piece = data[pos : pos + 9 - len(self._head)]
+            pos += len(piece)
+            head = self._head + piece
+            if len(head) < 9:
+                self._head = head
+                break
+            self._head = b""
+            length = int.from_bytes(head[:3], "big")
+            self._skip = length
+            why = self._frame(head[3], head[4], length)
+            if why is not None:
+                return why
+        return None
+
+    def _frame(self, kind: int, flags: int, length: int) -> str | None:
+        if kind == _HEADERS or kind == _CONTINUATION:
+            self._block = length if kind == _HEADERS else self._block + length
+            if self._block > self.maxHeaderBlock:
+                return f"a header block over {self.maxHeaderBlock} bytes"
+            ended = bool(flags & _END_HEADERS)
+            self.inHeaderBlock = not ended
+            if kind == _CONTINUATION and not length and not ended:
+                return self._count("empty")
+        elif kind == _DATA:
+            if not length and not flags & _END_STREAM:
+                return self._count("empty")
+        elif kind == _RST:
+            return self._count("RST_STREAM")
+        elif kind == _PRIORITY:
+            return self._count("PRIORITY")
+        elif kind == _SETTINGS or kind == _PING:
+            if not flags & _ACK:
+                return self._count("PING" if kind == _PING else "SETTINGS")
+        return None
+
+    def _count(self, kind: str) -> str | None:
+        now = self._clock.seconds()
+        if now - self._windowStart >= self._window:
+            self._windowStart = now
+            self.counts = dict.fromkeys(self._budgets, 0)
+        self.counts[kind] += 1
+        if self.counts[kind] > self._budgets[kind]:
+            return f"over {self._budgets[kind]} {kind} frames in {self._window:g} s"
+        return None
+
+
+@implementer(IPushProducer)
+class H2Stream:
+    """
+    One HTTP/2 stream, as the channel of its L{EchoRequest}: the methods
+    twisted.web's C{Request} calls on a channel (C{writeHeaders}, C{write},
+    C{requestDone}, C{registerProducer}, C{getPeer}...), and the refusals
+    echohub's request and limits call (L{refuse}, L{refuseTooLarge}).
+
+    @ivar streamID: the stream's identifier.
+    @ivar site: the site, as C{server.Request} expects of a channel.
+    @ivar factory: the site, whose C{log} writes the access log line.
+    @ivar transport: the connection's transport, for the TLS facts; a
+        request never writes to it.
+    @ivar receivedHeaders: the decoded header list as received,
+        pseudo-headers first, in order.
+    @ivar request: this stream's request.
+    @ivar queued: response bytes waiting to be sent.
+    @ivar finished: the response is complete (it may not all be sent).
+    @ivar remoteEnded: the client has sent all of its request.
+    """
+
+    maxBody: int
+
+    def __init__(
+        self,
+        connection: H2Connection,
+        streamID: int,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        self._conn = connection
+        self.streamID = streamID
+        self.site = connection.site
+        self.factory = connection.site
+        self.transport = connection.transport
+        self.maxBody = connection.site.maxBody
+        self.receivedHeaders = headers
+        self.producer: IProducer | None = None
+        self._streaming = True
+        self._producerPaused = False
+        self.headers: list[tuple[bytes, bytes]] | None = None
+        self.data: deque[bytes] = deque()
+        self.queued = 0
+        self.finished = False
+        self.remoteEnded = False
+        self.refused = False
+        self.bodyReceived = 0
+        self._bodyStarted = 0.0
+        self._deadline: IDelayedCall | None = None
+        self.request: EchoRequest = self.site.requestFactory(self, queued=False)
+
+    # What twisted.web's Request calls.
+
+    def getPeer(self) -> IAddress:
+        return self._conn.peer
+
+    def getHost(self) -> IAddress:
+        return self._conn.host
+
+    def isSecure(self) -> bool:
+        return self._conn.secure
+
+    def writeHeaders(
+        self, version: bytes, code: bytes, reason: bytes, headers: Headers
+    ) -> None:
+        """
+        Keep the response headers for the next flush, which may carry
+        C{END_STREAM} with them when the response has no body.
+        """
+        fields = [(b":status", code)]
+        for name, values in headers.getAllRawHeaders():
+            lower = name.lower()
+            if lower not in _HOP_BY_HOP:
+                fields.extend((lower, value) for value in values)
+        self.headers = fields
+        self._conn.wantsFlush(self)
+
+    def write(self, data: bytes) -> None:
+        """
+        Queue response data; pause the producer once too much waits.
+        """
+        if self.finished or not data:
+            return
+        self.data.append(data)
+        self.queued += len(data)
+        if self.queued > STREAM_BUFFER:
+            self._pauseProducer()
+        self._conn.wantsFlush(self)
+
+    def writeSequence(self, data: list[bytes]) -> None:
+        for piece in data:
+            self.write(piece)
+
+    def requestDone(self, request: object) -> None:
+        """
+        The response is complete: end the stream once it is sent.
+        """
+        self.finished = True
+        self._cancelDeadline()
+        self._conn.wantsFlush(self)
+
+    def loseConnection(self) -> None:
+        """
+        End this stream, not the connection.
+        """
+        self.requestDone(self.request)
+
+    def abortConnection(self) -> None:
+        """
+        Reset this stream.
+        """
+        self._conn.resetStream(self, ErrorCodes.CANCEL)
+
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+        if self.producer is not None:
+            raise RuntimeError(f"{producer!r} registered while {self.producer!r} is")
+        self.producer = producer
+        self._streaming = streaming
+        self._producerPaused = False
+        if not streaming:
+            self._conn.clock.callLater(0, self._pull)
+        elif self.queued > STREAM_BUFFER or self._conn.paused:
+            self._pauseProducer()
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+    def _pauseProducer(self) -> None:
+        if self.producer is not None and self._streaming and not self._producerPaused:
+            self._producerPaused = True
+            self.producer.pauseProducing()  # type: ignore[attr-defined]
+
+    def drained(self) -> None:
+        """
+        The connection sent what was queued, down to L{queued} bytes: resume
+        or pull the producer if there is room again.
+        """
+        if self.producer is None or self.queued > STREAM_BUFFER // 2:
+            return
+        if not self._streaming:
+            self._conn.clock.callLater(0, self._pull)
+        elif self._producerPaused and not self._conn.paused:
+            self._producerPaused = False
+            self.producer.resumeProducing()  # type: ignore[attr-defined]
+
+    def _pull(self) -> None:
+        if self.producer is not None and not self._streaming and not self.finished:
+            self.producer.resumeProducing()  # type: ignore[attr-defined]
+
+    # IPushProducer, as the request sees its channel.
+
+    def pauseProducing(self) -> None:
+        self._pauseProducer()
+
+    def resumeProducing(self) -> None:
+        self.drained()
+
+    def stopProducing(self) -> None:
+        self.abortConnection()
+
+    # The limits.
+
+    def refuse(self, status: bytes, reason: str) -> None:
+        """
+        Answer with a plain-text error through the request, so that it is
+        logged and counted like any response; the connection resets the
+        stream after it if the client is still sending.  Only the first
+        refusal, and only before any response, answers.
+        """
+        if self.refused or self.request.startedWriting:
+            return
+        self.refused = True
+        self._cancelDeadline()
+        request = self.request
+        body = reason.encode("utf-8")
+        request.setResponseCode(int(status[:3]), status[4:])
+        request.responseHeaders = Headers(
+            {
+                b"Content-Type": [PLAIN_TEXT],
+                b"X-Content-Type-Options": [b"nosniff"],
+                b"Content-Length": [b"%d" % (len(body),)],
+                b"Date": [http.datetimeToString()],
+            }
+        )
+        request.write(body)
+        request.finish()
+
+    def refuseTooLarge(self) -> None:
+        """
+        Answer C{413} for a request body over the limit.
+        """
+        self._conn.rejected(
+            Reason.TOO_LONG,
+            "{service}: refused an HTTP/2 request body over {limit} bytes from {peer}",
+            limit=self.maxBody,
+        )
+        self.refuse(
+            b"413 Content Too Large",
+            f"413 Content Too Large: request bodies are limited to"
+            f" {self.maxBody} bytes\n",
+        )
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        """
+        What twisted.web's C{Request} calls for a request it cannot parse:
+        C{400} on this stream.  (Twisted's name, without its disconnect:
+        other streams are not at fault.)
+        """
+        self.refuse(b"400 Bad Request", "400 Bad Request: malformed HTTP request\n")
+
+    # What the connection calls.
+
+    def startBody(self, timeout: float | None) -> None:
+        """
+        The request has a body: start its deadline.
+        """
+        if timeout is not None:
+            self._bodyStarted = self._conn.clock.seconds()
+            self._deadline = self._conn.clock.callLater(timeout, self._bodyTimedOut)
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        A piece of the body: count it against the limit (in the request)
+        and the deadline's rate.
+        """
+        if not self.refused and not self.finished:
+            self.bodyReceived += len(data)
+            self.request.handleContentChunk(data)
+
+    def ended(self) -> None:
+        """
+        The client has sent the whole request: render it.
+        """
+        self.remoteEnded = True
+        self._cancelDeadline()
+        if not self.refused and not self.finished:
+            request = self.request
+            request.requestReceived(request.method, request.uri, b"HTTP/2")
+
+    def _bodyTimedOut(self) -> None:
+        self._deadline = None
+        limits = self.site.limits
+        assert limits.bodyTimeout is not None
+        due = self._bodyStarted + limits.bodyTimeout
+        if limits.bodyMinRate:
+            due += self.bodyReceived / limits.bodyMinRate
+        remaining = due - self._conn.clock.seconds()
+        if remaining > 0:
+            self._deadline = self._conn.clock.callLater(remaining, self._bodyTimedOut)
+            return
+        self._conn.rejected(
+            Reason.TIMEOUT,
+            "{service}: {peer} sent {received} body bytes on an HTTP/2 stream,"
+            " too slowly (body_timeout {timeout:g} s, body_min_rate {rate}"
+            " bytes/s); answered 408",
+            received=self.bodyReceived,
+            timeout=limits.bodyTimeout,
+            rate=limits.bodyMinRate,
+        )
+        self.refuse(
+            b"408 Request Timeout",
+            "408 Request Timeout: the request body arrived too slowly\n",
+        )
+
+    def _cancelDeadline(self) -> None:
+        if self._deadline is not None:
+            if self._deadline.active():
+                self._deadline.cancel()
+            self._deadline = None
+
+    def lost(self, reason: Failure) -> None:
+        """
+        The stream was reset or the connection lost before the response
+        was sent.
+        """
+        self._cancelDeadline()
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            producer.stopProducing()
+        if not self.request.finished:
+            self.request.connectionLost(reason)
+
+
+@implementer(IPushProducer, IDrainable)
+class H2Connection(Protocol):
+    """
+    One HTTP/2 connection of an L{EchoSite}; see the module docstring.
+
+    @ivar site: the site whose resources, limits and access log serve every
+        stream.
+    @ivar clock: the site's reactor, for every deadline.
+    @ivar streams: the open streams, by identifier.
+    @ivar paused: the transport's buffer is full: nothing is read or sent.
+    """
+
+    def __init__(self, site: EchoSite, maxConcurrentStreams: int = 100) -> None:
+        self.site = site
+        self.clock: IReactorTime = site.reactor
+        self.maxConcurrentStreams = maxConcurrentStreams
+        self.streams: dict[int, H2Stream] = {}
+        self.paused = False
+        limits = site.limits
+        self._maxHeaderList = limits.maxRequestLine + limits.maxHeaderBytes
+        self.meter = FrameMeter(self.clock, 2 * self._maxHeaderList)
+        self._machine = _Machine(
+            H2Configuration(
+                client_side=False,
+                header_encoding=None,
+                normalize_inbound_headers=False,
+            )
+        )
+        self._flushing: dict[int, H2Stream] = {}
+        self._receiving = False
+        self._closing = False
+        self._admitted = False
+        self._refusal: str | None = None
+        self._goneAway: int | None = None
+        self._timer: IDelayedCall | None = None
+        self._onTimer: Callable[[], None] | None = None
+        self._abortCall: IDelayedCall | None = None
+
+    # Connection life.
+
+    def connectionMade(self) -> None:
+        """
+        Admit the peer (or answer its requests C{503}), send our settings,
+        and wait for the first request within C{header_timeout}.
+        """
+        transport: Any = self.transport
+        self.peer: IAddress = transport.getPeer()
+        self.host: IAddress = transport.getHost()
+        self.secure = ISSLTransport(transport, None) is not None
+        refusal = self.site.access.admit(self.peer, self.site.listener)
+        if refusal is not None:
+            self._refusal = refusal
+        else:
+            self._admitted = True
+            self.site.connections.add(self)
+        machine = self._machine
+        machine.local_settings = Settings(
+            client=False,
+            initial_values={
+                SettingCodes.MAX_CONCURRENT_STREAMS: self.maxConcurrentStreams,
+                SettingCodes.MAX_HEADER_LIST_SIZE: self._maxHeaderList,
+                SettingCodes.ENABLE_PUSH: 0,
+            },
+        )
+        # HPACK counts 32 bytes more per field than HTTP/1.1's line does;
+        # the decoder stops a bomb, L{_tooLarge} answers mere excess 431.
+        machine.decoder.max_header_list_size = 2 * self._maxHeaderList + 32 * (
+            2 * self.site.limits.maxHeaders
+        )
+        machine.initiate_connection()
+        transport.registerProducer(self, True)
+        self._send()
+        self._arm(self.site.limits.headerTimeout, self._firstRequestTimedOut)
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Check the frames, then let C{h2} parse them and handle its events;
+        the responses they produce go out in one write at the end.
+        """
+        if self._closing:
+            return
+        why = self.meter.feed(data)
+        if why is not None:
+            self._calm(why)
+            return
+        try:
+            events = self._machine.receive_data(data)
+        except ProtocolError as e:
+            self.rejected(
+                Reason.FLOOD
+                if e.error_code == ErrorCodes.ENHANCE_YOUR_CALM
+                else "protocol",
+                "{service}: HTTP/2 protocol error from {peer}: {error}; GOAWAY",
+                error=str(e),
+            )
+            self._send()
+            self._close(goAway=False)
+            return
+        self._receiving = True
+        try:
+            for event in events:
+                self._handle(event)
+        finally:
+            self._receiving = False
+        if self.meter.inHeaderBlock and self._onTimer != self._stalled:
+            self._arm(self.site.limits.headerTimeout, self._headersTimedOut)
+        self._flush()
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, RequestReceived):
+            self._requestReceived(event)
+        elif isinstance(event, DataReceived):
+            stream = self.streams.get(event.stream_id)
+            if stream is not None and event.data:
+                stream.dataReceived(event.data)
+            self._machine.acknowledge_received_data(
+                event.flow_controlled_length,
+                event.stream_id,
+            )
+        elif isinstance(event, StreamEnded):
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                stream.ended()
+        elif isinstance(event, StreamReset):
+            stream = self.streams.pop(event.stream_id, None)
+            if stream is not None:
+                self._flushing.pop(stream.streamID, None)
+                stream.lost(Failure(ConnectionLost("stream reset by the client")))
+                self._streamGone()
+        elif isinstance(event, (WindowUpdated, RemoteSettingsChanged)):
+            self._flushing.update(
+                (s.streamID, s) for s in self.streams.values() if s.data or s.finished
+            )
+        elif isinstance(event, ConnectionTerminated):
+            # The client will open no more streams; finish the open ones.
+            self._goneAway = self._goneAway or self._machine.highest_inbound_stream_id
+            if not self.streams:
+                self._close()
+
+    def _requestReceived(self, event: RequestReceived) -> None:
+        streamID: int = event.stream_id
+        headers: list[tuple[bytes, bytes]] = list(event.headers)
+        if self._onTimer != self._stalled:
+            self._cancelTimer()
+        if self._goneAway is not None and streamID > self._goneAway:
+            self._machine.reset_stream(streamID, ErrorCodes.REFUSED_STREAM)
+            return
+        stream = H2Stream(self, streamID, headers)
+        self.streams[streamID] = stream
+        request = stream.request
+        request.clientproto = b"HTTP/2"
+        authority = None
+        cookies = []
+        raw = request.requestHeaders
+        size = 0
+        count = 0
+        for name, value in headers:
+            if name[:1] == b":":
+                if name == b":method":
+                    request.method = value
+                elif name == b":path":
+                    request.uri = value
+                    request.path = value.split(b"?", 1)[0]
+                elif name == b":authority":
+                    authority = value
+                continue
+            size += len(name) + len(value) + 4
+            count += 1
+            if name == b"cookie":
+                cookies.append(value)
+            else:
+                raw.addRawHeader(name, value)
+        if cookies:
+            # RFC 9113 section 8.2.3: one field for an HTTP/1.1 application.
+            raw.setRawHeaders(b"cookie", [b"; ".join(cookies)])
+        if authority is not None and not raw.hasHeader(b"host"):
+            raw.setRawHeaders(b"host", [authority])
+        if self._refusal is not None:
+            stream.refuse(
+                b"503 Service Unavailable",
+                f"503 Service Unavailable: too many connections ({self._refusal});"
+                " try again later\n",
+            )
+            self._flush()
+            self.drain()
+            return
+        limits = self.site.limits
+        if len(request.uri) > limits.maxRequestLine:
+            self.rejected(
+                Reason.TOO_LONG,
+                "{service}: {peer} sent an HTTP/2 :path over {limit} bytes;"
+                " answered 414",
+                limit=limits.maxRequestLine,
+            )
+            stream.refuse(
+                b"414 URI Too Long",
+                f"414 URI Too Long: request lines are limited to"
+                f" {limits.maxRequestLine} bytes (max_request_line)\n",
+            )
+            return
+        if size > limits.maxHeaderBytes or count > limits.maxHeaders:
+            self.rejected(
+                Reason.TOO_LONG,
+                "{service}: {peer} sent an HTTP/2 header list over the limits;"
+                " answered 431",
+            )
+            stream.refuse(
+                b"431 Request Header Fields Too Large",
+                f"431 Request Header Fields Too Large: headers are limited to"
+                f" {limits.maxHeaderBytes} bytes (max_header_bytes) and"
+                f" {limits.maxHeaders} lines (max_headers)\n",
+            )
+            return
+        length = raw.getRawHeaders(b"content-length")
+        if length is not None:
+            # h2 has checked that it is one number and that the body matches.
+            if int(length[0]) > stream.maxBody:
+                stream.refuseTooLarge()
+                return
+        request.gotLength(int(length[0]) if length else None)
+        request.parseCookies()
+        if event.stream_ended is None:
+            stream.startBody(limits.bodyTimeout)
+
+    # Output.
+
+    def wantsFlush(self, stream: H2Stream) -> None:
+        """
+        C{stream} has something to send: send it now, or at the end of the
+        data being received, so that many responses share one write.
+        """
+        self._flushing[stream.streamID] = stream
+        if not self._receiving:
+            self._flush()
+
+    def _flush(self) -> None:
+        """
+        Send what the streams have queued, as far as the peer's windows and
+        the transport allow.
+        """
+        if self.paused or self._closing:
+            return
+        machine = self._machine
+        blocked = False
+        for streamID, stream in list(self._flushing.items()):
+            if stream.headers is not None:
+                last = stream.finished and not stream.data
+                try:
+                    machine.send_headers(streamID, stream.headers, end_stream=last)
+                except StreamClosedError:
+                    self._flushing.pop(streamID)
+                    continue
+                stream.headers = None
+                if last:
+                    self._streamDone(stream)
+                    continue
+            data = stream.data
+            ended = False
+            while data:
+                window = min(
+                    machine.local_flow_control_window(streamID),
+                    machine.max_outbound_frame_size,
+                )
+                if window <= 0:
+                    break
+                chunk = data[0]
+                if len(chunk) > window:
+                    data[0] = chunk[window:]
+                    chunk = chunk[:window]
+                else:
+                    data.popleft()
+                stream.queued -= len(chunk)
+                ended = stream.finished and not data
+                machine.send_data(streamID, chunk, end_stream=ended)
+            if data:
+                blocked = True
+            elif stream.finished:
+                if not ended:
+                    machine.end_stream(streamID)
+                self._streamDone(stream)
+            else:
+                del self._flushing[streamID]
+                stream.drained()
+        self._send()
+        if blocked:
+            if self._onTimer != self._stalled:
+                self._arm(self.site.timeOut, self._stalled)
+        elif self._onTimer == self._stalled and not self.paused:
+            self._cancelTimer()
+            self._idleIfQuiet()
+
+    def _streamDone(self, stream: H2Stream) -> None:
+        """
+        The response is sent: reset the stream if the client is still
+        sending (RFC 9113 section 8.1), and forget it.
+        """
+        self._flushing.pop(stream.streamID, None)
+        if self.streams.pop(stream.streamID, None) is None:
+            return
+        if not stream.remoteEnded:
+            try:
+                self._machine.reset_stream(stream.streamID, ErrorCodes.NO_ERROR)
+            except StreamClosedError:
+                pass
+        self._streamGone()
+
+    def _streamGone(self) -> None:
+        if self.streams:
+            return
+        if self._goneAway is not None:
+            self._send()
+            self._close(goAway=False)
+        else:
+            self._idleIfQuiet()
+
+    def resetStream(self, stream: H2Stream, code: ErrorCodes) -> None:
+        """
+        Reset C{stream} with C{code} and forget it.
+        """
+        if self.streams.pop(stream.streamID, None) is None:
+            return
+        self._flushing.pop(stream.streamID, None)
+        try:
+            self._machine.reset_stream(stream.streamID, code)
+        except StreamClosedError:
+            pass
+        stream.lost(Failure(ConnectionDone("stream reset")))
+        self._send()
+        self._streamGone()
+
+    def _send(self) -> None:
+        data = self._machine.data_to_send()
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    # IPushProducer: the transport's buffer.
+
+    def pauseProducing(self) -> None:
+        """
+        The peer is not reading: stop reading what it sends (its pings and
+        settings would queue acknowledgements) and stop sending.
+        """
+        if self.paused:
+            return
+        self.paused = True
+        self.transport.pauseProducing()  # type: ignore[union-attr]
+        for stream in self.streams.values():
+            stream._pauseProducer()
+        self._arm(self.site.timeOut, self._stalled)
+
+    def resumeProducing(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        self.transport.resumeProducing()  # type: ignore[union-attr]
+        if self._onTimer == self._stalled:
+            self._cancelTimer()
+        self._flushing.update(self.streams)
+        self._flush()
+        self._idleIfQuiet()
+
+    def stopProducing(self) -> None:
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+    # Deadlines: one timer per connection, for whichever applies.
+
+    def _arm(self, seconds: float | None, handler: Callable[[], None]) -> None:
+        self._cancelTimer()
+        if seconds is not None and not self._closing:
+            self._onTimer = handler
+            self._timer = self.clock.callLater(seconds, self._timerFired)
+
+    def _cancelTimer(self) -> None:
+        self._onTimer = None
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+    def _timerFired(self) -> None:
+        handler, self._onTimer, self._timer = self._onTimer, None, None
+        if handler is not None:
+            handler()
+
+    def _idleIfQuiet(self) -> None:
+        if not self.streams and self._timer is None:
+            self._arm(self.site.timeOut, self._idle)
+
+    def _idle(self) -> None:
+        self._close()
+
+    def _firstRequestTimedOut(self) -> None:
+        self.rejected(
+            Reason.TIMEOUT,
+            "{service}: {peer} sent no HTTP/2 request within {timeout:g} s"
+            " (header_timeout); GOAWAY",
+            timeout=self.site.limits.headerTimeout,
+        )
+        self._close()
+
+    def _headersTimedOut(self) -> None:
+        self.rejected(
+            Reason.TIMEOUT,
+            "{service}: {peer} sent no complete HTTP/2 header block within"
+            " {timeout:g} s (header_timeout); GOAWAY",
+            timeout=self.site.limits.headerTimeout,
+        )
+        self._close(ErrorCodes.ENHANCE_YOUR_CALM)
+
+    def _stalled(self) -> None:
+        queued = sum(s.queued for s in self.streams.values())
+        self.rejected(
+            Reason.TIMEOUT,
+            "{service}: {peer} read none of {queued} HTTP/2 response bytes for"
+            " {timeout:g} s (idle_timeout); GOAWAY",
+            queued=queued,
+            timeout=self.site.timeOut,
+        )
+        self._close(ErrorCodes.ENHANCE_YOUR_CALM, abort=self.paused)
+
+    # Closing.
+
+    def drain(self) -> None:
+        """
+        Send C{GOAWAY} (no error, last stream: the highest seen), refuse
+        newer streams, finish the open ones, then close.
+        """
+        if self._goneAway is not None or self._closing:
+            return
+        self._goneAway = self._machine.highest_inbound_stream_id
+        self._send()
+        frame = GoAwayFrame(0)
+        frame.last_stream_id = self._goneAway
+        frame.error_code = ErrorCodes.NO_ERROR
+        self.transport.write(frame.serialize())  # type: ignore[union-attr]
+        if not self.streams:
+            self._close(goAway=False)
+
+    def _calm(self, why: str) -> None:
+        self.rejected(
+            Reason.FLOOD,
+            "{service}: {peer} sent {why}; GOAWAY ENHANCE_YOUR_CALM",
+            why=why,
+        )
+        self._close(ErrorCodes.ENHANCE_YOUR_CALM)
+
+    def rejected(self, kind: str, format: str, **kwargs: object) -> None:
+        """
+        Count and log (rate-limited) a refusal of C{kind}.
+        """
+        self.site.access.rejected(kind, format, self.peer, **kwargs)
+
+    def _close(
+        self,
+        code: ErrorCodes = ErrorCodes.NO_ERROR,
+        goAway: bool = True,
+        abort: bool = False,
+    ) -> None:
+        """
+        Send C{GOAWAY} with C{code} unless one was sent, stop reading and
+        close; abort if the peer has not let go in L{ABORT_TIMEOUT}
+        seconds, or at once with C{abort}.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        self._cancelTimer()
+        transport: Any = self.transport
+        if goAway:
+            self._machine.close_connection(
+                code, last_stream_id=self._machine.highest_inbound_stream_id
+            )
+            self._send()
+        if abort:
+            transport.abortConnection()
+            return
+        transport.unregisterProducer()
+        if self.paused:
+            transport.resumeProducing()
+        transport.loseConnection()
+        self._abortCall = self.clock.callLater(ABORT_TIMEOUT, transport.abortConnection)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        """
+        Tell the open streams' requests, release the caps, stop the timers.
+        """
+        self._closing = True
+        self._cancelTimer()
+        if self._abortCall is not None and self._abortCall.active():
+            self._abortCall.cancel()
+        streams, self.streams = self.streams, {}
+        self._flushing = {}
+        for stream in streams.values():
+            stream.lost(reason)
+        self.site.connections.remove(self)
+        if self._admitted:
+            self._admitted = False
+            self.site.access.release(self.peer, self.site.listener)
