@@ -83,6 +83,7 @@ from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
 from echohub.ops import IDrainable, Reason
+from echohub.web._security import connectionHeaders
 from echohub.web._tree import PLAIN_TEXT
 
 if TYPE_CHECKING:
@@ -243,7 +244,11 @@ class H2Stream:
     @ivar transport: the connection's transport, for the TLS facts; a
         request never writes to it.
     @ivar receivedHeaders: the decoded header list as received,
-        pseudo-headers first, in order.
+        pseudo-headers first, in order; C{request.rawHead} has it as
+        C{name: value} lines, labelled C{"HTTP/2"}, for
+        L{echohub.web._channel.rawRequestHead}.
+    @ivar connectionHeaders: the response headers of this connection
+        (C{Strict-Transport-Security} over TLS), which the request adds.
     @ivar request: this stream's request.
     @ivar queued: response bytes waiting to be sent.
     @ivar finished: the response is complete (it may not all be sent).
@@ -264,6 +269,7 @@ class H2Stream:
         self.factory = connection.site
         self.transport = connection.transport
         self.maxBody = connection.site.maxBody
+        self.connectionHeaders = connection.connectionHeaders
         self.receivedHeaders = headers
         self.producer: IProducer | None = None
         self._streaming = True
@@ -278,6 +284,11 @@ class H2Stream:
         self._bodyStarted = 0.0
         self._deadline: IDelayedCall | None = None
         self.request: EchoRequest = self.site.requestFactory(self, queued=False)
+        # What echohub.web._channel.rawRequestHead gives /dump/request.
+        self.request.rawHead = (  # type: ignore[attr-defined]
+            "HTTP/2",
+            b"".join(b"%s: %s\r\n" % field for field in headers) + b"\r\n",
+        )
 
     # What twisted.web's Request calls.
 
@@ -560,6 +571,7 @@ class H2Connection(Protocol):
         self.peer: IAddress = transport.getPeer()
         self.host: IAddress = transport.getHost()
         self.secure = ISSLTransport(transport, None) is not None
+        self.connectionHeaders = connectionHeaders(self.site.hsts, transport)
         refusal = self.site.access.admit(self.peer, self.site.listener)
         if refusal is not None:
             self._refusal = refusal

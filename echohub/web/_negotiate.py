@@ -112,7 +112,7 @@ class ProtocolSelector(Protocol):
         if INegotiated.providedBy(self.transport):
             return
         if not self.factory.h2c:
-            self._choose(self.factory.site.buildProtocol(self._addr))
+            self._choose(self.factory.site.buildHTTP1Channel(self._addr))
             return
         timeout = self.factory.site.limits.headerTimeout
         if timeout is not None:
@@ -128,7 +128,7 @@ class ProtocolSelector(Protocol):
         if negotiated == b"h2" and self.factory.http2:
             self._choose(self.factory.buildHTTP2())
         else:
-            self._choose(self.factory.site.buildProtocol(self._addr))
+            self._choose(self.factory.site.buildHTTP1Channel(self._addr))
 
     def dataReceived(self, data: bytes) -> None:
         if self.chosen is not None:
@@ -140,11 +140,11 @@ class ProtocolSelector(Protocol):
         elif PREFACE.startswith(received):
             self._received = received
         else:
-            self._choose(self.factory.site.buildProtocol(self._addr), received)
+            self._choose(self.factory.site.buildHTTP1Channel(self._addr), received)
 
     def _timedOut(self) -> None:
         self._deadline = None
-        self._choose(self.factory.site.buildProtocol(self._addr), self._received)
+        self._choose(self.factory.site.buildHTTP1Channel(self._addr), self._received)
 
     def _choose(self, protocol: Protocol, received: bytes = b"") -> None:
         if self._deadline is not None and self._deadline.active():

@@ -27,6 +27,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from echohub.config import WebConfig
 from echohub.ops import ConnectionCaps, ServiceAccess
 from echohub.testing import H2Client
+from echohub.web._channel import rawRequestHead
 from echohub.web._h2 import FLOOD_BUDGETS, STREAM_BUFFER, H2Connection
 
 GET = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x")]
@@ -91,6 +92,25 @@ class StreamTests(SynchronousTestCase):
         self.assertEqual(body["url"], "http://example.test/anything?a=1")
         self.assertEqual(body["headers"]["X-One"], ["1"])
         self.assertEqual(body["body"]["data"], "hi")
+
+    def test_rawHead(self) -> None:
+        """
+        L{rawRequestHead} gives an HTTP/2 request's decoded header list as
+        received, pseudo-headers first and in order, labelled C{HTTP/2}.
+        """
+        client = H2Client()
+        streamID = client.request(
+            b"/delay/1", headers=((b"x-b", b"2"), (b"x-a", b"1"), (b"x-b", b"3"))
+        )
+        request = client.server.chosen.streams[streamID].request
+        self.assertEqual(
+            rawRequestHead(request),
+            (
+                "HTTP/2",
+                b":method: GET\r\n:path: /delay/1\r\n:scheme: http\r\n"
+                b":authority: example.test\r\nx-b: 2\r\nx-a: 1\r\nx-b: 3\r\n\r\n",
+            ),
+        )
 
     def test_concurrentStreams(self) -> None:
         """
