@@ -83,8 +83,8 @@ from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
 from echohub.ops import IDrainable, Reason
+from echohub.web._resource import PLAIN_TEXT
 from echohub.web._security import connectionHeaders
-from echohub.web._tree import PLAIN_TEXT
 
 if TYPE_CHECKING:
     from echohub.web._site import EchoRequest, EchoSite
