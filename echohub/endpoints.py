@@ -4,20 +4,23 @@ echohub's endpoint-string dialect: Twisted's strings plus TLS and PROXY.
 
 Every listener of every service is one endpoint description string.  This
 module owns how echohub reads one, so nothing else parses them: the stream
-strings of every TCP service (L{serverEndpoint}) and the datagram strings of
-the UDP echo (L{datagramEndpoint}), which Twisted has none of.
+strings of every TCP service (L{parseListener}, once per string, into a
+L{Listener}) and the datagram strings of the UDP echo (L{datagramEndpoint}),
+which Twisted has none of.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet import endpoints
 from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.endpoints import _parse, quoteStringArgument, serverFromString
+from twisted.internet.endpoints import quoteStringArgument, serverFromString
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamServerEndpoint
 
+from echohub._upstream import endpointTokens
 from echohub.config import ConfigError, TLSConfig
 from echohub.ops import ProxyServerEndpoint
 from echohub.tls import (
@@ -97,108 +100,80 @@ def parseTLSOptions(
     return settings, timeout or None
 
 
-def tlsServerEndpoint(
+def _tlsEndpoint(
     transport: IStreamServerEndpoint,
-    clock: IReactorTime | None = None,
-    defaults: TLSConfig | None = None,
-    **options: str,
+    clock: IReactorTime,
+    settings: ListenerTLS,
+    timeout: float | None,
 ) -> IStreamServerEndpoint:
     """
     Serve TLS with echohub's policy over any stream endpoint: an C{ssl:}
     string's TCP port, a socket inherited from systemd, a PROXY-protocol
-    endpoint (L{echohub.ops._listeners.serverEndpoint} composes these).
+    endpoint.
 
-    @param clock: runs the handshake timeout; the global reactor by default.
-    @param defaults: the C{[tls]} settings.
-    @param options: the TLS options of the string (L{TLS_OVER_OPTIONS}).
     @raise TLSConfigError: for a file problem.
-    @raise ValueError: for a bad option.
     """
-    settings, timeout = parseTLSOptions(options, defaults)
-    if clock is None:
-        from twisted.internet import reactor
-
-        clock = reactor
     return TLSServerEndpoint(
         transport, ReloadableServerContext(settings), clock, timeout
     )
 
 
-def sslServerEndpoint(
-    reactor: IReactorTCP,
-    description: str,
-    wrapTransport: Callable[[IStreamServerEndpoint], IStreamServerEndpoint]
-    | None = None,
-    defaults: TLSConfig | None = None,
-) -> IStreamServerEndpoint:
+def _quoted(args: Sequence[str], kwargs: Mapping[str, str]) -> str:
     """
-    Build the endpoint an C{ssl:} description string names.
-
-    The string is split by Twisted's own endpoint-string tokenizer, so
-    quoting and escaping (C{\\:}) behave exactly as in L{serverFromString}.
-
-    @param wrapTransport: applied to the TCP endpoint under TLS, e.g. to read
-        a PROXY header before the handshake.
-    @param defaults: the C{[tls]} settings.
-    @raise TLSConfigError: for a file problem.
-    @raise ValueError: for a malformed string.
+    An endpoint string again, from its tokens, quoted for Twisted.
     """
-    args: list[str]
-    kwargs: dict[str, str]
-    args, kwargs = _parse(description)
-    if len(args) != 2:
-        raise ValueError("expected ssl:PORT followed by key=value options")
-    unknown = sorted(set(kwargs) - SSL_OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"unknown option {unknown[0]!r}; ssl: takes"
-            f" {', '.join(sorted(SSL_OPTIONS))}"
-        )
-    tcp: IStreamServerEndpoint = endpoints.TCP4ServerEndpoint(
-        reactor,
-        int(args[1]),
-        int(kwargs.pop("backlog", "50")),
-        kwargs.pop("interface", ""),
-    )
-    if wrapTransport is not None:
-        tcp = wrapTransport(tcp)
-    return tlsServerEndpoint(tcp, reactor, defaults, **kwargs)  # type: ignore[arg-type]
+    parts = [quoteStringArgument(arg) for arg in args]
+    parts += [f"{key}={quoteStringArgument(value)}" for key, value in kwargs.items()]
+    return ":".join(parts)
 
 
-def _prefix(description: str) -> str:
-    return description.split(":", 1)[0].lower()
+_LABEL_OPTIONS = frozenset({"interface", "domain", "name", "index", "port"})
 
 
-def _takeTLSOptions(description: str) -> tuple[str, dict[str, str]]:
+@dataclass(frozen=True)
+class Listener:
     """
-    Split echohub's TLS options off an endpoint string that is not C{ssl:}.
+    One stream endpoint string, parsed once: what a listener listens on and
+    what metrics and logs call it.
 
-    @return: the string without them, re-quoted for Twisted, and the options.
+    @ivar description: the string as the operator wrote it.
+    @ivar label: the string without the options that say nothing about
+        where it listens (certificate paths, backlog): the C{listener} label
+        of the metrics.
+    @ivar endpoint: the endpoint to listen on, TLS and PROXY layers
+        included.
+    @ivar tls: the listener's TLS settings, or L{None} for plain text.
+    @ivar handshakeTimeout: the TLS handshake timeout (L{None}: none, or no
+        TLS).
+    @ivar proxied: whether each connection starts with a PROXY header.
     """
-    args, kwargs = _parse(description)
-    tls = {key: kwargs.pop(key) for key in TLS_OVER_OPTIONS & set(kwargs)}
-    if not tls:
-        return description, tls
-    rest = [quoteStringArgument(arg) for arg in args]
-    rest += [f"{key}={quoteStringArgument(value)}" for key, value in kwargs.items()]
-    return ":".join(rest), tls
+
+    description: str
+    label: str
+    endpoint: IStreamServerEndpoint
+    tls: ListenerTLS | None = None
+    handshakeTimeout: float | None = None
+    proxied: bool = False
 
 
-def serverEndpoint(
+def parseListener(
     reactor: Any, description: str, tlsDefaults: TLSConfig | None = None
-) -> IStreamServerEndpoint:
+) -> Listener:
     """
-    Parse one server endpoint description string.
+    Parse one server endpoint description string, once, into a L{Listener}.
 
-    C{ssl:} strings are built by L{echohub.tls._context}; every other prefix (C{tcp:},
-    C{tcp6:}, C{unix:}, C{systemd:}, plugins) by Twisted.  echohub composes
-    two layers over any of them, in the order they come on the wire:
+    The string is split by Twisted's own endpoint-string tokenizer
+    (L{echohub._upstream.endpointTokens}), so quoting and escaping (C{\\:})
+    behave exactly as in L{serverFromString}.  C{ssl:} strings are built
+    here, with echohub's TLS policy; every other prefix (C{tcp:}, C{tcp6:},
+    C{unix:}, C{systemd:}, plugins) by Twisted.  echohub composes two
+    layers over any of them, in the order they come on the wire:
 
         - a C{haproxy:} prefix: each connection starts with a PROXY protocol
           header (v1 or v2), read before anything else, TLS included, as
-          HAProxy's C{send-proxy} sends it (L{echohub.ops._proxy}).  Twisted's own
-          C{haproxy:ssl:} would expect it inside TLS.
-        - echohub's TLS keys (L{echohub.tls._context.TLS_OVER_OPTIONS}: C{privateKey=},
+          HAProxy's C{send-proxy} sends it (L{echohub.ops.ProxyServerEndpoint}).
+          Twisted's own C{haproxy:ssl:} would expect it inside TLS.
+        - echohub's TLS keys (L{TLS_OVER_OPTIONS}: C{privateKey=},
           C{certKey=}, C{clientCA=}, ...) on a string other than C{ssl:}:
           TLS over that endpoint, e.g.
           C{systemd:domain=INET:name=linetls:privateKey=K:certKey=C}.
@@ -209,53 +184,63 @@ def serverEndpoint(
     @param tlsDefaults: the C{[tls]} settings, defaults of every TLS listener.
     @raise ConfigError: naming the string and what is wrong with it.
     """
-    proxied = _prefix(description) == "haproxy"
-    inner = description.split(":", 1)[1] if proxied else description
-
-    def underTLS(endpoint: IStreamServerEndpoint) -> IStreamServerEndpoint:
-        if not proxied:
-            return endpoint
-        wrapped: IStreamServerEndpoint = ProxyServerEndpoint(endpoint, reactor)
-        return wrapped
-
     try:
-        if _prefix(inner) == "tls":
+        args, kwargs = endpointTokens(description)
+        label = _quoted(args, {k: v for k, v in kwargs.items() if k in _LABEL_OPTIONS})
+        proxied = bool(args) and args[0].lower() == "haproxy"
+        if proxied:
+            args = args[1:]
+        prefix = args[0].lower() if args else ""
+        if prefix == "tls":
             raise ValueError(
                 "echohub serves TLS through ssl: strings, with its TLS policy:"
                 " write ssl:PORT:privateKey=KEY:certKey=CERT instead of tls:"
             )
-        if _prefix(inner) == "ssl":
-            return sslServerEndpoint(reactor, inner, underTLS, tlsDefaults)
-        inner, tls = _takeTLSOptions(inner)
-        endpoint = underTLS(serverFromString(reactor, inner))
-        if tls:
-            endpoint = tlsServerEndpoint(endpoint, reactor, tlsDefaults, **tls)
-        return endpoint
+        tlsOptions = {key: kwargs.pop(key) for key in TLS_OVER_OPTIONS & set(kwargs)}
+        if prefix == "ssl":
+            endpoint = _sslTransport(reactor, args, kwargs)
+        elif tlsOptions:
+            endpoint = serverFromString(reactor, _quoted(args, kwargs))
+        else:
+            inner = description.split(":", 1)[1] if proxied else description
+            endpoint = serverFromString(reactor, inner)
+        if proxied:
+            endpoint = ProxyServerEndpoint(endpoint, reactor)
+        settings = timeout = None
+        if prefix == "ssl" or tlsOptions:
+            settings, timeout = parseTLSOptions(tlsOptions, tlsDefaults)
+            endpoint = _tlsEndpoint(endpoint, reactor, settings, timeout)
+        return Listener(description, label, endpoint, settings, timeout, proxied)
     except TLSConfigError as e:
         raise ConfigError(f"endpoint {description!r}: {e}") from None
     except (ValueError, TypeError, KeyError, IndexError, OSError) as e:
         raise ConfigError(f"endpoint {description!r} is not valid: {e}") from None
 
 
-_LABEL_OPTIONS = frozenset({"interface", "domain", "name", "index", "port"})
-
-
-def listenerLabel(description: str) -> str:
+def _sslTransport(
+    reactor: IReactorTCP, args: Sequence[str], kwargs: Mapping[str, str]
+) -> IStreamServerEndpoint:
     """
-    Name a listener for metrics: its endpoint string without the options
-    that say nothing about where it listens (certificate paths, backlog).
+    The TCP endpoint under an C{ssl:} string's TLS.
+
+    @param args: the string's positional tokens, C{ssl} and the port.
+    @param kwargs: its options other than the TLS ones.
+    @raise ValueError: for a malformed string.
     """
-    try:
-        args, kwargs = _parse(description)
-    except ValueError:
-        return description
-    parts = [quoteStringArgument(arg) for arg in args]
-    parts += [
-        f"{key}={quoteStringArgument(value)}"
-        for key, value in kwargs.items()
-        if key in _LABEL_OPTIONS
-    ]
-    return ":".join(parts)
+    if len(args) != 2:
+        raise ValueError("expected ssl:PORT followed by key=value options")
+    unknown = sorted(set(kwargs) - SSL_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"unknown option {unknown[0]!r}; ssl: takes"
+            f" {', '.join(sorted(SSL_OPTIONS))}"
+        )
+    return endpoints.TCP4ServerEndpoint(
+        reactor,
+        int(args[1]),
+        int(kwargs.get("backlog", "50")),
+        kwargs.get("interface", ""),
+    )
 
 
 _DATAGRAM_FORMS = (
@@ -326,7 +311,7 @@ def datagramEndpoint(
     @raise ConfigError: naming the string and what is wrong with it.
     """
     try:
-        args, kwargs = _parse(description)
+        args, kwargs = endpointTokens(description)
         prefix = args[0].lower() if args else ""
         if prefix == "systemd" and len(args) == 1:
             return _adoptedDatagram(reactor, description, kwargs, maxPacketSize)

@@ -22,7 +22,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from echohub.config import Config
-from echohub.endpoints import datagramEndpoint, listenerLabel, serverEndpoint
+from echohub.endpoints import Listener, datagramEndpoint, parseListener
 from echohub.line import ByteEchoFactory, LineEchoFactory
 from echohub.ops import (
     ConnectionCaps,
@@ -106,27 +106,22 @@ class EchohubService(MultiService):
         self,
         serviceName: str,
         descriptions: tuple[str, ...],
-        factory: IProtocolFactory | Callable[[str], IProtocolFactory],
+        factoryFor: Callable[[Listener], IProtocolFactory],
     ) -> None:
         """
-        Listen with C{factory} on each endpoint string.
+        Listen on each endpoint string with the factory C{factoryFor} gives
+        for it.
 
-        Every string is parsed here, before anything binds, so a bad one is
-        reported while the configuration is read.
+        Every string is parsed here, once, before anything binds, so a bad
+        one is reported while the configuration is read.
 
-        @param factory: the protocol factory of every listener, or a
-            callable that builds one per listener from its label (see
-            L{listenerLabel}), so that metrics can tell listeners apart.
+        @param factoryFor: the protocol factory of one listener, given the
+            parsed string (whose C{label} tells listeners apart in metrics).
         """
         for description in descriptions:
-            endpoint = serverEndpoint(self.listenReactor, description, self.config.tls)
-            listenerFactory = (
-                factory
-                if IProtocolFactory.providedBy(factory)
-                else factory(listenerLabel(description))
-            )
+            listener = parseListener(self.listenReactor, description, self.config.tls)
             ListeningService(
-                serviceName, description, endpoint, listenerFactory
+                serviceName, description, listener.endpoint, factoryFor(listener)
             ).setServiceParent(self)
 
     def privilegedStartService(self) -> None:
@@ -259,7 +254,7 @@ def makeService(
         "line",
         config.line.listen,
         lambda listener: LineEchoFactory(
-            config.line, reactor, service.connections, lineAccess, listener
+            config.line, reactor, service.connections, lineAccess, listener.label
         ),
     )
     echoAccess = service.access(
@@ -269,7 +264,7 @@ def makeService(
         "echo",
         config.echo.listen,
         lambda listener: ByteEchoFactory(
-            config.echo, reactor, service.connections, echoAccess, listener
+            config.echo, reactor, service.connections, echoAccess, listener.label
         ),
     )
     if worker is None:
@@ -289,17 +284,19 @@ def makeService(
                 reactor,
                 service.connections,
                 access=webAccess,
-                listener=listener,
+                listener=listener.label,
                 metrics=metricsOnWeb,
                 websocket=config.websocket,
             ),
             config.web,
         ),
     )
+    metricsOnly = metricsSite(service.metrics)
     service.addListeners(
-        "metrics", config.server.metrics_listen, metricsSite(service.metrics)
+        "metrics", config.server.metrics_listen, lambda listener: metricsOnly
     )
-    service.addListeners("tlsinfo", config.tls.info_listen, TLSInfoFactory())
+    tlsInfo = TLSInfoFactory()
+    service.addListeners("tlsinfo", config.tls.info_listen, lambda listener: tlsInfo)
     TLSReloadService(reactor).setServiceParent(service)
     if recorder is not None:
         WorkersService(

@@ -17,7 +17,7 @@ itself, with the same syntax plus a few keys of its own::
 
 and listens with L{echohub.tls._protocol.TLSServerEndpoint} over a TCP
 endpoint.  The same TLS keys on any other endpoint string (C{systemd:},
-C{unix:}, ...) put TLS over it (see L{echohub.ops._listeners.serverEndpoint}).
+C{unix:}, ...) put TLS over it (see L{echohub.endpoints.parseListener}).
 Every context built here:
 
     - speaks TLS 1.2 and 1.3 (C{intermediate}) or TLS 1.3 only (C{modern}),
@@ -33,7 +33,7 @@ Every context built here:
     - selects an ALPN protocol only from what the wrapped factory offers.
 
 Twisted's own C{tls:} server strings are refused by
-L{echohub.ops._listeners.serverEndpoint} with a pointer to C{ssl:}: they would
+L{echohub.endpoints.parseListener} with a pointer to C{ssl:}: they would
 bypass all of the above.
 """
 

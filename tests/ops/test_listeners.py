@@ -8,7 +8,7 @@ from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from echohub.endpoints import serverEndpoint
+from echohub.endpoints import parseListener
 from echohub.ops._listeners import ListenError, ListeningService
 from echohub.testing import RefusingEndpoint
 
@@ -25,7 +25,7 @@ class ListeningServiceTests(SynchronousTestCase):
         """
         reactor = MemoryReactorClock()
         service = ListeningService(
-            "line", "tcp:7007", serverEndpoint(reactor, "tcp:7007"), Factory()
+            "line", "tcp:7007", parseListener(reactor, "tcp:7007").endpoint, Factory()
         )
         service.privilegedStartService()
         service.startService()

@@ -18,7 +18,7 @@ from twisted.web.http import HTTPFactory
 from zope.interface import implementer
 
 from echohub.config import ConfigError, TLSConfig
-from echohub.endpoints import serverEndpoint
+from echohub.endpoints import parseListener
 from echohub.testing import (
     TLSClient,
     connectTLS,
@@ -349,7 +349,7 @@ class ReloadTests(SynchronousTestCase):
 
 class EndpointTests(SynchronousTestCase):
     """
-    L{echohub.ops._listeners.serverEndpoint} builds TLS listeners with echohub's
+    L{echohub.endpoints.parseListener} builds TLS listeners with echohub's
     TLS, and refuses Twisted's C{tls:}.
     """
 
@@ -365,11 +365,11 @@ class EndpointTests(SynchronousTestCase):
         An C{ssl:} string gives echohub's TLS endpoint with the defaults of
         C{[tls]}.
         """
-        endpoint = serverEndpoint(
+        endpoint = parseListener(
             MemoryReactorClock(),
             f"ssl:7443:interface=127.0.0.1:{self.files}",
             TLSConfig(handshake_timeout=3),
-        )
+        ).endpoint
         assert isinstance(endpoint, TLSServerEndpoint)
         self.assertEqual(endpoint.handshakeTimeout, 3)
 
@@ -377,9 +377,9 @@ class EndpointTests(SynchronousTestCase):
         """
         TLS keys on another endpoint string put echohub's TLS over it.
         """
-        endpoint = serverEndpoint(
+        endpoint = parseListener(
             MemoryReactorClock(), f"tcp:7443:{self.files}:profile=modern"
-        )
+        ).endpoint
         assert isinstance(endpoint, TLSServerEndpoint)
         assert isinstance(endpoint.creator, ReloadableServerContext)
         self.assertEqual(endpoint.creator.settings.profile, "modern")
@@ -389,6 +389,6 @@ class EndpointTests(SynchronousTestCase):
         A C{tls:} server string is refused with a pointer to C{ssl:}.
         """
         error = self.assertRaises(
-            ConfigError, serverEndpoint, MemoryReactorClock(), "tls:/etc/certs:port=443"
+            ConfigError, parseListener, MemoryReactorClock(), "tls:/etc/certs:port=443"
         )
         self.assertIn("ssl:PORT", str(error))

@@ -14,7 +14,7 @@ from twisted.internet.protocol import Factory
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from echohub.endpoints import serverEndpoint
+from echohub.endpoints import parseListener
 from echohub.ops._listeners import ListeningService
 from echohub.testing import temporaryDirectory
 from echohub.tls._devcert import ensureDevCertificates
@@ -51,7 +51,10 @@ class TLSReloadServiceTests(SynchronousTestCase):
             "tcp:7007",
         ]:
             ListeningService(
-                "line", description, serverEndpoint(reactor, description), Factory()
+                "line",
+                description,
+                parseListener(reactor, description).endpoint,
+                Factory(),
             ).setServiceParent(self.parent)
         self.reactor = ThreadCalls()
         self.service = TLSReloadService(self.reactor)  # type: ignore[arg-type]
