@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping
 from typing import IO, Any
 
+from OpenSSL import SSL, _util
+from twisted.internet import tcp
 from twisted.internet.endpoints import _parse
 from twisted.logger import ILogObserver
 
@@ -72,3 +74,107 @@ def useTwistLogObserver(
         return False
     parent[_TWIST_OBSERVER_FACTORY] = factory
     return True
+
+
+_TCP_PRIVATE = (
+    "socket",
+    "connected",
+    "disconnecting",
+    "dataBuffer",
+    "_tempDataLen",
+    "_writeDisconnecting",
+    "_writeDisconnected",
+    "TLS",
+)
+"""
+The attributes of Twisted's TCP connection that L{directSendable} reads.
+"""
+
+_tcpEligibleTypes: dict[type, bool] = {}
+"""
+For each transport class met, whether it is a Twisted TCP connection with
+every attribute in L{_TCP_PRIVATE}: checked on its first instance, so that
+the check costs one dictionary lookup per write and no memory per
+connection.
+"""
+
+
+def directSendable(transport: Any) -> bool:
+    """
+    Whether bytes may be sent on C{transport}'s socket at once, bypassing
+    C{transport.write}: it is a plain (not TLS) Twisted TCP connection,
+    connected, not closing either direction, with nothing queued (neither
+    in C{dataBuffer} nor in the not yet joined C{_tempData}).
+
+    Why: L{echohub.ops._fastwrite} saves the echo a reactor turn and two
+    C{epoll_ctl} calls per read by sending directly when Twisted's buffer is
+    empty, and whether that buffer is empty and the connection still open
+    is only in C{twisted.internet.abstract.FileDescriptor}'s private
+    C{_tempDataLen}, C{_writeDisconnecting} and C{_writeDisconnected}.  No
+    public API says "nothing is queued"; a public
+    C{ITransport.write} that sends at once when it can (as asyncio's
+    transports do) would replace this.  A transport class without one of
+    the attributes is never sent on directly, and C{tests.test_upstream}
+    fails on it.
+    """
+    t = transport
+    kind = type(t)
+    known = _tcpEligibleTypes.get(kind)
+    if known is None:
+        known = _tcpEligibleTypes[kind] = issubclass(kind, tcp.Connection) and all(
+            hasattr(t, name) for name in _TCP_PRIVATE
+        )
+    return (
+        known
+        and not t.TLS
+        and t.connected
+        and not (
+            t.dataBuffer
+            or t._tempDataLen
+            or t.disconnecting
+            or t._writeDisconnecting
+            or t._writeDisconnected
+        )
+    )
+
+
+def setGroups(context: SSL.Context, groups: bytes) -> bool:
+    """
+    Set the key exchange groups a TLS context offers, e.g.
+    C{b"X25519:prime256v1:secp384r1"}.
+
+    Why: pyOpenSSL has no API for the groups (only C{set_tmp_ecdh}, one
+    curve), so this calls OpenSSL's C{SSL_CTX_set1_curves_list} (the older
+    name of C{SSL_CTX_set1_groups_list}) through pyOpenSSL's private
+    C{_util.lib} on the private C{Context._context}.  A pyOpenSSL
+    C{Context.set_groups} would replace it.
+
+    @return: whether OpenSSL accepted every group.
+    """
+    return bool(_util.lib.SSL_CTX_set1_curves_list(context._context, groups) == 1)
+
+
+def verifyErrorString(code: int) -> str:
+    """
+    OpenSSL's text for a certificate verification result code, e.g.
+    C{"certificate has expired"} for 10.
+
+    Why: pyOpenSSL exposes no table of these texts
+    (C{X509_verify_cert_error_string}); it is called through the private
+    C{_util.lib} and C{_util.ffi}.  A pyOpenSSL function for it would
+    replace this.
+    """
+    text = _util.lib.X509_verify_cert_error_string(code)
+    return str(_util.ffi.string(text).decode("ascii", "replace")) if text else str(code)
+
+
+def verifyResult(connection: SSL.Connection) -> int:
+    """
+    The verification result of the peer's certificate on C{connection}
+    (0: verified), as OpenSSL recorded it.
+
+    Why: pyOpenSSL has no C{Connection.get_verify_result}; this calls
+    C{SSL_get_verify_result} through the private C{_util.lib} on the
+    private C{Connection._ssl}.  A pyOpenSSL method would replace it.
+    """
+    return int(_util.lib.SSL_get_verify_result(connection._ssl))

@@ -20,11 +20,13 @@ C{transport.write}, so that:
       disconnecting, or a C{send} that fails, takes the public path, which
       meets the same state or error on its next C{doWrite}.
 
-This is the only module that touches Twisted's private transport attributes.
-L{write} sends directly only on a transport that is L{eligible}: a plain
-(not TLS) Twisted TCP connection with every attribute L{write} reads.
-Otherwise (a later Twisted without one of them; TLS, PROXY-protocol and test
-transports) it calls the public C{transport.write}.
+L{write} sends directly only when
+L{echohub._upstream.directSendable} says so: a plain (not TLS) Twisted TCP
+connection with nothing queued and not closing, read from Twisted's private
+transport attributes there and nowhere else.  Otherwise (TLS,
+PROXY-protocol and test transports) it calls the public C{transport.write};
+should a later Twisted drop one of those attributes, C{tests.test_upstream}
+fails.
 """
 
 from __future__ import annotations
@@ -32,67 +34,22 @@ from __future__ import annotations
 from errno import EAGAIN, ENOBUFS, EWOULDBLOCK
 from typing import Any
 
-from twisted.internet import tcp
-
-_PRIVATE = (
-    "socket",
-    "connected",
-    "disconnecting",
-    "dataBuffer",
-    "_tempDataLen",
-    "_writeDisconnecting",
-    "_writeDisconnected",
-    "TLS",
-)
-"""
-The transport attributes the fast path reads: if a Twisted release drops
-one of them, L{eligible} says no and the public path is used.
-"""
+from echohub._upstream import directSendable
 
 _RETRY = frozenset({EAGAIN, EWOULDBLOCK, ENOBUFS})
 
 
-_eligibleTypes: dict[type, bool] = {}
-"""
-For each transport class met, whether it has every attribute in
-L{_PRIVATE}: checked on its first instance, so that the check costs one
-dictionary lookup per write and no memory per connection.
-"""
-
-
-def eligible(transport: object) -> bool:
-    """
-    Whether L{write} may send directly on C{transport}: a plain (not TLS)
-    Twisted TCP connection that has every attribute in L{_PRIVATE}.
-    """
-    kind = type(transport)
-    known = _eligibleTypes.get(kind)
-    if known is None:
-        known = _eligibleTypes[kind] = issubclass(kind, tcp.Connection) and all(
-            hasattr(transport, name) for name in _PRIVATE
-        )
-    return known and not transport.TLS  # type: ignore[attr-defined]
-
-
 def write(transport: Any, data: bytes) -> None:
     """
-    Write C{data} to C{transport}: at once when it is L{eligible} and
-    nothing is queued, else (and for whatever the kernel does not take) with
+    Write C{data} to C{transport}: at once when it is a plain TCP connection
+    with nothing queued, else (and for whatever the kernel does not take) with
     the public C{transport.write}.
 
     A function, not a closure or an attribute per connection, so that the
     fast path costs an idle connection no memory.
     """
     t = transport
-    if (
-        not eligible(t)
-        or t.dataBuffer
-        or t._tempDataLen
-        or t.disconnecting
-        or t._writeDisconnecting
-        or t._writeDisconnected
-        or not t.connected
-    ):
+    if not directSendable(t):
         t.write(data)
         return
     try:

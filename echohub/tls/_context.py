@@ -47,7 +47,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from OpenSSL import SSL, _util, crypto
+from OpenSSL import SSL, crypto
 from twisted.internet.interfaces import (
     IOpenSSLServerConnectionCreator,
     IProtocolNegotiationFactory,
@@ -56,6 +56,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from echohub._net import openSSLReason
+from echohub._upstream import setGroups
 from echohub.tls._facts import recordVerifyError
 
 PROFILES = ("intermediate", "modern")
@@ -235,9 +236,7 @@ def buildContext(settings: ListenerTLS) -> tuple[SSL.Context, x509.Certificate]:
     context.set_mode(SSL.MODE_RELEASE_BUFFERS)
     context.set_cipher_list(INTERMEDIATE_CIPHERS)
     context.set_tls13_ciphersuites(TLS13_SUITES)
-    # pyOpenSSL has no API for the key exchange groups; SSL_CTX_set1_groups_list
-    # is this macro's newer name.
-    if _util.lib.SSL_CTX_set1_curves_list(context._context, GROUPS) != 1:
+    if not setGroups(context, GROUPS):
         raise TLSConfigError(f"this OpenSSL does not support the groups {GROUPS!r}")
     try:
         context.use_certificate(leaf)

@@ -14,18 +14,12 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from cryptography import x509
-from OpenSSL import SSL, _util
+from OpenSSL import SSL
 from twisted.internet.interfaces import ISSLTransport
 
+from echohub._upstream import verifyErrorString, verifyResult
+
 NO_CLIENT_CERTIFICATE = "no client certificate"
-
-
-def _verifyError(code: int) -> str:
-    """
-    OpenSSL's text for a certificate verification result code.
-    """
-    text = _util.lib.X509_verify_cert_error_string(code)
-    return str(_util.ffi.string(text).decode("ascii", "replace")) if text else str(code)
 
 
 def _certificateFacts(
@@ -41,7 +35,7 @@ def _certificateFacts(
         "not_before": certificate.not_valid_before_utc.isoformat(),
         "not_after": certificate.not_valid_after_utc.isoformat(),
         "verified": verifyResult == 0,
-        "verify_error": None if verifyResult == 0 else _verifyError(verifyResult),
+        "verify_error": None if verifyResult == 0 else verifyErrorString(verifyResult),
     }
 
 
@@ -67,7 +61,7 @@ def _verifyResult(connection: SSL.Connection) -> int:
     recorded = _verifyErrors.get(connection)
     if recorded is not None:
         return recorded
-    return int(_util.lib.SSL_get_verify_result(connection._ssl))
+    return verifyResult(connection)
 
 
 def _clientAuth(connection: SSL.Connection, peer: x509.Certificate | None) -> str:
@@ -80,7 +74,7 @@ def _clientAuth(connection: SSL.Connection, peer: x509.Certificate | None) -> st
     if peer is None:
         return NO_CLIENT_CERTIFICATE
     result = _verifyResult(connection)
-    return "verified" if result == 0 else f"not verified: {_verifyError(result)}"
+    return "verified" if result == 0 else f"not verified: {verifyErrorString(result)}"
 
 
 def tlsFacts(transport: object) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
+from echohub import _upstream
 from echohub.config import LineConfig
 from echohub.line._protocol import LineEcho, LineEchoFactory
 from echohub.ops import _fastwrite as fastwrite
@@ -112,7 +113,7 @@ class FastWriteTests(TestCase):
         and the client can read them before the reactor turns.
         """
         transport, client = await self.serverSide()
-        self.assertTrue(fastwrite.eligible(transport))
+        self.assertTrue(_upstream.directSendable(transport))
         fastwrite.write(transport, b"hello\n")
         self.assertEqual(buffered(transport), 0)
         client.setblocking(True)
@@ -180,8 +181,10 @@ class FastWriteTests(TestCase):
         Twisted), the transport is not eligible and the line echo still
         echoes, through the public C{transport.write}.
         """
-        self.patch(fastwrite, "_PRIVATE", (*fastwrite._PRIVATE, "_noSuchAttribute"))
-        self.patch(fastwrite, "_eligibleTypes", {})
+        self.patch(
+            _upstream, "_TCP_PRIVATE", (*_upstream._TCP_PRIVATE, "_noSuchAttribute")
+        )
+        self.patch(_upstream, "_tcpEligibleTypes", {})
         self.assertEqual(await self.echoOnce(), [b"hello\n"])
 
     def test_publicPathOnOtherTransports(self) -> None:
@@ -190,7 +193,7 @@ class FastWriteTests(TestCase):
         in-memory one; in production TLS and PROXY-protocol wrappers) is not
         eligible.
         """
-        self.assertFalse(fastwrite.eligible(StringTransport()))
+        self.assertFalse(_upstream.directSendable(StringTransport()))
 
     async def test_orderKeptOnceQueued(self) -> None:
         """
