@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.line -*-
+# -*- test-case-name: tests.test_exports -*-
 """
 echohub's TCP echoes: the line echo (every complete line comes back byte for
 byte, with a line-length limit) and the RFC 862 byte echo (every byte comes

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.line.test_client -*-
 """
 C{python -m echohub.line}: the same as C{echohub-client}.
 """

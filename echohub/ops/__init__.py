@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops -*-
+# -*- test-case-name: tests.test_exports -*-
 """
 What every echohub service shares: listening, the open connections and
 their drain, admission (caps) and accounting, metrics, logs, systemd's

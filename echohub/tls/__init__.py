@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.tls -*-
+# -*- test-case-name: tests.test_exports -*-
 """
 TLS for echohub's listeners: one policy for every context, the server-side
 TLS protocol (handshake deadline, half-close, readable failures), reload on

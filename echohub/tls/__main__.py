@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.tls.test_devcert -*-
 """
 C{python -m echohub.tls}: the same as C{echohub-devcert}.
 """

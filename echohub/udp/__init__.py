@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.udp -*-
+# -*- test-case-name: tests.test_exports -*-
 """
 The UDP echo of RFC 862: each datagram comes back unchanged to its sender,
 within abuse limits (size, source port, a rate per source and in all), on

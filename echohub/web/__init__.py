@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web -*-
+# -*- test-case-name: tests.test_exports -*-
 """
 The web echo: a twisted.web L{Site} whose resources echo HTTP requests,
 behind an HTTP channel that enforces echohub's limits and deadlines, with

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tlsweb -*-
+# -*- test-case-name: tests.web.test_tlsresource -*-
 """
 C{GET /tls}: the TLS session of the request's connection, as JSON.
 

@@ -1,6 +1,6 @@
 """
-Tests for L{echohub.tls._info} and L{echohub.web._tlsresource}: the TLS facts served by
-the info service and at C{/tls}.
+Tests for L{echohub.tls._info}: the TLS facts served by the info service
+(C{/tls} on the web site is L{tests.web.test_tlsresource}).
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.test.requesthelper import DummyRequest
 
 from echohub.testing import TLSClient, connectTLS, serverFactory, temporaryDirectory
 from echohub.tls._devcert import ensureDevCertificates
 from echohub.tls._info import TLSInfoFactory
-from echohub.web._tlsresource import TLSResource
 
 
 class Reader(Protocol):
@@ -55,25 +53,3 @@ class TLSInfoTests(SynchronousTestCase):
         facts = json.loads(line)["tls"]
         self.assertEqual(facts["version"], "TLSv1.3")
         self.assertEqual(facts["sni"], "localhost")
-
-
-class TLSResourceTests(SynchronousTestCase):
-    """
-    C{/tls} answers with the same facts as JSON.
-    """
-
-    def test_plainHTTP(self) -> None:
-        """
-        Over plain HTTP the facts are C{null}, as JSON, not cached.
-        """
-        request = DummyRequest([b""])
-        request.method = b"GET"
-        body = TLSResource().render(request)
-        self.assertEqual(json.loads(body), {"tls": None})
-        self.assertEqual(
-            request.responseHeaders.getRawHeaders(b"Content-Type"),
-            [b"application/json"],
-        )
-        self.assertEqual(
-            request.responseHeaders.getRawHeaders(b"Cache-Control"), [b"no-store"]
-        )

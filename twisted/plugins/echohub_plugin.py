@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_tap -*-
 """
 The C{echohub} plugin for C{twist} and C{twistd}.
 """
