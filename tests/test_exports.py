@@ -74,7 +74,14 @@ EXPORTS = {
         "UDPEcho",
         "UDPServerEndpoint",
     ],
-    "echohub.web": ["EchoChannel", "EchoSite", "buildSite"],
+    "echohub.web": [
+        "EchoChannel",
+        "EchoSite",
+        "H2Connection",
+        "NegotiatingFactory",
+        "buildSite",
+        "negotiate",
+    ],
 }
 
 _TEST_CASE_NAME = re.compile(r"-\*- test-case-name: *([\w.,]+) *-\*-")
