@@ -272,6 +272,8 @@ def _plan(
             why = "the load generator was built without OpenSSL (libssl-dev)"
         if "wrk" in scenario.needs and shutil.which("wrk") is None:
             why = "wrk is not installed (apt-get install wrk)"
+        if "h2load" in scenario.needs and shutil.which("h2load") is None:
+            why = "h2load is not installed (apt-get install nghttp2-client)"
         outcomes = []
         servers = list(scenario.servers)
         if args.baseline_tree is not None:

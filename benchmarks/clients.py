@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -299,3 +300,54 @@ class _Deadline:
 
     def cancel(self) -> None:
         self._timer.cancel()
+
+
+def runH2load(
+    server: ServerProcess,
+    path: str,
+    conns: int,
+    streams: int,
+    duration: float,
+    cpu: str | None,
+    http1: bool = False,
+) -> Measurement:
+    """
+    Run h2load (C{conns} connections, C{streams} requests in flight on
+    each) against C{server}: HTTP/2 with prior knowledge, or HTTP/1.1 with
+    C{http1} (then the requests in flight are pipelined).
+    """
+    h2load = shutil.which("h2load")
+    assert h2load is not None
+    host, port = server.address
+    seconds = max(1, round(duration))
+    argv = pinned(
+        [h2load, "-c", str(conns), "-m", str(streams), "-D", str(seconds)]
+        + (["--h1"] if http1 else [])
+        + [f"http://{host}:{port}{path}"],
+        cpu,
+    )
+    began, cpu0 = time.monotonic(), server.cpuSeconds()
+    process = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    killer = _Deadline(process, seconds + _GRACE)
+    text, _ = process.communicate()
+    wall, cpu1 = time.monotonic() - began, server.cpuSeconds()
+    killer.cancel()
+    finished = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", text)
+    done = re.search(r"requests: .* (\d+) succeeded, (\d+) failed, (\d+) errored", text)
+    if finished is None or done is None:
+        return {"errors": 1, "detail": f"h2load failed: {text.strip()[-300:]}"}
+    errors = int(done.group(2)) + int(done.group(3))
+    return {
+        "rate": float(finished.group(1)),
+        "errors": errors,
+        "detail": "" if not errors else f"{errors} requests failed",
+        "server_cpu_s": cpu1 - cpu0,
+        "server_cpu": (cpu1 - cpu0) / wall,
+        "per_cpu_s": int(done.group(1)) / max(cpu1 - cpu0, 1e-9),
+    }

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.build import Loadgen
-from benchmarks.clients import Measurement, runIdle, runLoadgen, runWrk, wrkScript
+from benchmarks.clients import (
+    Measurement,
+    runH2load,
+    runIdle,
+    runLoadgen,
+    runWrk,
+    wrkScript,
+)
 from benchmarks.servers import (
     BYTES,
     LINE,
@@ -195,6 +202,35 @@ def _httpScenario(name: str, title: str, post: bool, **extra: Any) -> Scenario:
     )
 
 
+def _h2load(http1: bool) -> Callable[[Context], Measurement]:
+    def measure(ctx: Context) -> Measurement:
+        path = "/echo?msg=" + GET_MESSAGE.decode()
+        conns, streams = (100, 1) if http1 else (10, 10)
+        return runH2load(
+            ctx.server, path, conns, streams, ctx.duration, ctx.clientCpu, http1
+        )
+
+    return measure
+
+
+def _h2loadScenario(name: str, title: str, http1: bool) -> Scenario:
+    """
+    echohub under h2load, HTTP/2 or HTTP/1.1 with the same 100 requests in
+    flight: the peers have no h2c to compare with.
+    """
+    return Scenario(
+        name,
+        title,
+        WEB,
+        ("echohub",),
+        "rate",
+        "req/s",
+        True,
+        _h2load(http1),
+        needs=("h2load",),
+    )
+
+
 def _idle(tls: bool) -> Callable[[Context], Measurement]:
     def measure(ctx: Context) -> Measurement:
         return runIdle(ctx.loadgen.path, ctx.server, ctx.idleConns, tls, ctx.clientCpu)
@@ -339,6 +375,17 @@ SCENARIOS = {
         ),
         _httpScenario(
             "http-post", "HTTP POST /echo, 4 KiB body: wrk, 50 connections", post=True
+        ),
+        _h2loadScenario(
+            "h2-get",
+            "HTTP/2 (h2c) GET /echo?msg=...: h2load -c 10 -m 10",
+            http1=False,
+        ),
+        _h2loadScenario(
+            "h1-h2load-get",
+            "HTTP/1.1 GET /echo?msg=...: h2load --h1 -c 100 -m 1 (h2-get's"
+            " HTTP/1.1 baseline)",
+            http1=True,
         ),
         Scenario(
             "websocket",
