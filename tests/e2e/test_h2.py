@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -19,9 +20,21 @@ import pytest
 from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
-from h2.events import ConnectionTerminated, DataReceived, StreamEnded
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    PingAckReceived,
+    StreamEnded,
+)
 from h2.settings import SettingCodes
-from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+)
 
 from echohub.tls._devcert import DevCertificates
 from tests.support import EchohubProcess, running, sslString
@@ -225,3 +238,61 @@ def test_windowNeverOpened(h2server: EchohubProcess) -> None:
     started = time.monotonic()
     assert client.readUntilGoaway(timeout=10)
     assert 1.5 < time.monotonic() - started < 8
+
+
+def test_drainOnSIGTERM(tmp_path: Path) -> None:
+    """
+    On SIGTERM an HTTP/2 connection gets C{GOAWAY NO_ERROR} naming its open
+    stream, that stream's response still arrives, then the connection
+    closes and the process exits.
+    """
+    with running(
+        {"ECHOHUB_LINE_LISTEN": "", "ECHOHUB_WEB_LISTEN": "tcp:0:interface=127.0.0.1"},
+        cwd=str(tmp_path),
+        listeners=1,
+    ) as process:
+        client = SocketClient(process.address("web"))
+        client.h2.send_headers(1, [*GET, (b":path", b"/delay/1")], end_stream=True)
+        client.h2.ping(b"in-order")
+        client.flush()
+        # The server handles frames in order: the ping's acknowledgement
+        # says the request is in before the signal.
+        while not any(
+            isinstance(e, PingAckReceived)
+            for e in client.h2.receive_data(client.sock.recv(65536))
+        ):
+            pass
+        assert process.process is not None
+        process.process.send_signal(signal.SIGTERM)
+        body, ended, received = b"", False, b""
+        client.sock.settimeout(10)
+        while data := client.sock.recv(65536):
+            # h2 closes its state machine at any GOAWAY, which RFC 9113
+            # allows streams to outlive: read the frames ourselves.
+            received += data
+            parsed, received = frames(received)
+            for frame in parsed:
+                if isinstance(frame, GoAwayFrame):
+                    client.goaway = frame  # type: ignore[assignment]
+                elif isinstance(frame, DataFrame) and frame.stream_id == 1:
+                    body += frame.data
+                    ended = ended or "END_STREAM" in frame.flags
+        assert client.goaway is not None
+        assert (client.goaway.error_code, client.goaway.last_stream_id) == (0, 1)
+        assert ended and json.loads(body)["protocol"] == "HTTP/2"
+        assert process.wait() == -signal.SIGTERM
+
+
+def frames(data: bytes) -> tuple[list[Frame], bytes]:
+    """
+    The whole frames at the start of C{data}, and the rest.
+    """
+    parsed = []
+    while len(data) >= 9:
+        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+        if len(data) < 9 + length:
+            break
+        frame.parse_body(memoryview(data[9 : 9 + length]))
+        parsed.append(frame)
+        data = data[9 + length :]
+    return parsed, data
