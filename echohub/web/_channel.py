@@ -112,17 +112,37 @@ _HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _DONE = range(6)
 _log = Logger()
 
 
-def rawRequestHead(request: object) -> tuple[str, bytes] | None:
+@dataclass(frozen=True)
+class RawHead:
     """
-    The protocol and the head of C{request} exactly as received: for
-    HTTP/1.1 the request line and header section with their bytes, case,
-    order, duplicates, whitespace and line ends, up to and including the
-    empty line.  An HTTP/2 channel gives C{"HTTP/2"} and its decoded header
-    list as C{name: value} lines.
+    A request's head as it arrived, for exact capture.
+
+    @ivar protocol: C{"HTTP/1.1"} (also for HTTP/1.0 requests, which this
+        channel serves), or C{"HTTP/2"} from an HTTP/2 channel.
+    @ivar head: for HTTP/1.1 the request line and header section with their
+        bytes, case, order, duplicates, whitespace and line ends, up to and
+        including the empty line; for HTTP/2 the decoded header list,
+        pseudo-headers first, as C{name: value} lines.
+    @ivar headers: the header fields in the order and case received, values
+        without their surrounding whitespace (pseudo-headers included for
+        HTTP/2).
+    """
+
+    protocol: str
+    head: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+def rawRequestHead(request: object) -> RawHead | None:
+    """
+    The head of C{request} as it arrived: the one accessor through which
+    resources see it, whichever channel made the request.  A channel keeps
+    it by setting C{request.rawHead} to a L{RawHead} before the request is
+    rendered.
 
     @return: L{None} if the channel that made C{request} keeps no head.
     """
-    head: tuple[str, bytes] | None = getattr(request, "rawHead", None)
+    head: RawHead | None = getattr(request, "rawHead", None)
     return head
 
 
@@ -477,7 +497,8 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        # llhttp drops the whitespace before a value but not after it.
+        self._headers.append((name, value.rstrip(b" \t")))
 
     def on_headers_complete(self) -> None:
         """
@@ -510,7 +531,9 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             self.refuseTooLarge()
             return
         request = self.requestFactory(self, queued=False)
-        request.rawHead = ("HTTP/1.1", self._head)  # type: ignore[attr-defined]
+        request.rawHead = RawHead(  # type: ignore[attr-defined]
+            "HTTP/1.1", self._head, tuple(self._headers)
+        )
         headers = request.requestHeaders
         for name, value in self._headers:
             headers.addRawHeader(name, value)

@@ -22,7 +22,14 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from echohub.tls import tlsFacts
-from echohub.web._resource import PlainTextResource, jsonBody
+from echohub.web._channel import rawRequestHead
+from echohub.web._resource import (
+    ECHO_HEADERS,
+    PLAIN_TEXT,
+    NotFound,
+    PlainTextResource,
+    jsonBody,
+)
 
 SENSITIVE_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 HIDDEN = "(hidden: set [web] show_sensitive_headers to show it)"
@@ -60,6 +67,25 @@ def headers(request: IRequest, showSensitive: bool) -> dict[str, list[str]]:
         else:
             result[_text(name)] = [_text(v) for v in values]
     return result
+
+
+def rawHeaders(request: IRequest, showSensitive: bool) -> list[list[str]] | None:
+    """
+    The request's header fields as C{[name, value]} pairs in the order and
+    case received, duplicates kept; L{None} when the channel kept none.
+    """
+    head = rawRequestHead(request)
+    if head is None:
+        return None
+    return [
+        [
+            _text(name),
+            HIDDEN
+            if not showSensitive and name.lower() in SENSITIVE_HEADERS
+            else _text(value),
+        ]
+        for name, value in head.headers
+    ]
 
 
 def _args(query: bytes) -> dict[str, list[str]]:
@@ -109,6 +135,17 @@ def fullURL(request: IRequest) -> str:
     return f"{scheme}://{_text(host)}{_text(request.uri)}"
 
 
+def protocol(request: IRequest) -> str:
+    """
+    The protocol the request came over: C{"HTTP/1.1"} or C{"HTTP/2"} as its
+    channel says, else the request line's version.
+    """
+    head = rawRequestHead(request)
+    if head is not None:
+        return head.protocol
+    return _text(request.clientproto)
+
+
 def describeRequest(request: IRequest, showSensitive: bool) -> dict[str, Any]:
     """
     Everything C{/anything} reports about C{request}.
@@ -126,6 +163,8 @@ def describeRequest(request: IRequest, showSensitive: bool) -> dict[str, Any]:
         "path": _text(path),
         "args": _args(query),
         "headers": headers(request, showSensitive),
+        "raw_headers": rawHeaders(request, showSensitive),
+        "protocol": protocol(request),
         "sensitive_headers": "shown" if showSensitive else "hidden",
         "body": bodyFacts(body, request.getHeader(b"Content-Type")),
         "client": _address(request.getClientAddress()),
@@ -150,6 +189,49 @@ class AnythingResource(PlainTextResource):
 
     def respond(self, request: IRequest, method: bytes) -> bytes:
         return jsonBody(request, describeRequest(request, self.showSensitive))
+
+
+class DumpRequestResource(PlainTextResource):
+    """
+    C{/dump/request} (go-httpbin's name), any method: the request's head
+    exactly as received (L{rawRequestHead}: the bytes, case, order,
+    duplicates, whitespace and line ends), then its body, as plain text.
+
+    The values of C{Authorization}, C{Proxy-Authorization} and C{Cookie}
+    lines are replaced by a note unless C{[web] show_sensitive_headers} is
+    on, as in C{/anything}; every other byte is the client's.
+    """
+
+    anyMethod = True
+    isLeaf = True
+
+    def __init__(self, showSensitive: bool) -> None:
+        super().__init__()
+        self.showSensitive = showSensitive
+
+    def respond(self, request: IRequest, method: bytes) -> bytes:
+        head = rawRequestHead(request)
+        dump = b"" if head is None else head.head
+        if not self.showSensitive and head is not None:
+            dump = self._hideSensitive(dump)
+        body = b""
+        if request.content is not None:
+            request.content.seek(0)
+            body = request.content.read()
+        request.setHeader(b"Content-Type", PLAIN_TEXT)
+        for name, value in ECHO_HEADERS:
+            request.setHeader(name, value)
+        return dump + body
+
+    @staticmethod
+    def _hideSensitive(head: bytes) -> bytes:
+        lines = head.split(b"\n")
+        for index, line in enumerate(lines):
+            name, colon, value = line.partition(b":")
+            if colon and name.strip().lower() in SENSITIVE_HEADERS:
+                end = b"\r" if value.endswith(b"\r") else b""
+                lines[index] = name + b": " + HIDDEN.encode() + end
+        return b"\n".join(lines)
 
 
 class HeadersResource(PlainTextResource):
@@ -194,8 +276,11 @@ def inspectionResources(showSensitive: bool) -> dict[bytes, IResource]:
     """
     The inspection resources, by the path segment each is served at.
     """
+    dump = NotFound()
+    dump.putChild(b"request", DumpRequestResource(showSensitive))
     return {
         b"anything": AnythingResource(showSensitive),
+        b"dump": dump,
         b"headers": HeadersResource(showSensitive),
         b"ip": IPResource(),
         b"user-agent": UserAgentResource(),

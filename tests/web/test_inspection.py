@@ -11,7 +11,7 @@ from base64 import b64decode
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
-from echohub.testing import jsonOf, request
+from echohub.testing import exchange, jsonOf, request
 from echohub.web._inspection import HIDDEN, bodyFacts
 
 
@@ -211,3 +211,64 @@ class BodyFactsTests(SynchronousTestCase):
             bodyFacts(b"\xff", None)["data"],
             "data:application/octet-stream;base64,/w==",
         )
+
+
+class ExactCaptureTests(SynchronousTestCase):
+    """
+    C{/dump/request} and C{/anything}'s C{raw_headers} show the request as
+    it arrived, not as twisted.web's L{Headers} normalise it.
+    """
+
+    HEAD = (
+        b"PATCH /dump/request?a=1&a=2 HTTP/1.1\r\n"
+        b"hOsT:  example.test \r\n"
+        b"x-Dup: 1\r\n"
+        b"X-DUP:2\r\n"
+        b"Cookie: secret=1\r\n"
+        b"Content-Length: 4\r\n"
+        b"\r\n"
+    )
+
+    def test_dumpIsExact(self) -> None:
+        """
+        Any method gets the request line and header section byte for byte
+        (case, order, duplicates, whitespace, line ends), then the body, as
+        plain text that no browser renders; a sensitive value is hidden.
+        """
+        [response] = exchange(self.HEAD + b"body")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.header(b"Content-Type"), b"text/plain; charset=utf-8")
+        self.assertEqual(response.header(b"Cache-Control"), b"no-store")
+        expected = self.HEAD.replace(b"secret=1", HIDDEN.encode()) + b"body"
+        self.assertEqual(response.body, expected)
+
+    def test_dumpShowsSensitiveWhenAsked(self) -> None:
+        """
+        With C{show_sensitive_headers}, the dump is the request exactly.
+        """
+        [response] = exchange(
+            self.HEAD + b"body", config=WebConfig(show_sensitive_headers=True)
+        )
+        self.assertEqual(response.body, self.HEAD + b"body")
+
+    def test_rawHeadersAndProtocol(self) -> None:
+        """
+        C{raw_headers} lists C{[name, value]} in the order and case received,
+        values without surrounding whitespace, sensitive ones hidden; and
+        C{protocol} is C{HTTP/1.1}.
+        """
+        [response] = exchange(
+            self.HEAD.replace(b"/dump/request", b"/anything") + b"body"
+        )
+        described = jsonOf(response)
+        self.assertEqual(
+            described["raw_headers"],
+            [
+                ["hOsT", "example.test"],
+                ["x-Dup", "1"],
+                ["X-DUP", "2"],
+                ["Cookie", HIDDEN],
+                ["Content-Length", "4"],
+            ],
+        )
+        self.assertEqual(described["protocol"], "HTTP/1.1")
