@@ -143,7 +143,9 @@ def protocol(request: IRequest) -> str:
     head = rawRequestHead(request)
     if head is not None:
         return head.protocol
-    return _text(request.clientproto)
+    # IRequest does not declare it, but every twisted.web Request has it.
+    clientproto: bytes = getattr(request, "clientproto", b"HTTP/1.1")
+    return _text(clientproto)
 
 
 def describeRequest(request: IRequest, showSensitive: bool) -> dict[str, Any]:
