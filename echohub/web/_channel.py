@@ -238,6 +238,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
     requestStartedAt = 0.0
     _method = b""
     _url = b""
+    _lean: Callable[[bytes], None] | None = None
 
     def __init__(self) -> None:
         self.requests: list[http.Request] = []
@@ -275,6 +276,17 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         L{echohub.ops._metrics}' rejection counter.
         """
         raise NotImplementedError
+
+    def leanHandler(
+        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> Callable[[bytes], None] | None:
+        """
+        A function that answers this request, given its body, without a
+        L{Request}; or L{None} (here, always) for a L{Request}.  It is
+        called only for a persistent HTTP/1.1 request, must write one
+        complete response, and leaves the connection open.
+        """
+        return None
 
     def checkPersistence(self, request: http.Request, version: bytes) -> bool:
         """
@@ -363,10 +375,16 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             ):
                 if not self._step():
                     break
-        except _BadRequestError:
+        except httptools.HttpParserCallbackError as error:
+            # One of this channel's callbacks raised: a refusal, or a bug,
+            # which must not go unnoticed behind a 400.
+            if not isinstance(error.__context__, _BadRequestError):
+                _log.failure(
+                    "HTTP/1.1 channel failed", Failure(error.__context__ or error)
+                )
             self._cancelDeadline()
             self.badRequest()
-        except httptools.HttpParserError:
+        except (_BadRequestError, httptools.HttpParserError):
             self._cancelDeadline()
             self.badRequest()
         finally:
@@ -530,15 +548,21 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         if length is not None and length > self.maxBody:
             self.refuseTooLarge()
             return
-        request = self.requestFactory(self, queued=False)
-        request.rawHead = RawHead(  # type: ignore[attr-defined]
-            "HTTP/1.1", self._head, tuple(self._headers)
-        )
-        headers = request.requestHeaders
-        for name, value in self._headers:
-            headers.addRawHeader(name, value)
-        self._request = request
-        request.gotLength(length)
+        if version == b"HTTP/1.1":
+            self._lean = self.leanHandler(self._method, self._url, self._headers)
+        if self._lean is None:
+            request = self.requestFactory(self, queued=False)
+            request.rawHead = RawHead(  # type: ignore[attr-defined]
+                "HTTP/1.1", self._head, tuple(self._headers)
+            )
+            headers = request.requestHeaders
+            for name, value in self._headers:
+                headers.addRawHeader(name, value)
+            self._request = request
+            request.gotLength(length)
+        else:
+            self._leanBody: list[bytes] = []
+            self._leanLength = 0
         if chunked:
             self._state = _CHUNK_SIZE
         elif length:
@@ -557,10 +581,17 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             self._cancelDeadline()
 
     def on_body(self, data: bytes) -> None:
-        if self._refused or self._request is None:
+        if self._refused:
             return
         self._bodyReceived += len(data)
-        self._request.handleContentChunk(data)
+        if self._lean is not None:
+            self._leanLength += len(data)
+            if self._leanLength > self.maxBody:
+                self.refuseTooLarge()
+            else:
+                self._leanBody.append(data)
+        elif self._request is not None:
+            self._request.handleContentChunk(data)
 
     def on_message_complete(self) -> None:
         """
@@ -569,8 +600,16 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         self._complete = True
         self._state = _HEAD
         self._cancelDeadline()
+        lean, self._lean = self._lean, None
         request, self._request = self._request, None
-        if self._refused or request is None:
+        if self._refused:
+            return
+        if lean is not None:
+            self._method = self._url = b""
+            body, self._leanBody = b"".join(self._leanBody), []
+            lean(body)
+            return
+        if request is None:
             return
         method, self._method = self._method, b""
         self.requests.append(request)

@@ -30,6 +30,7 @@ What Twisted's L{twisted.web.server.Site} does not do, and these classes add:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -54,6 +55,7 @@ from echohub.ops import (
     logAccess,
 )
 from echohub.web._channel import HTTP11Channel, HTTPLimits
+from echohub.web._lean import HEALTH, DateCache, leanResponse, leanRoute
 from echohub.web._resource import PLAIN_TEXT
 from echohub.web._security import connectionHeaders, hstsValue
 from echohub.web._tree import buildResourceTree
@@ -92,6 +94,9 @@ class EchoChannel(HTTP11Channel):
         """
         assert self.transport is not None
         self.connectionHeaders = connectionHeaders(self.site.hsts, self.transport)
+        self._connectionLines = b"".join(
+            name + b": " + value + b"\r\n" for name, value in self.connectionHeaders
+        )
         super().connectionMade()
         refusal = self.site.access.admit(self.transport.getPeer(), self.site.listener)
         if refusal is not None:
@@ -118,6 +123,44 @@ class EchoChannel(HTTP11Channel):
         for request in self.requests:
             if not request.startedWriting:
                 request.responseHeaders.setRawHeaders(b"Connection", [b"close"])
+
+    def leanHandler(
+        self, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> Callable[[bytes], None] | None:
+        """
+        Answer C{/echo} and C{/healthz} directly (L{echohub.web._lean}) when
+        the site allows it and the connection is not draining.
+        """
+        site = self.site
+        if not site.lean or self._draining or site.connections.draining:
+            return None
+        route = leanRoute(method, url, headers)
+        if route is None:
+            return None
+        started = site.reactor.seconds()
+
+        def answer(body: bytes) -> None:
+            kind, value = route
+            head, content = leanResponse(
+                kind, value, body, self._connectionLines, site.dates.value()
+            )
+            transport: Any = self.transport
+            transport.writeSequence([head, content])
+            site.countResponse(200)
+            site.access.transferred(len(body), len(content))
+            if kind != HEALTH:
+                site.access.echoed()
+            site.logAccess(
+                formatAddress(transport.getPeer()),
+                method.decode("ascii"),
+                url.decode("ascii", "replace"),
+                200,
+                len(body),
+                len(content),
+                site.reactor.seconds() - started,
+            )
+
+        return answer
 
     def checkPersistence(self, request: http.Request, version: bytes) -> bool:
         """
@@ -335,9 +378,14 @@ class EchoSite(server.Site):
     @ivar limits: the deadlines and header limits of every connection.
     @ivar hsts: the C{Strict-Transport-Security} value for responses over
         TLS, or L{None} for none.
+    @ivar lean: whether channels answer C{/echo} and C{/healthz} themselves
+        (L{echohub.web._lean}); only for the standard tree without CORS,
+        whose responses the lean path reproduces.
+    @ivar dates: the C{Date} values of lean responses.
     """
 
     hsts: bytes | None = None
+    lean = False
 
     requestFactory = EchoRequest
 
@@ -352,6 +400,7 @@ class EchoSite(server.Site):
         listener: str = "web",
         limits: HTTPLimits | None = None,
         hsts: bytes | None = None,
+        lean: bool = False,
     ) -> None:
         """
         @param resource: the root resource.
@@ -365,6 +414,7 @@ class EchoSite(server.Site):
         @param listener: the listener this site serves, as metrics label it.
         @param limits: deadlines and header limits; the defaults by default.
         @param hsts: see L{hsts}.
+        @param lean: see L{lean}.
         """
         super().__init__(
             resource, timeout=timeout, reactor=reactor, parsePOSTFormSubmission=False
@@ -377,6 +427,8 @@ class EchoSite(server.Site):
         self.listener = listener
         self.limits = HTTPLimits() if limits is None else limits
         self.hsts = hsts
+        self.lean = lean
+        self.dates = DateCache()
 
     def countResponse(self, code: int) -> None:
         """
@@ -507,5 +559,7 @@ def buildSite(
         access=access,
         listener=listener,
         limits=HTTPLimits.fromConfig(config),
+        # The lean routes answer as the standard tree does without CORS.
+        lean=not config.cors_origins,
         hsts=hstsValue(config.hsts),
     )

@@ -1,0 +1,229 @@
+# -*- test-case-name: tests.web.test_lean -*-
+"""
+Tests for L{echohub.web._lean}: the lean path answers C{/echo} and
+C{/healthz} with exactly the bytes, access-log line and counters of the
+full twisted.web path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import (
+    EventLoggingObserver,
+    MemoryReactorClock,
+    StringTransport,
+)
+from twisted.logger import globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+
+from echohub.config import WebConfig
+from echohub.testing import CLIENT_PEER
+from echohub.web._lean import DateCache, leanRoute
+from echohub.web._site import buildSite
+
+
+def answered(data: bytes, lean: bool, config: WebConfig | None = None) -> bytes:
+    """
+    What a new connection to a site, with or without the lean path, writes
+    back for C{data}.
+    """
+    site = buildSite(config or WebConfig(), reactor=MemoryReactorClock())
+    site.lean = lean
+    channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
+    transport = StringTransport(peerAddress=CLIENT_PEER)
+    channel.makeConnection(transport)
+    channel.dataReceived(data)
+    return transport.value()
+
+
+def withoutDates(data: bytes) -> bytes:
+    """
+    C{data} without its C{Date} header lines, which depend on the clock.
+    """
+    return re.sub(rb"\r\nDate: [^\r]*", b"", data)
+
+
+class SameBytesTests(SynchronousTestCase):
+    """
+    Both paths give the same responses, header order included.
+    """
+
+    def assertSame(self, data: bytes, config: WebConfig | None = None) -> None:
+        """
+        Both paths write the same bytes for C{data}, but for the date.
+        """
+        lean = answered(data, True, config)
+        self.assertTrue(lean)
+        self.assertEqual(
+            withoutDates(lean), withoutDates(answered(data, False, config))
+        )
+
+    @settings(max_examples=150, deadline=None)
+    @given(query=st.binary(max_size=60))
+    def test_getEcho(self, query: bytes) -> None:
+        """
+        C{GET /echo?<query>}, whatever the query (percent escapes, C{+},
+        several C{msg}, none, bytes that are not UTF-8).
+        """
+        query = bytes(b for b in query if b > 32 and b not in b"# \x7f")
+        self.assertSame(b"GET /echo?" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertSame(b"GET /echo?msg=" + query + b" HTTP/1.1\r\nHost: x\r\n\r\n" * 2)
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        body=st.binary(max_size=2000),
+        contentType=st.sampled_from(
+            [None, b"text/html", b"application/json", b"image/svg+xml", b"x/y"]
+        ),
+        chunked=st.booleans(),
+    )
+    def test_postEcho(
+        self, body: bytes, contentType: bytes | None, chunked: bool
+    ) -> None:
+        """
+        C{POST /echo} with any body, content type and framing.
+        """
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+        if contentType is not None:
+            head += b"Content-Type: " + contentType + b"\r\n"
+        if chunked:
+            data = head + b"Transfer-Encoding: chunked\r\n\r\n"
+            if body:
+                data += b"%x\r\n%s\r\n" % (len(body), body)
+            data += b"0\r\n\r\n"
+        else:
+            data = head + b"Content-Length: %d\r\n\r\n" % (len(body),) + body
+        self.assertSame(data + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    def test_healthzAndLimits(self) -> None:
+        """
+        C{/healthz}, a chunked body over the limit (C{413}) and requests the
+        lean path leaves to the full one (C{HEAD}, C{Origin}, C{Connection},
+        HTTP/1.0) answer the same.
+        """
+        small = WebConfig(max_body=10)
+        for data in [
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nabcde\r\n6\r\nfghijk\r\n0\r\n\r\n",
+            b"HEAD /echo?msg=a HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\nOrigin: http://o\r\n\r\n",
+            b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"GET /echo?msg=a HTTP/1.0\r\n\r\n",
+        ]:
+            self.assertSame(data, small)
+
+    def test_hsts(self) -> None:
+        """
+        The connection's headers (HSTS over TLS) come where the full path
+        puts them: covered by the same code, C{connectionHeaders}; over
+        plain TCP there are none, which both paths agree on.
+        """
+        self.assertSame(
+            b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\n\r\n",
+            WebConfig(hsts="max-age=60"),
+        )
+
+
+class AccessLogTests(SynchronousTestCase):
+    """
+    The lean path logs and counts as the full path does.
+    """
+
+    def test_sameLine(self) -> None:
+        """
+        The same access-log line (the duration aside) for each route.
+        """
+        data = (
+            b"GET /echo?msg=hi HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        lines = []
+        for lean in (True, False):
+            observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+            answered(data, lean)
+            lines.append(
+                [
+                    {k: v for k, v in event.items() if k in ("log_text", "status")}
+                    for event in observer
+                    if str(event.get("log_text", "")).startswith("web access:")
+                ]
+            )
+        self.assertEqual(len(lines[0]), 3)
+        self.assertEqual(lines[0], lines[1])
+
+
+class LeanRouteTests(SynchronousTestCase):
+    """
+    L{leanRoute} takes only the requests whose answer it knows.
+    """
+
+    def test_routes(self) -> None:
+        """
+        C{GET /echo} with C{msg}, C{POST /echo} and C{GET /healthz} are
+        taken; other paths, methods, no C{msg}, C{Origin} or C{Connection}
+        are not.
+        """
+        self.assertEqual(leanRoute(b"GET", b"/echo?msg=a+b", []), (0, b"a b"))
+        self.assertIsNotNone(leanRoute(b"POST", b"/echo", []))
+        self.assertIsNotNone(leanRoute(b"GET", b"/healthz", []))
+        for method, url, headers in [
+            (b"GET", b"/echo", []),
+            (b"GET", b"/echo?m=1", []),
+            (b"PUT", b"/echo", []),
+            (b"HEAD", b"/healthz", []),
+            (b"GET", b"/echo/", []),
+            (b"GET", b"/echo?msg=a", [(b"Origin", b"http://o")]),
+            (b"GET", b"/healthz", [(b"connection", b"close")]),
+        ]:
+            self.assertIsNone(leanRoute(method, url, headers), (method, url))
+
+
+class DateCacheTests(SynchronousTestCase):
+    """
+    L{DateCache} formats the date once per second.
+    """
+
+    def test_perSecond(self) -> None:
+        """
+        The same value within a second, a new one the next second.
+        """
+        now = [784111777.0]
+        dates = DateCache(lambda: now[0])
+        first = dates.value()
+        self.assertEqual(first, b"Sun, 06 Nov 1994 08:49:37 GMT")
+        now[0] += 0.9
+        self.assertIs(dates.value(), first)
+        now[0] += 0.2
+        self.assertEqual(dates.value(), b"Sun, 06 Nov 1994 08:49:38 GMT")
+
+
+class NoRequestTests(SynchronousTestCase):
+    """
+    The lean routes really bypass twisted.web.
+    """
+
+    def test_noRequestBuilt(self) -> None:
+        """
+        A site whose request factory fails still answers the lean routes.
+        """
+        site = buildSite(WebConfig(), reactor=MemoryReactorClock())
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a Request was built")
+
+        site.requestFactory = refuse  # type: ignore[assignment]
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
+        transport = StringTransport(peerAddress=CLIENT_PEER)
+        channel.makeConnection(transport)
+        channel.dataReceived(
+            b"GET /echo?msg=hi HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nyo"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        self.assertEqual(transport.value().count(b"HTTP/1.1 200 OK"), 3)
