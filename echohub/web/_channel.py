@@ -335,7 +335,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         """
         self._lost = True
         self.setTimeout(None)
-        self._cancelDeadline()
+        self._stopDeadlineTimer()
         for call in (self._replay, self._abortingCall, self._pullCall):
             cancelCall(call)
         for request in list(self.requests):
@@ -382,10 +382,10 @@ class HTTP11Channel(Protocol, TimeoutMixin):
                 _log.failure(
                     "HTTP/1.1 channel failed", Failure(error.__context__ or error)
                 )
-            self._cancelDeadline()
+            self._stopDeadlineTimer()
             self.badRequest()
         except (_BadRequestError, httptools.HttpParserError):
-            self._cancelDeadline()
+            self._stopDeadlineTimer()
             self.badRequest()
         finally:
             self._parsing = False
@@ -611,6 +611,9 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             return
         if request is None:
             return
+        # A request may take long (/delay, a stream): no timer meanwhile.
+        # The lean routes answer at once and keep it for the next request.
+        self._stopDeadlineTimer()
         method, self._method = self._method, b""
         self.requests.append(request)
         self.persistent = self.checkPersistence(request, self._version)
@@ -805,7 +808,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         client sent after the handshake goes to C{protocol} too.
         """
         self._upgraded = True
-        self._cancelDeadline()
+        self._stopDeadlineTimer()
         self.dataReceived = protocol.dataReceived  # type: ignore[method-assign]
         self.connectionLost = protocol.connectionLost  # type: ignore[method-assign]
         assert self.transport is not None
@@ -843,19 +846,20 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         )
 
     def _startHeaderDeadline(self) -> None:
-        if self._deadline is None:
+        if self._onDeadline is None:
             self.requestStartedAt = self._clock.seconds()
-        if self._deadline is None and self.limits.headerTimeout is not None:
-            self._armDeadline(self.limits.headerTimeout, self._headerTimedOut)
+            if self.limits.headerTimeout is not None:
+                self._armDeadline(self.limits.headerTimeout, self._headerTimedOut)
 
     def _armDeadline(self, seconds: float, handler: Callable[[], None]) -> None:
         """
         Have C{handler} called in C{seconds}, instead of any deadline set.
 
-        A connection has one deadline timer at a time: a body deadline
-        re-arms the header deadline's timer (L{IDelayedCall.reset}, which
-        for a later time only records it) rather than cancelling it and
-        scheduling another.
+        A connection has one deadline timer at a time, kept from request to
+        request: a new deadline re-arms it (L{IDelayedCall.reset}, which for
+        a later time only records it) rather than cancelling it and
+        scheduling another, which for small requests was a measurable share
+        of each.
         """
         self._onDeadline = handler
         if self._deadline is not None and self._deadline.active():
@@ -869,6 +873,13 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             handler()
 
     def _cancelDeadline(self) -> None:
+        """
+        No deadline from now on; the timer, if any, stays for the next
+        deadline and does nothing if it fires first.
+        """
+        self._onDeadline = None
+
+    def _stopDeadlineTimer(self) -> None:
         self._onDeadline = None
         cancelCall(self._deadline)
         self._deadline = None

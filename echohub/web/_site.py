@@ -243,6 +243,7 @@ class EchoChannel(HTTP11Channel):
         if self._refused:
             return
         self._refused = True
+        self._stopDeadlineTimer()
         body = reason.encode("utf-8")
         assert self.transport is not None
         self.transport.writeSequence(

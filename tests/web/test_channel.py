@@ -140,7 +140,8 @@ class BodyDeadlineTests(SynchronousTestCase):
         """
         The end of the headers re-arms the header deadline's timer for the
         body rather than scheduling a second one, and the end of the body
-        cancels it.
+        disarms it: it fires without effect, or is re-armed by the next
+        request.
         """
         channel, transport, reactor = connect(replace(LIMITS, idle_timeout=0))
         channel.dataReceived(b"P")
@@ -150,7 +151,16 @@ class BodyDeadlineTests(SynchronousTestCase):
         self.assertEqual(reactor.getDelayedCalls(), [timer])
         self.assertEqual(timer.getTime(), 4)
         channel.dataReceived(b"y" * 900)
-        self.assertEqual([c for c in reactor.getDelayedCalls() if c.active()], [])
+        self.assertEqual(reactor.getDelayedCalls(), [timer])
+        channel.dataReceived(b"P")
+        self.assertEqual(reactor.getDelayedCalls(), [timer])
+        self.assertEqual(timer.getTime(), 3)
+        reactor.advance(1.9)
+        channel.dataReceived(b"OST /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+        reactor.advance(10)
+        statuses = [r.status for r in parseResponses(transport.value())]
+        self.assertEqual(statuses, [200, 200])
+        self.assertFalse(transport.disconnecting)
 
     def test_bodyAtTheMinimumRateArrives(self) -> None:
         """
