@@ -13,10 +13,11 @@ a flood of them does not flood the log.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from twisted.internet.interfaces import IAddress, IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 from echohub._net import formatAddress, peerHost
 from echohub.ops._caps import ConnectionCaps
@@ -54,16 +55,27 @@ def logAccess(
     @param fields: more fields for the event (C{method}, C{reason}, ...).
     """
     request = f" {request}" if request else ""
-    log.info(
-        "{log_text}",
-        log_text=f"{service} access: {peer}{request} {bytesIn} bytes in,"
-        f" {bytesOut} bytes out, {duration:.3f} s{detail}",
-        service=service,
-        peer=peer,
-        bytes_in=bytesIn,
-        bytes_out=bytesOut,
-        duration=duration,
-        **fields,
+    # The event log.info would emit, handed straight to the logger's
+    # observer (the event keys are twisted.logger's documented ones):
+    # Logger.emit's own checks (it sorts the log levels for every event)
+    # cost a tenth of a small HTTP request.
+    log.observer(
+        {
+            "log_format": "{log_text}",
+            "log_text": f"{service} access: {peer}{request} {bytesIn} bytes in,"
+            f" {bytesOut} bytes out, {duration:.3f} s{detail}",
+            "log_level": LogLevel.info,
+            "log_namespace": log.namespace,
+            "log_source": log.source,
+            "log_logger": log,
+            "log_time": time.time(),
+            "service": service,
+            "peer": peer,
+            "bytes_in": bytesIn,
+            "bytes_out": bytesOut,
+            "duration": duration,
+            **fields,
+        }
     )
 
 

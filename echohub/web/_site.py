@@ -85,6 +85,7 @@ class EchoChannel(HTTP11Channel):
     _abortCall: IDelayedCall | None = None
     _linger: LingeringClose | None = None
     _admitted = False
+    _peerText: str | None = None
     connectionHeaders: list[tuple[bytes, bytes]] = []
 
     def connectionMade(self) -> None:
@@ -150,8 +151,10 @@ class EchoChannel(HTTP11Channel):
             site.access.transferred(len(body), len(content))
             if kind != HEALTH:
                 site.access.echoed()
+            if self._peerText is None:
+                self._peerText = formatAddress(transport.getPeer())
             site.logAccess(
-                formatAddress(transport.getPeer()),
+                self._peerText,
                 method.decode("ascii"),
                 url.decode("ascii", "replace"),
                 200,
@@ -430,13 +433,22 @@ class EchoSite(server.Site):
         self.hsts = hsts
         self.lean = lean
         self.dates = DateCache()
+        self._responseCounters: dict[int, Any] = {}
 
     def countResponse(self, code: int) -> None:
         """
         Count one response by status code in the metrics.
+
+        Each code's labelled counter is looked up once: C{labels()} costs
+        more than the increment.
         """
-        if self.access.metrics is not None:
-            self.access.metrics.httpRequests.labels(str(code)).inc()
+        counter = self._responseCounters.get(code)
+        if counter is None:
+            if self.access.metrics is None:
+                return
+            counter = self.access.metrics.httpRequests.labels(str(code))
+            self._responseCounters[code] = counter
+        counter.inc()
 
     def log(self, request: server.Request) -> None:  # type: ignore[override]
         """
