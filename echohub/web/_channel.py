@@ -454,6 +454,10 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         """
         limits = self.limits
         end = buffer.find(b"\r\n\r\n")
+        if end < 0 and buffer.count(b"\n") != buffer.count(b"\r\n"):
+            # A line that ends in a bare LF: llhttp would refuse it once
+            # the head is complete, which it then never is.
+            raise _BadRequestError("bare LF")
         lineEnd = buffer.find(b"\r\n", 0, limits.maxRequestLine + 2)
         if lineEnd == 0:
             # An empty line before a request (RFC 9112 section 2.2).

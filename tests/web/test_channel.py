@@ -370,6 +370,21 @@ class ConformanceTests(SynchronousTestCase):
         self.assertEqual(responses[0].body, b"x")
         self.assertIn(b'"example.test:8080"', responses[1].body)
 
+    def test_bareLineFeedRefused(self) -> None:
+        """
+        Lines ended by a bare LF get C{400} at once, not a wait for a head
+        that never completes; split or whole.
+        """
+        for data in [
+            b"GET /healthz HTTP/1.1\nHost: x\n\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\n",
+        ]:
+            self.assertEqual([r.status for r in exchange(data)], [400], data)
+            self.assertEqual(
+                [r.status for r in exchange(data[:15], data[15:])], [400], data
+            )
+
     def test_anyTokenMethod(self) -> None:
         """
         A method llhttp does not know is parsed and handed on as sent; one
