@@ -83,6 +83,7 @@ from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
 from echohub.ops import IDrainable, Reason
+from echohub.web._channel import RawHead
 from echohub.web._resource import PLAIN_TEXT
 from echohub.web._security import connectionHeaders
 
@@ -285,9 +286,10 @@ class H2Stream:
         self._deadline: IDelayedCall | None = None
         self.request: EchoRequest = self.site.requestFactory(self, queued=False)
         # What echohub.web._channel.rawRequestHead gives /dump/request.
-        self.request.rawHead = (  # type: ignore[attr-defined]
+        self.request.rawHead = RawHead(  # type: ignore[attr-defined]
             "HTTP/2",
             b"".join(b"%s: %s\r\n" % field for field in headers) + b"\r\n",
+            tuple(headers),
         )
 
     # What twisted.web's Request calls.

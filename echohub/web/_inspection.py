@@ -135,19 +135,6 @@ def fullURL(request: IRequest) -> str:
     return f"{scheme}://{_text(host)}{_text(request.uri)}"
 
 
-def protocol(request: IRequest) -> str:
-    """
-    The protocol the request came over: C{"HTTP/1.1"} or C{"HTTP/2"} as its
-    channel says, else the request line's version.
-    """
-    head = rawRequestHead(request)
-    if head is not None:
-        return head.protocol
-    # IRequest does not declare it, but every twisted.web Request has it.
-    clientproto: bytes = getattr(request, "clientproto", b"HTTP/1.1")
-    return _text(clientproto)
-
-
 def describeRequest(request: IRequest, showSensitive: bool) -> dict[str, Any]:
     """
     Everything C{/anything} reports about C{request}.
@@ -166,7 +153,6 @@ def describeRequest(request: IRequest, showSensitive: bool) -> dict[str, Any]:
         "args": _args(query),
         "headers": headers(request, showSensitive),
         "raw_headers": rawHeaders(request, showSensitive),
-        "protocol": protocol(request),
         "sensitive_headers": "shown" if showSensitive else "hidden",
         "body": bodyFacts(body, request.getHeader(b"Content-Type")),
         "client": _address(request.getClientAddress()),

@@ -103,13 +103,18 @@ class StreamTests(SynchronousTestCase):
             b"/delay/1", headers=((b"x-b", b"2"), (b"x-a", b"1"), (b"x-b", b"3"))
         )
         request = client.server.chosen.streams[streamID].request
+        head = rawRequestHead(request)
+        assert head is not None
         self.assertEqual(
-            rawRequestHead(request),
+            (head.protocol, head.head),
             (
                 "HTTP/2",
                 b":method: GET\r\n:path: /delay/1\r\n:scheme: http\r\n"
                 b":authority: example.test\r\nx-b: 2\r\nx-a: 1\r\nx-b: 3\r\n\r\n",
             ),
+        )
+        self.assertEqual(
+            head.headers[-3:], ((b"x-b", b"2"), (b"x-a", b"1"), (b"x-b", b"3"))
         )
 
     def test_concurrentStreams(self) -> None:
