@@ -22,7 +22,10 @@ from typing import IO, Any
 from OpenSSL import SSL, _util
 from twisted.internet import tcp
 from twisted.internet.endpoints import _parse
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import ILogObserver
+from twisted.protocols.tls import BufferingTLSTransport
+from twisted.python.failure import Failure
 
 _TWIST_OBSERVER_FACTORY = "fileLogObserverFactory"
 
@@ -178,3 +181,125 @@ def verifyResult(connection: SSL.Connection) -> int:
     private C{Connection._ssl}.  A pyOpenSSL method would replace it.
     """
     return int(_util.lib.SSL_get_verify_result(connection._ssl))
+
+
+class TLSProtocolHooks(BufferingTLSTransport):
+    """
+    Twisted's TLS protocol with its private state and steps given public
+    names, for L{echohub.tls._protocol.TLSServerProtocol} to build on.
+
+    Why: echohub's TLS server needs what Twisted's does not do: a handshake
+    timeout, the peer's C{close_notify} ending only the peer's direction
+    (half-close), a connection that does not sit in CLOSE-WAIT behind a
+    registered producer, a log line per failed handshake.  Each is a change
+    to a step of C{twisted.protocols.tls.TLSMemoryBIOProtocol} that has no
+    public hook (C{_checkHandshakeStatus}, C{_flushReceiveBIO},
+    C{_shutdownTLS}, C{_tlsShutdownFinished}) and reads its private state
+    (C{_handshakeDone}, C{_lostTLSConnection}, C{_aborted},
+    C{_appSendBuffer}, C{_producer}, C{_tlsConnection}, the factory's
+    C{_clock}).  Half-close over Twisted's TLS is open upstream as
+    twisted/twisted#5341 ("loseConnection is a no-op after
+    loseWriteConnection with new TLS code"); a TLS protocol that forwarded
+    half-close and offered a handshake timeout would replace this class.
+
+    Subclasses override the public hooks below, never the private steps.
+    """
+
+    def tlsClock(self) -> IReactorTime:
+        """
+        The clock the factory was built with (Twisted keeps it as the
+        factory's private C{_clock}).
+        """
+        clock: IReactorTime = self.factory._clock
+        return clock
+
+    @property
+    def handshakeDone(self) -> bool:
+        """
+        Whether the TLS handshake has completed.
+        """
+        return bool(self._handshakeDone)
+
+    @property
+    def tlsLost(self) -> bool:
+        """
+        Whether the TLS connection is over (closed or failed).
+        """
+        return bool(self._lostTLSConnection)
+
+    @property
+    def tlsAborted(self) -> bool:
+        """
+        Whether the connection was aborted.
+        """
+        return bool(self._aborted)
+
+    @property
+    def sendPending(self) -> bool:
+        """
+        Whether application data written before the handshake is still
+        waiting to be encrypted.
+        """
+        return bool(self._appSendBuffer)
+
+    @property
+    def producerRegistered(self) -> bool:
+        """
+        Whether the application registered a producer with this transport.
+        """
+        return self._producer is not None
+
+    def recvDecrypted(self, size: int) -> bytes:
+        """
+        Read up to C{size} bytes of application data OpenSSL has decrypted.
+
+        @raise OpenSSL.SSL.WantReadError: none is ready.
+        @raise OpenSSL.SSL.ZeroReturnError: the peer sent C{close_notify}.
+        """
+        data: bytes = self._tlsConnection.recv(size)
+        return data
+
+    def flushSend(self) -> None:
+        """
+        Send what OpenSSL has encrypted.
+        """
+        self._flushSendBIO()
+
+    def handshakeAdvanced(self) -> None:
+        """
+        Called after each step of the handshake; L{handshakeDone} says
+        whether it completed.
+        """
+
+    def receiveDecrypted(self) -> None:
+        """
+        Deliver the application data OpenSSL has decrypted: by default as
+        Twisted does.
+        """
+        super()._flushReceiveBIO()
+
+    def shutdownTLS(self) -> None:
+        """
+        Send our C{close_notify}: by default as Twisted does.
+        """
+        super()._shutdownTLS()
+
+    def tlsShutdownFinished(self, reason: Failure | None) -> None:
+        """
+        TLS ended (C{reason} L{None}) or failed: by default Twisted's
+        clean-up.
+        """
+        super()._tlsShutdownFinished(reason)
+
+    def _checkHandshakeStatus(self) -> None:
+        super()._checkHandshakeStatus()
+        self.handshakeAdvanced()
+
+    def _flushReceiveBIO(self) -> None:
+        self.receiveDecrypted()
+
+    def _shutdownTLS(self) -> None:
+        self.shutdownTLS()
+
+    def _tlsShutdownFinished(self, reason: Failure | None) -> None:
+        self.tlsShutdownFinished(reason)

@@ -17,11 +17,14 @@ from twisted.application.twist._twist import Twist
 from twisted.internet import reactor
 from twisted.internet.endpoints import quoteStringArgument
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import deferLater
+from twisted.internet.task import Clock, deferLater
 from twisted.logger import ILogObserver
+from twisted.protocols.tls import BufferingTLSTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from echohub import _upstream
+from echohub.testing import TLSClient, connectTLS, serverFactory, temporaryDirectory
+from echohub.tls import ensureDevCertificates
 
 
 class EndpointTokensTests(SynchronousTestCase):
@@ -166,3 +169,46 @@ class TwistLogObserverTests(SynchronousTestCase):
         self.assertIn("fileLogObserverFactory", inspect.signature(Runner).parameters)
         main = inspect.getsource(Twist.main)
         self.assertLess(main.index("cls.service("), main.index("cls.run("))
+
+
+class TLSProtocolHooksTests(SynchronousTestCase):
+    """
+    L{_upstream.TLSProtocolHooks} still sits on Twisted's private TLS steps
+    and state.
+    """
+
+    def test_stepsExist(self) -> None:
+        """
+        Every private step it overrides or calls is still a method of
+        Twisted's TLS protocol: if one were renamed, its hook would silently
+        never run.
+        """
+        for name in (
+            "_checkHandshakeStatus",
+            "_flushReceiveBIO",
+            "_flushSendBIO",
+            "_shutdownTLS",
+            "_tlsShutdownFinished",
+        ):
+            self.assertTrue(callable(getattr(BufferingTLSTransport, name)), name)
+
+    def test_stateOverAHandshake(self) -> None:
+        """
+        Over a real handshake in memory, the state it reads exists and
+        changes as it should: not done, then done; the clock is the
+        factory's.
+        """
+        certs = ensureDevCertificates(str(temporaryDirectory(self) / "certs"))
+        clock = Clock()
+        factory = serverFactory(Factory.forProtocol(Protocol), certs, clock)
+        _, server, pump = connectTLS(factory, TLSClient(certs), Protocol(), clock)
+        assert isinstance(server, _upstream.TLSProtocolHooks)
+        self.assertIs(server.tlsClock(), clock)
+        self.assertFalse(server.handshakeDone)
+        pump.flush()
+        self.assertTrue(server.handshakeDone)
+        self.assertEqual(
+            (server.tlsLost, server.tlsAborted, server.sendPending),
+            (False, False, False),
+        )
+        self.assertFalse(server.producerRegistered)

@@ -43,11 +43,12 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
-from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from echohub._net import cancelCall, formatAddress, openSSLReason
+from echohub._upstream import TLSProtocolHooks
 from echohub.ops import RateLimitedLog
 
 FAILURE_LOG_INTERVAL = 10.0
@@ -57,7 +58,7 @@ _PLAINTEXT_REASONS = ("http request", "https proxy request", "wrong version numb
 
 
 @implementer(IHalfCloseableProtocol)
-class TLSServerProtocol(BufferingTLSTransport):
+class TLSServerProtocol(TLSProtocolHooks):
     """
     The server side of one TLS connection; see the module docstring.
 
@@ -79,7 +80,7 @@ class TLSServerProtocol(BufferingTLSTransport):
         """
         timeout = self.factory.handshakeTimeout
         if timeout:
-            self._timeoutCall = self.factory._clock.callLater(
+            self._timeoutCall = self.tlsClock().callLater(
                 timeout, self._handshakeTimedOut
             )
         super().makeConnection(transport)
@@ -97,12 +98,11 @@ class TLSServerProtocol(BufferingTLSTransport):
         )
         self.abortConnection()
 
-    def _checkHandshakeStatus(self) -> None:
+    def handshakeAdvanced(self) -> None:
         """
-        Advance the handshake; stop the timeout once it is done.
+        Stop the timeout once the handshake is done.
         """
-        super()._checkHandshakeStatus()
-        if self._handshakeDone:
+        if self.handshakeDone:
             self._cancelTimeout()
 
     def dataReceived(self, data: bytes) -> None:
@@ -112,26 +112,26 @@ class TLSServerProtocol(BufferingTLSTransport):
         self._received = True
         super().dataReceived(data)
 
-    def _flushReceiveBIO(self) -> None:
+    def receiveDecrypted(self) -> None:
         """
         Deliver the application data OpenSSL has decrypted.  Unlike
         Twisted's, the peer's C{close_notify} ends only its direction
         (L{_peerFinished}).
         """
-        while not self._lostTLSConnection and not self._readClosed:
+        while not self.tlsLost and not self._readClosed:
             try:
-                data = self._tlsConnection.recv(2**15)
+                data = self.recvDecrypted(2**15)
             except WantReadError:
                 break
             except ZeroReturnError:
                 self._peerFinished()
                 break
             except Error:
-                self._tlsShutdownFinished(Failure())
+                self.tlsShutdownFinished(Failure())
             else:
-                if not self._aborted:
+                if not self.tlsAborted:
                     ProtocolWrapper.dataReceived(self, data)
-        self._flushSendBIO()
+        self.flushSend()
 
     def readConnectionLost(self) -> None:
         """
@@ -142,7 +142,7 @@ class TLSServerProtocol(BufferingTLSTransport):
         """
         if self._readClosed:
             return
-        if not self._handshakeDone:
+        if not self.handshakeDone:
             self.transport.loseConnection()
             return
         self._peerFinished()
@@ -166,45 +166,45 @@ class TLSServerProtocol(BufferingTLSTransport):
             wrapped.readConnectionLost()
         else:
             self.loseConnection()
-            if self._producer is not None and not self._lostTLSConnection:
+            if self.producerRegistered and not self.tlsLost:
                 # loseConnection() has flushed what the protocol wrote, but
                 # waits for a registered producer to unregister before it
                 # shuts TLS down, and Twisted's HTTP channel stays registered
                 # until connectionLost: the connection would sit in
                 # CLOSE-WAIT for ever.  The peer is gone; shut down now.
-                self._shutdownTLS()
+                self.shutdownTLS()
                 return
         if (
             wasClosing
-            and not self._lostTLSConnection
-            and not self._appSendBuffer
-            and self._producer is None
+            and not self.tlsLost
+            and not self.sendPending
+            and not self.producerRegistered
         ):
             # Our close_notify went out before the peer's arrived (a
             # lingering close, say): Twisted's own reply to the peer's
             # close_notify would close TCP now, and loseConnection, already
             # called, does nothing a second time.  Finish the shutdown here.
-            self._shutdownTLS()
+            self.shutdownTLS()
 
-    def _shutdownTLS(self) -> None:
+    def shutdownTLS(self) -> None:
         """
         Send our C{close_notify}.  Twisted then waits for the peer's unless
         it has come; once the peer's input has ended there is nothing to
         wait for, so the TCP connection is closed after it.
         """
-        super()._shutdownTLS()
+        super().shutdownTLS()
         if self._readClosed:
             self.transport.loseConnection()
 
-    def _tlsShutdownFinished(self, reason: Failure | None) -> None:
+    def tlsShutdownFinished(self, reason: Failure | None) -> None:
         """
         TLS failed or ended: log a failed handshake once, then close.
         """
         if (
             reason is not None
-            and not self._handshakeDone
-            and not self._lostTLSConnection
-            and not self._aborted
+            and not self.handshakeDone
+            and not self.tlsLost
+            and not self.tlsAborted
             and self._received
             and isinstance(reason.value, Error)
         ):
@@ -214,7 +214,7 @@ class TLSServerProtocol(BufferingTLSTransport):
                 why += " (plaintext sent to a TLS port)"
                 kind = "plaintext"
             self.factory.handshakeFailed(self.transport.getPeer(), why, kind)
-        super()._tlsShutdownFinished(reason)
+        super().tlsShutdownFinished(reason)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
