@@ -89,6 +89,13 @@ class EchoConnection(Protocol, TimeoutMixin):
     @ivar _linger: the lingering close (L{echohub.ops.Lingering}) of a
         connection closed while its client may still be sending, whose
         input a subclass's C{dataReceived} hands to it.
+    @ivar _lastInput: when input last arrived, by C{_seconds}.  A subclass's
+        C{dataReceived} sets it (C{self._lastInput = self._seconds()})
+        instead of calling C{resetTimeout}: the idle timer is re-armed
+        lazily, when it fires (L{timeoutConnection}), for what is left of
+        the idle timeout, so a read costs one clock read, not a
+        C{DelayedCall.reset}.
+    @ivar _seconds: the factory's clock.
     """
 
     factory: EchoFactory[Any]
@@ -105,6 +112,7 @@ class EchoConnection(Protocol, TimeoutMixin):
         self._closeReason = "connection lost"
         self._drainCall: IDelayedCall | None = None
         self._linger: LingeringClose | None = None
+        self._lastInput = 0.0
 
     def refusal(self, reason: str) -> bytes:
         """
@@ -124,6 +132,8 @@ class EchoConnection(Protocol, TimeoutMixin):
         L{refusal} and close.
         """
         self.transport.registerProducer(self.transport, True)
+        self._seconds = self.factory.reactor.seconds
+        self._lastInput = self._seconds()
         peer = self.transport.getPeer()
         refusal = self.factory.access.admit(peer, self.factory.listener)
         if refusal is not None:
@@ -231,8 +241,15 @@ class EchoConnection(Protocol, TimeoutMixin):
     def timeoutConnection(self) -> None:
         """
         An idle connection is closed politely; one that would not finish
-        closing in time is aborted.
+        closing in time is aborted.  A connection that had input since the
+        timer was armed is not idle: the timer is armed again for what is
+        left of the idle timeout after that input.
         """
+        if not self._closing and self._idleTimeout is not None:
+            remaining = self._lastInput + self._idleTimeout - self._seconds()
+            if remaining > 0:
+                self.setTimeout(remaining)
+                return
         if self._closing:
             self._closeReason += ", then aborted by close_timeout"
             self.transport.abortConnection()

@@ -39,7 +39,7 @@ class ByteEcho(EchoConnection):
         self._bytesIn += size
         self._bytesOut += size
         self.factory.access.transferred(size, size)
-        self.resetTimeout()
+        self._lastInput = self._seconds()
         fastWrite(self.transport, data)
 
 

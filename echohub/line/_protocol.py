@@ -92,7 +92,7 @@ class LineEcho(EchoConnection):
             return
         self._bytesIn += len(data)
         self.factory.access.transferred(len(data), 0)
-        self.resetTimeout()
+        self._lastInput = self._seconds()
         end = data.rfind(DELIMITER) + 1
         if not end:
             self._pending.append(data)

@@ -9,6 +9,12 @@ admitted, L{ServiceAccess.closed} from C{connectionLost} with what the
 connection did; that is the connection's access log line.  Refusals and
 rejections are counted by reason and logged through a L{RateLimitedLog}, so
 a flood of them does not flood the log.
+
+Byte and line (message) counts are batched: L{ServiceAccess.transferred} and
+L{ServiceAccess.echoed} only add to plain integers, and the sums go to the
+Prometheus counters (each C{inc} takes a lock) at most L{FLUSH_INTERVAL}
+seconds later, or at once when a connection closes.  So C{/metrics} is
+behind by at most a second, and a read costs no counter update.
 """
 
 from __future__ import annotations
@@ -16,14 +22,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from twisted.internet.interfaces import IAddress, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.logger import Logger, LogLevel
 
-from echohub._net import formatAddress, peerHost
+from echohub._net import cancelCall, formatAddress, peerHost
 from echohub.ops._caps import ConnectionCaps
 from echohub.ops._linger import Lingering
 from echohub.ops._logs import RateLimitedLog
 from echohub.ops._metrics import Metrics
+
+FLUSH_INTERVAL = 1.0
+"""
+At most how many seconds the byte and line counts of L{ServiceAccess} wait
+before they reach the Prometheus counters.
+"""
 
 
 def logAccess(
@@ -89,6 +101,9 @@ class ServiceAccess:
     @ivar warnings: where refusals are logged, at most once per interval.
     @ivar lingering: the bounds of the service's lingering closes, which
         its protocols start with C{access.lingering.close(transport, clock)}.
+    @ivar _received: bytes received, not yet in the counters; likewise
+        C{_sent} and C{_echoed}.
+    @ivar _flushCall: the pending L{flush}, while some count waits for it.
     """
 
     log = Logger()
@@ -109,6 +124,8 @@ class ServiceAccess:
         self.metrics = metrics
         self.warnings = RateLimitedLog(self.log, warningInterval, clock)
         self._counters: tuple[Any, Any, Any] | None = None
+        self._received = self._sent = self._echoed = 0
+        self._flushCall: IDelayedCall | None = None
         if metrics is not None:
             self._counters = (
                 metrics.received.labels(service),
@@ -167,25 +184,49 @@ class ServiceAccess:
 
     def transferred(self, received: int, sent: int) -> None:
         """
-        Count bytes received from and sent to clients.
+        Count bytes received from and sent to clients; they reach the
+        metrics within L{FLUSH_INTERVAL} seconds.
         """
         if self._counters is not None:
-            if received:
-                self._counters[0].inc(received)
-            if sent:
-                self._counters[1].inc(sent)
+            self._received += received
+            self._sent += sent
+            if self._flushCall is None:
+                self._flushCall = self.clock.callLater(FLUSH_INTERVAL, self.flush)
 
     def echoed(self, count: int = 1) -> None:
         """
-        Count lines (line service) or messages (others) echoed.
+        Count lines (line service) or messages (others) echoed; they reach
+        the metrics within L{FLUSH_INTERVAL} seconds.
         """
-        if self._counters is not None and count:
-            self._counters[2].inc(count)
+        if self._counters is not None:
+            self._echoed += count
+            if self._flushCall is None:
+                self._flushCall = self.clock.callLater(FLUSH_INTERVAL, self.flush)
+
+    def flush(self) -> None:
+        """
+        Add the counts batched since the last flush to the metrics.
+        """
+        cancelCall(self._flushCall)
+        self._flushCall = None
+        if self._counters is None:
+            return
+        received, self._received = self._received, 0
+        sent, self._sent = self._sent, 0
+        echoed, self._echoed = self._echoed, 0
+        if received:
+            self._counters[0].inc(received)
+        if sent:
+            self._counters[1].inc(sent)
+        if echoed:
+            self._counters[2].inc(echoed)
 
     def release(self, peer: IAddress, listener: str) -> None:
         """
-        An admitted connection closed: release its place under the caps.
+        An admitted connection closed: release its place under the caps, and
+        bring the metrics up to date.
         """
+        self.flush()
         self.caps.release(peerHost(peer))
         if self.metrics is not None:
             self.metrics.connectionsOpen.labels(self.service, listener).dec()

@@ -261,6 +261,31 @@ class LineEchoTests(SynchronousTestCase):
         clock.advance(1)
         self.assertTrue(transport.disconnecting)
 
+    def test_idleTimeoutRearmedLazily(self) -> None:
+        """
+        Input does not move the idle timer; when it fires after input it is
+        armed again for what is left, so the connection still closes exactly
+        C{idle_timeout} seconds after its last input, and repeated input
+        keeps postponing it.
+        """
+        protocol, transport, clock, _ = connect(LineConfig(idle_timeout=10))
+        [timer] = clock.getDelayedCalls()
+        clock.advance(3)
+        protocol.dataReceived(b"x\n")
+        self.assertEqual(clock.getDelayedCalls(), [timer])
+        self.assertEqual(timer.getTime(), 10)
+        clock.advance(7)
+        self.assertFalse(transport.disconnecting)
+        [rearmed] = clock.getDelayedCalls()
+        self.assertEqual(rearmed.getTime(), 13)
+        for _ in range(5):
+            clock.advance(2.5)
+            protocol.dataReceived(b"y")
+        clock.advance(9.9)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+
     def test_idleTimeoutZeroDisables(self) -> None:
         """
         C{idle_timeout = 0} keeps idle connections open indefinitely.

@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import LineConfig, WebConfig
 from echohub.line._protocol import LineEchoFactory
-from echohub.ops._access import ServiceAccess, logAccess
+from echohub.ops._access import FLUSH_INTERVAL, ServiceAccess, logAccess
 from echohub.ops._caps import ConnectionCaps
 from echohub.ops._metrics import Metrics
 from echohub.web._site import buildSite
@@ -73,6 +73,29 @@ class AccessTests(SynchronousTestCase):
             (event["peer"], event["bytes_in"], event["bytes_out"], event["duration"]),
             ("192.0.2.5:4000", 8, 8, 2),
         )
+
+    def test_countsReachMetricsWithinASecond(self) -> None:
+        """
+        Bytes and lines of an open connection are batched: no counter moves
+        on the read itself, and all of them are in the metrics once
+        L{FLUSH_INTERVAL} has passed; later counts start a new batch.
+        """
+        protocol, transport = self.connect(self.lineFactory(10))
+        protocol.dataReceived(b"one\ntw")  # type: ignore[attr-defined]
+        self.assertEqual(self.sample("echohub_received_bytes_total", service="line"), 0)
+        self.clock.advance(FLUSH_INTERVAL)
+        self.assertEqual(self.sample("echohub_received_bytes_total", service="line"), 6)
+        self.assertEqual(self.sample("echohub_sent_bytes_total", service="line"), 4)
+        self.assertEqual(self.sample("echohub_lines_echoed_total"), 1)
+        protocol.dataReceived(b"o\n")  # type: ignore[attr-defined]
+        self.clock.advance(FLUSH_INTERVAL / 2)
+        self.assertEqual(self.sample("echohub_lines_echoed_total"), 1)
+        self.clock.advance(FLUSH_INTERVAL / 2)
+        self.assertEqual(self.sample("echohub_lines_echoed_total"), 2)
+        self.assertEqual(self.sample("echohub_received_bytes_total", service="line"), 8)
+        # Nothing waits to be counted, so no flush stays scheduled: only the
+        # idle timer is left.
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
 
     def test_lineOverCapGetsErrorLine(self) -> None:
         """
