@@ -37,6 +37,13 @@ from echohub.web._h2 import PREFACE, H2Connection
 from echohub.web._site import EchoSite
 
 
+PEEK_TIMEOUT = 1.0
+"""
+Seconds a plain connection has to send its first byte before it is handed
+to HTTP/1.1: HTTP/2 clients with prior knowledge send the preface at once.
+"""
+
+
 @implementer(IProtocolNegotiationFactory)
 class NegotiatingFactory(Factory):
     """
@@ -89,9 +96,11 @@ class ProtocolSelector(Protocol):
     docstring), then hand the transport to that version's protocol and
     pass every event on to it.
 
-    A connection in the clear that says nothing, or only a prefix of the
-    preface, for C{header_timeout} seconds is handed to HTTP/1.1, whose own
-    deadlines then apply.
+    A connection in the clear that says nothing for L{PEEK_TIMEOUT}
+    seconds, or only a prefix of the preface for C{header_timeout} seconds,
+    is handed to HTTP/1.1, whose own deadlines then apply: a silent client
+    gets HTTP/1.1's C{408} at most L{PEEK_TIMEOUT} seconds later than it
+    would without h2c.
 
     @ivar chosen: the protocol the connection was handed to, once chosen.
     """
@@ -115,10 +124,9 @@ class ProtocolSelector(Protocol):
             self._choose(self.factory.site.buildHTTP1Channel(self._addr))
             return
         timeout = self.factory.site.limits.headerTimeout
-        if timeout is not None:
-            self._deadline = self.factory.site.reactor.callLater(
-                timeout, self._timedOut
-            )
+        if timeout is None or timeout > PEEK_TIMEOUT:
+            timeout = PEEK_TIMEOUT
+        self._deadline = self.factory.site.reactor.callLater(timeout, self._timedOut)
 
     def handshakeCompleted(self) -> None:
         """
@@ -138,6 +146,12 @@ class ProtocolSelector(Protocol):
         if received.startswith(PREFACE):
             self._choose(self.factory.buildHTTP2(), received)
         elif PREFACE.startswith(received):
+            if not self._received and self._deadline is not None:
+                # Part of a preface: the client has spoken, and has the
+                # header deadline to finish it.
+                remaining = self.factory.site.limits.headerTimeout
+                if remaining is not None and remaining > PEEK_TIMEOUT:
+                    self._deadline.delay(remaining - PEEK_TIMEOUT)
             self._received = received
         else:
             self._choose(self.factory.site.buildHTTP1Channel(self._addr), received)

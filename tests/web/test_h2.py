@@ -117,6 +117,21 @@ class StreamTests(SynchronousTestCase):
             head.headers[-3:], ((b"x-b", b"2"), (b"x-a", b"1"), (b"x-b", b"3"))
         )
 
+    def test_webSocketStaysHTTP11(self) -> None:
+        """
+        C{/ws} over HTTP/2 (no RFC 8441) answers C{426}: WebSocket is
+        HTTP/1.1 only.
+        """
+        client = H2Client()
+        response = client.get(
+            b"/ws",
+            headers=(
+                (b"sec-websocket-version", b"13"),
+                (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+            ),
+        )
+        self.assertEqual(response.status, 426)
+
     def test_concurrentStreams(self) -> None:
         """
         Many requests in one read are answered on their own streams, in one

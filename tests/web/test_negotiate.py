@@ -14,7 +14,7 @@ from zope.interface import implementer
 from echohub.config import WebConfig
 from echohub.web import EchoChannel, H2Connection, buildSite, negotiate
 from echohub.web._h2 import PREFACE
-from echohub.web._negotiate import ProtocolSelector
+from echohub.web._negotiate import PEEK_TIMEOUT, ProtocolSelector
 
 ADDRESS = IPv4Address("TCP", "127.0.0.1", 8080)
 
@@ -93,11 +93,25 @@ class NegotiationTests(SynchronousTestCase):
 
     def test_silentConnection(self) -> None:
         """
-        A plain connection that sends nothing within C{header_timeout} is
+        A plain connection that sends nothing within L{PEEK_TIMEOUT} is
         handed to HTTP/1.1, whose own deadlines then apply.
         """
         protocol, _, clock = selector(WebConfig(header_timeout=5))
-        clock.advance(5)
+        clock.advance(PEEK_TIMEOUT - 0.01)
+        self.assertIsNone(protocol.chosen)
+        clock.advance(0.01)
+        self.assertIsInstance(protocol.chosen, EchoChannel)
+
+    def test_partialPreface(self) -> None:
+        """
+        A plain connection that has sent part of the preface has
+        C{header_timeout} from its start to finish it; then it is HTTP/1.1.
+        """
+        protocol, _, clock = selector(WebConfig(header_timeout=5))
+        protocol.dataReceived(PREFACE[:3])
+        clock.advance(4.99)
+        self.assertIsNone(protocol.chosen)
+        clock.advance(0.01)
         self.assertIsInstance(protocol.chosen, EchoChannel)
 
     def test_alpn(self) -> None:
