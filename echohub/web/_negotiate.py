@@ -36,7 +36,6 @@ from echohub.config import WebConfig
 from echohub.web._h2 import PREFACE, H2Connection
 from echohub.web._site import EchoSite
 
-
 PEEK_TIMEOUT = 1.0
 """
 Seconds a plain connection has to send its first byte before it is handed
