@@ -172,30 +172,50 @@ def _probeWebSocket(server: ServerProcess) -> None:
         )
 
 
-def _wrk(post: bool) -> Callable[[Context], Measurement]:
+def _wrk(
+    path: str, expected: bytes | None, body: bytes | None = None
+) -> Callable[[Context], Measurement]:
+    """
+    Measure C{path} with wrk: a GET, or a POST of C{body}; each response
+    must be C{expected} (L{None}: any C{200}).
+    """
+
     def measure(ctx: Context) -> Measurement:
-        name = "post" if post else "get"
-        expected = POST_BODY if post else GET_MESSAGE
-        script = wrkScript(ctx.workDir, name, expected, post)
-        path = "/echo" if post else "/echo?msg=" + GET_MESSAGE.decode()
+        name = path.strip("/").split("?")[0].replace("/", "-") + (
+            f"-post{len(body)}" if body is not None else "-get"
+        )
+        script = wrkScript(ctx.workDir, name, expected, body is not None, body)
         return runWrk(ctx.server, path, script, 50, ctx.duration, ctx.clientCpu)
 
     return measure
 
 
-def _httpScenario(name: str, title: str, post: bool, **extra: Any) -> Scenario:
+GET_PATH = "/echo?msg=" + GET_MESSAGE.decode()
+POST_1K = POST_BODY[:1024]
+
+
+def _httpScenario(
+    name: str,
+    title: str,
+    measure: Callable[[Context], Measurement],
+    metric: str = "rate",
+    servers: tuple[str, ...] = WEB_SERVERS,
+    **extra: Any,
+) -> Scenario:
     """
-    An HTTP scenario driven by wrk against the web servers, with latency.
+    An HTTP scenario driven by wrk against the web servers, with latency:
+    in requests per second, or (C{metric="per_cpu_s"}) per second of
+    server CPU.
     """
     return Scenario(
         name,
         title,
         WEB,
-        WEB_SERVERS,
-        "rate",
-        "req/s",
+        servers,
+        metric,
+        "req/s" if metric == "rate" else "req",
         True,
-        _wrk(post=post),
+        measure,
         needs=("wrk",),
         latency=True,
         **extra,
@@ -363,18 +383,45 @@ SCENARIOS = {
             needs=("tls",),
         ),
         _httpScenario(
-            "http-get", "HTTP GET /echo?msg=...: wrk, 50 connections", post=False
+            "http-get",
+            "HTTP GET /echo?msg=...: wrk, 50 connections",
+            _wrk(GET_PATH, GET_MESSAGE),
+        ),
+        _httpScenario(
+            "http-get-per-cpu",
+            "HTTP GET /echo?msg=...: requests per server-CPU-second (as http-get)",
+            _wrk(GET_PATH, GET_MESSAGE),
+            metric="per_cpu_s",
         ),
         _httpScenario(
             "http-get-workers",
             "HTTP GET /echo?msg=...: wrk, 50 connections; echohub with"
             " [server] workers = 2, no server pinned to a core",
-            post=False,
+            _wrk(GET_PATH, GET_MESSAGE),
             echohubEnv=(("ECHOHUB_SERVER_WORKERS", "2"),),
             pinServer=False,
         ),
         _httpScenario(
-            "http-post", "HTTP POST /echo, 4 KiB body: wrk, 50 connections", post=True
+            "http-post",
+            "HTTP POST /echo, 4 KiB body: wrk, 50 connections",
+            _wrk("/echo", POST_BODY, POST_BODY),
+        ),
+        _httpScenario(
+            "http-post-1k",
+            "HTTP POST /echo, 1 KiB body: wrk, 50 connections",
+            _wrk("/echo", POST_1K, POST_1K),
+        ),
+        _httpScenario(
+            "http-post-1k-per-cpu",
+            "HTTP POST /echo, 1 KiB body: requests per server-CPU-second",
+            _wrk("/echo", POST_1K, POST_1K),
+            metric="per_cpu_s",
+        ),
+        _httpScenario(
+            "http-anything",
+            "HTTP GET /anything (the JSON description): wrk, 50 connections",
+            _wrk("/anything?a=1", None),
+            servers=("echohub", "echohub-base"),
         ),
         _h2loadScenario(
             "h2-get",
