@@ -297,6 +297,54 @@ class WebConfig:
         "Strict-Transport-Security value sent on every response over TLS, e.g."
         " max-age=31536000; includeSubDomains; empty (the default) sends none.",
     )
+    prefix: str = setting(
+        "",
+        "URL path every route is served under (as /echohub), for mounting behind"
+        " a proxy; empty serves at /.",
+    )
+    value_lists: bool = setting(
+        False,
+        "Whether args, form, files and headers values are always lists"
+        " (go-httpbin) rather than a string for a single value (Flask httpbin).",
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "Addresses or networks (127.0.0.1, 10.0.0.0/8) whose X-Forwarded-For is"
+        " believed for origin and /ip; from any other peer it is ignored.",
+    )
+    allowed_redirect_domains: tuple[str, ...] = setting(
+        (),
+        "Host names /redirect-to may send clients to besides this server's own"
+        " (and their subdomains); relative targets are always allowed.",
+    )
+    max_form_parts: int = setting(
+        100,
+        "Most parts or fields a multipart or urlencoded body may have to be"
+        " parsed into form and files; more gets 413.",
+        minimum=1,
+    )
+    max_redirects: int = setting(
+        100,
+        "Largest N of /redirect/N, /relative-redirect/N and /absolute-redirect/N;"
+        " larger gets 400.",
+        minimum=1,
+    )
+    max_drip_bytes: int = setting(
+        10 * 1024 * 1024,
+        "Largest numbytes of /drip; larger gets 400 (the duration is bounded by"
+        " max_delay).",
+        minimum=1,
+    )
+    max_range_bytes: int = setting(
+        100 * 1024,
+        "Largest N of /range/N and /stream-bytes/N; larger gets 400.",
+        minimum=1,
+    )
+    max_links: int = setting(
+        200,
+        "Most links one /links/N page holds; more gets 400.",
+        minimum=1,
+    )
 
 
 @dataclass(frozen=True)

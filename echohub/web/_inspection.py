@@ -1,38 +1,133 @@
 # -*- test-case-name: tests.web.test_inspection -*-
 """
 Request inspection: C{/anything}, C{/headers}, C{/ip} and C{/user-agent}
-answer with what the server saw of the request, as JSON.
+answer with what the server saw of the request, as JSON in the shapes of
+httpbin.
 
-The JSON is built by L{describeRequest}, which C{/delay} and C{/stream}
-reuse.  C{Authorization}, C{Proxy-Authorization} and C{Cookie} values are
-replaced by a note unless C{[web] show_sensitive_headers} is on: an echo
-service is often reached through proxies and shared in screenshots, and a
-token shown once is a token leaked.  The JSON says which it did.
+The JSON is built by L{describeRequest}, which every httpbin-style route
+reuses (C{/get}, C{/post}, C{/delay}, C{/stream}...), each choosing its keys
+as httpbin does.  httpbin's keys (C{args}, C{data}, C{files}, C{form},
+C{headers}, C{json}, C{method}, C{origin}, C{url}) keep httpbin's meaning;
+echohub's own facts (C{path}, C{client}, C{server}, C{tls},
+C{sensitive_headers}) are additional keys of C{/anything}.
+
+Single values are strings and repeated ones lists, as Flask httpbin gives
+them and client suites expect; C{[web] value_lists} makes every value a list,
+as go-httpbin does.  C{Authorization}, C{Proxy-Authorization} and C{Cookie}
+values are replaced by a note unless C{[web] show_sensitive_headers} is on:
+an echo service is often reached through proxies and shared in screenshots,
+and a token shown once is a token leaked.  The JSON says which it did.
+C{origin} is the peer's address; its C{X-Forwarded-For} is believed only
+when the peer is one of C{[web] trusted_proxies}.
 """
 
 from __future__ import annotations
 
-import json
-from base64 import b64encode
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
+from echohub.config import WebConfig
 from echohub.tls import tlsFacts
 from echohub.web._channel import rawRequestHead
+from echohub.web._forms import BodyError, parseBody, textOrDataURL
 from echohub.web._resource import (
     ECHO_HEADERS,
     PLAIN_TEXT,
     NotFound,
     PlainTextResource,
+    badRequest,
     jsonBody,
+    plainText,
 )
 
 SENSITIVE_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 HIDDEN = "(hidden: set [web] show_sensitive_headers to show it)"
+
+# httpbin's keys, in the order /anything lists them.
+ANYTHING_KEYS = (
+    "args",
+    "data",
+    "files",
+    "form",
+    "headers",
+    "json",
+    "method",
+    "origin",
+    "url",
+)
+# The keys of /get and of the routes that answer like it.
+GET_KEYS = ("args", "headers", "origin", "url")
+# The keys of /post, /put, /patch and /delete.
+BODY_KEYS = ("args", "data", "files", "form", "headers", "json", "origin", "url")
+
+
+@dataclass(frozen=True)
+class InspectionPolicy:
+    """
+    How requests are described: the C{[web]} settings that shape the JSON.
+
+    @ivar showSensitive: show credential and cookie header values.
+    @ivar valueLists: every value a list (go-httpbin) rather than a string
+        for a single one (Flask httpbin).
+    @ivar trustedProxies: peers whose C{X-Forwarded-For} is believed.
+    @ivar maxFormParts: most parts or fields of a form body.
+    @ivar prefix: the URL path the site is mounted under, C{""} or C{/x}.
+    """
+
+    showSensitive: bool = False
+    valueLists: bool = False
+    trustedProxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    maxFormParts: int = 100
+    prefix: str = ""
+
+    @classmethod
+    def fromConfig(cls, config: WebConfig) -> InspectionPolicy:
+        """
+        The policy of the C{[web]} settings.
+
+        @raise ValueError: a trusted proxy is not an address or network.
+        """
+        stripped = config.prefix.strip("/")
+        return cls(
+            showSensitive=config.show_sensitive_headers,
+            valueLists=config.value_lists,
+            trustedProxies=tuple(
+                ip_network(p, strict=False) for p in config.trusted_proxies
+            ),
+            maxFormParts=config.max_form_parts,
+            prefix="/" + stripped if stripped else "",
+        )
+
+    def values(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """
+        Name-value pairs as JSON: each name to its value, or to the list of
+        its values when repeated or when L{valueLists} is on.
+        """
+        grouped: dict[str, list[str]] = {}
+        for name, value in pairs:
+            grouped.setdefault(name, []).append(value)
+        if self.valueLists:
+            return dict(grouped)
+        return {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
+
+    def isTrusted(self, host: str | None) -> bool:
+        """
+        Whether C{host} is one of the trusted proxies.
+        """
+        if host is None or not self.trustedProxies:
+            return False
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trustedProxies)
 
 
 def _text(value: bytes) -> str:
@@ -53,19 +148,22 @@ def _address(address: object) -> dict[str, Any]:
     return {"type": type(address).__name__}
 
 
-def headers(request: IRequest, showSensitive: bool) -> dict[str, list[str]]:
+def headers(request: IRequest, policy: InspectionPolicy) -> dict[str, Any]:
     """
-    The request headers, each name to its values in the order received.
+    The request headers, each name to its value: repeated headers joined
+    with C{", "} as one field (RFC 9110 section 5.3), or every value in a
+    list under L{InspectionPolicy.valueLists}.
 
     Twisted keeps the values and their order but not the case of a header
     name: names come back in Twisted's canonical capitalisation.
     """
-    result: dict[str, list[str]] = {}
+    result: dict[str, Any] = {}
     for name, values in request.requestHeaders.getAllRawHeaders():
-        if not showSensitive and name.lower() in SENSITIVE_HEADERS:
-            result[_text(name)] = [HIDDEN for _ in values]
+        if not policy.showSensitive and name.lower() in SENSITIVE_HEADERS:
+            texts = [HIDDEN for _ in values]
         else:
-            result[_text(name)] = [_text(v) for v in values]
+            texts = [_text(v) for v in values]
+        result[_text(name)] = texts if policy.valueLists else ", ".join(texts)
     return result
 
 
@@ -88,38 +186,31 @@ def rawHeaders(request: IRequest, showSensitive: bool) -> list[list[str]] | None
     ]
 
 
-def _args(query: bytes) -> dict[str, list[str]]:
+def queryPairs(query: bytes) -> list[tuple[str, str]]:
     """
-    Query or form arguments, each name to all its values, blank ones kept.
+    Query or form arguments as (name, value) pairs, blank ones kept.
     """
-    return parse_qs(_text(query), keep_blank_values=True, errors="replace")
+    return parse_qsl(_text(query), keep_blank_values=True, errors="replace")
 
 
-def bodyFacts(body: bytes, contentType: bytes | None) -> dict[str, Any]:
+def origin(request: IRequest, policy: InspectionPolicy) -> str | None:
     """
-    The body as JSON can carry it, and parsed when its type says how.
-
-    @return: C{data}: the body as text when it is UTF-8, else a
-        C{data:<type>;base64,...} URL; C{json}: the parsed body for a JSON
-        type, else L{None}; C{form}: the fields of a
-        C{application/x-www-form-urlencoded} body, else L{None}.
+    The client's address as httpbin's C{origin}: the peer's, unless the
+    peer is a trusted proxy, in which case the C{X-Forwarded-For} chain is
+    walked from the right past every trusted proxy to the first address
+    that is not one (the leftmost when all are), so that a client cannot
+    choose its origin by sending the header itself.
     """
-    mediaType = (contentType or b"").split(b";", 1)[0].strip().lower()
-    try:
-        data = body.decode("utf-8")
-    except UnicodeDecodeError:
-        label = _text(mediaType) or "application/octet-stream"
-        data = f"data:{label};base64,{b64encode(body).decode('ascii')}"
-    parsedJSON: Any = None
-    if mediaType == b"application/json" or mediaType.endswith(b"+json"):
-        try:
-            parsedJSON = json.loads(body)
-        except ValueError:
-            parsedJSON = None
-    form = None
-    if mediaType == b"application/x-www-form-urlencoded":
-        form = _args(body)
-    return {"data": data, "json": parsedJSON, "form": form}
+    host: str | None = getattr(request.getClientAddress(), "host", None)
+    forwarded = request.requestHeaders.getRawHeaders(b"X-Forwarded-For")
+    if not forwarded or not policy.isTrusted(host):
+        return host
+    chain = [h.strip() for v in forwarded for h in _text(v).split(",") if h.strip()]
+    for hop in reversed(chain):
+        host = hop
+        if not policy.isTrusted(hop):
+            break
+    return host
 
 
 def fullURL(request: IRequest) -> str:
@@ -135,31 +226,82 @@ def fullURL(request: IRequest) -> str:
     return f"{scheme}://{_text(host)}{_text(request.uri)}"
 
 
-def describeRequest(request: IRequest, showSensitive: bool) -> dict[str, Any]:
+def requestBody(request: IRequest) -> bytes:
     """
-    Everything C{/anything} reports about C{request}.
+    The whole request body, however much of it was read before.
+    """
+    if request.content is None:
+        return b""
+    request.content.seek(0)
+    body: bytes = request.content.read()
+    return body
+
+
+def describeRequest(
+    request: IRequest,
+    policy: InspectionPolicy,
+    keys: Sequence[str] = ANYTHING_KEYS,
+    extras: bool = True,
+) -> dict[str, Any]:
+    """
+    What httpbin reports about C{request}, under the C{keys} a route lists,
+    plus echohub's own facts when C{extras}.
+
+    @raise BodyError: the body claims a form type but cannot be parsed
+        within the limits.
     """
     path, _, query = request.uri.partition(b"?")
-    body = b""
-    if request.content is not None:
-        request.content.seek(0)
-        body = request.content.read()
-    return {
-        "method": _text(request.method),
-        # "HTTP/1.1", "HTTP/1.0", or "HTTP/2" from echohub.web._h2.
-        "protocol": _text(request.clientproto),  # type: ignore[attr-defined]
-        "url": fullURL(request),
-        "path": _text(path),
-        "args": _args(query),
-        "headers": headers(request, showSensitive),
-        "raw_headers": rawHeaders(request, showSensitive),
-        "sensitive_headers": "shown" if showSensitive else "hidden",
-        "body": bodyFacts(body, request.getHeader(b"Content-Type")),
-        "client": _address(request.getClientAddress()),
-        "server": _address(request.getHost()),
-        # IRequest does not declare it, but every Request has its channel's.
-        "tls": tlsFacts(getattr(request, "transport", None)),
-    }
+    facts: dict[str, Any] = {}
+    if {"data", "files", "form", "json"} & set(keys):
+        body = parseBody(
+            requestBody(request),
+            request.getHeader(b"Content-Type"),
+            policy.maxFormParts,
+        )
+        facts["data"] = textOrDataURL(body.data, body.mediaType)
+        facts["files"] = policy.values(body.files)
+        facts["form"] = policy.values(body.form)
+        facts["json"] = body.json
+    facts["args"] = policy.values(queryPairs(query))
+    facts["headers"] = headers(request, policy)
+    facts["method"] = _text(request.method)
+    facts["origin"] = origin(request, policy)
+    facts["url"] = fullURL(request)
+    result = {key: facts[key] for key in keys}
+    if extras:
+        result.update(
+            {
+                # "HTTP/1.1", "HTTP/1.0", or "HTTP/2" from echohub.web._h2.
+                "protocol": _text(request.clientproto),  # type: ignore[attr-defined]
+                "path": _text(path),
+                "raw_headers": rawHeaders(request, policy.showSensitive),
+                "sensitive_headers": "shown" if policy.showSensitive else "hidden",
+                "client": _address(request.getClientAddress()),
+                "server": _address(request.getHost()),
+                # IRequest does not declare it, but every Request has its
+                # channel's.
+                "tls": tlsFacts(getattr(request, "transport", None)),
+            }
+        )
+    return result
+
+
+def describeOrRefuse(
+    request: IRequest,
+    policy: InspectionPolicy,
+    keys: Sequence[str] = ANYTHING_KEYS,
+    extras: bool = False,
+) -> dict[str, Any] | bytes:
+    """
+    L{describeRequest}, or the response body of the plain-text refusal of
+    a form body beyond the limits (C{413}) or broken (C{400}).
+    """
+    try:
+        return describeRequest(request, policy, keys, extras)
+    except BodyError as e:
+        if e.tooLarge:
+            return plainText(request, 413, f"413 Content Too Large: {e}\n".encode())
+        return badRequest(request, str(e))
 
 
 class AnythingResource(PlainTextResource):
@@ -171,12 +313,15 @@ class AnythingResource(PlainTextResource):
     anyMethod = True
     isLeaf = True
 
-    def __init__(self, showSensitive: bool) -> None:
+    def __init__(self, policy: InspectionPolicy) -> None:
         super().__init__()
-        self.showSensitive = showSensitive
+        self.policy = policy
 
     def respond(self, request: IRequest, method: bytes) -> bytes:
-        return jsonBody(request, describeRequest(request, self.showSensitive))
+        facts = describeOrRefuse(request, self.policy, extras=True)
+        if isinstance(facts, bytes):
+            return facts
+        return jsonBody(request, facts)
 
 
 class DumpRequestResource(PlainTextResource):
@@ -202,10 +347,7 @@ class DumpRequestResource(PlainTextResource):
         dump = b"" if head is None else head.head
         if not self.showSensitive and head is not None:
             dump = self._hideSensitive(dump)
-        body = b""
-        if request.content is not None:
-            request.content.seek(0)
-            body = request.content.read()
+        body = requestBody(request)
         request.setHeader(b"Content-Type", PLAIN_TEXT)
         for name, value in ECHO_HEADERS:
             request.setHeader(name, value)
@@ -227,25 +369,27 @@ class HeadersResource(PlainTextResource):
     C{/headers}: just the request headers.
     """
 
-    def __init__(self, showSensitive: bool) -> None:
+    def __init__(self, policy: InspectionPolicy) -> None:
         super().__init__()
-        self.showSensitive = showSensitive
+        self.policy = policy
 
     def render_GET(self, request: IRequest) -> bytes:
-        return jsonBody(request, {"headers": headers(request, self.showSensitive)})
+        return jsonBody(request, {"headers": headers(request, self.policy)})
 
 
 class IPResource(PlainTextResource):
     """
-    C{/ip}: the client's address, as httpbin's C{origin}.
+    C{/ip}: the client's address, as httpbin's C{origin} (L{origin}), and
+    the peer's port.
     """
 
+    def __init__(self, policy: InspectionPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+
     def render_GET(self, request: IRequest) -> bytes:
-        address = request.getClientAddress()
-        host = getattr(address, "host", None)
-        return jsonBody(
-            request, {"origin": host, "port": getattr(address, "port", None)}
-        )
+        port = getattr(request.getClientAddress(), "port", None)
+        return jsonBody(request, {"origin": origin(request, self.policy), "port": port})
 
 
 class UserAgentResource(PlainTextResource):
@@ -260,16 +404,16 @@ class UserAgentResource(PlainTextResource):
         )
 
 
-def inspectionResources(showSensitive: bool) -> dict[bytes, IResource]:
+def inspectionResources(policy: InspectionPolicy) -> dict[bytes, IResource]:
     """
     The inspection resources, by the path segment each is served at.
     """
     dump = NotFound()
-    dump.putChild(b"request", DumpRequestResource(showSensitive))
+    dump.putChild(b"request", DumpRequestResource(policy.showSensitive))
     return {
-        b"anything": AnythingResource(showSensitive),
+        b"anything": AnythingResource(policy),
         b"dump": dump,
-        b"headers": HeadersResource(showSensitive),
-        b"ip": IPResource(),
+        b"headers": HeadersResource(policy),
+        b"ip": IPResource(policy),
         b"user-agent": UserAgentResource(),
     }

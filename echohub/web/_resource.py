@@ -188,3 +188,13 @@ class NotFound(PlainTextResource):
 
 NOT_FOUND = NotFound()
 NOT_FOUND.isLeaf = True
+
+
+def directory(name: bytes, child: IResource) -> NotFound:
+    """
+    A C{404} resource with one child: a path segment that only leads on,
+    for routes of two segments (C{/forms/post}) and for C{[web] prefix}.
+    """
+    parent = NotFound()
+    parent.putChild(name, child)
+    return parent

@@ -26,7 +26,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
 from echohub._net import cancelCall
-from echohub.web._inspection import fullURL
+from echohub.web._inspection import GET_KEYS, InspectionPolicy, describeRequest
 from echohub.web._resource import JSON, PlainTextResource, badRequest
 
 
@@ -166,19 +166,25 @@ class _TickingResource(PlainTextResource):
     isLeaf = True
 
     def __init__(
-        self, reactor: IReactorTime, maxCount: int, maxInterval: float
+        self,
+        reactor: IReactorTime,
+        maxCount: int,
+        maxInterval: float,
+        policy: InspectionPolicy | None = None,
     ) -> None:
         super().__init__()
         self.reactor = reactor
         self.maxCount = maxCount
         self.maxInterval = maxInterval
+        self.policy = policy or InspectionPolicy()
 
 
 class StreamResource(_TickingResource):
     """
     C{/stream/<n>?interval=S}: n lines, each a JSON object with its C{id}
-    (from 0), the URL, the arguments and the client's address, sent with
-    chunked encoding, one per S seconds (default 0: one per reactor turn).
+    (from 0) and httpbin's C{args}, C{headers}, C{origin} and C{url}, sent
+    with chunked encoding, one per S seconds (default 0: one per reactor
+    turn).
     """
 
     def render_GET(self, request: Request) -> bytes | int:
@@ -196,16 +202,7 @@ class StreamResource(_TickingResource):
         )
         if isinstance(interval, str):
             return badRequest(request, interval)
-        client = request.getClientAddress()
-        args: dict[bytes, list[bytes]] = request.args or {}
-        base = {
-            "url": fullURL(request),
-            "args": {
-                k.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in vs]
-                for k, vs in args.items()
-            },
-            "origin": getattr(client, "host", None),
-        }
+        base = describeRequest(request, self.policy, GET_KEYS, extras=False)
         request.setHeader(b"Content-Type", JSON)
         request.setHeader(b"Cache-Control", b"no-store")
         Ticker(
@@ -281,12 +278,15 @@ class ServerSentEventsResource(_TickingResource):
 
 
 def streamingResources(
-    reactor: IReactorTime, maxCount: int, maxInterval: float
+    reactor: IReactorTime,
+    maxCount: int,
+    maxInterval: float,
+    policy: InspectionPolicy | None = None,
 ) -> dict[bytes, IResource]:
     """
     The streaming resources, by the path segment each is served at.
     """
     return {
-        b"stream": StreamResource(reactor, maxCount, maxInterval),
+        b"stream": StreamResource(reactor, maxCount, maxInterval, policy),
         b"sse": ServerSentEventsResource(reactor, maxCount, maxInterval),
     }

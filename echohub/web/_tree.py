@@ -12,8 +12,19 @@ The resource tree of the HTTP echo site, and its own pages.
     - C{/status}, C{/delay}, C{/bytes}, C{/response-headers}: response
       controls (L{echohub.web._controls}).
     - C{/stream}, C{/sse}: streaming (L{echohub.web._streaming}).
-    - C{/ws}: the WebSocket echo (L{echohub.web._websocket}).
+    - C{/ws} (and go-httpbin's C{/websocket/echo}): the WebSocket echo
+      (L{echohub.web._websocket}).
+    - httpbin's and go-httpbin's routes: C{/get}, C{/post}... and small
+      facts (L{echohub.web._httpbin}), authentication (L{echohub.web._auth}),
+      cookies (L{echohub.web._cookies}), redirects
+      (L{echohub.web._redirects}), generated data
+      (L{echohub.web._generators}), documents, encodings and caching
+      (L{echohub.web._formats}), images (L{echohub.web._images}).
     - anything else: a plain-text C{404} (L{NotFound}).
+
+With C{[web] prefix} (as C{/echohub}) the whole tree is served under that
+path, for a proxy that forwards one path to echohub; the page's links and
+every redirect follow it.
 
 Every HTTP resource derives from L{PlainTextResource}
 (L{echohub.web._resource}): plain-text errors, C{HEAD} from C{GET}, C{405} with
@@ -37,13 +48,21 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from echohub.config import WebConfig, WebSocketConfig
+from echohub.web._auth import authResources
 from echohub.web._controls import controlResources
+from echohub.web._cookies import cookieResources
 from echohub.web._cors import CORSPolicy
-from echohub.web._inspection import inspectionResources
+from echohub.web._formats import formatResources
+from echohub.web._generators import generatorResources
+from echohub.web._httpbin import httpbinResources
+from echohub.web._images import imageResources
+from echohub.web._inspection import InspectionPolicy, inspectionResources
+from echohub.web._redirects import redirectResources
 from echohub.web._resource import (
     ECHO_HEADERS,
     NotFound,
     PlainTextResource,
+    directory,
     echoContentType,
     plainText,
 )
@@ -180,10 +199,21 @@ class Root(NotFound):
     @ivar cors: the CORS policy.
     """
 
-    def __init__(self, cors: CORSPolicy) -> None:
+    def __init__(self, cors: CORSPolicy, prefix: str = "") -> None:
         super().__init__()
         self.cors = cors
+        self.prefix = prefix
         self._preflight = _Preflight()
+
+    def respond(self, request: IRequest, method: bytes) -> bytes:
+        """
+        Under a prefix, C{/prefix} itself redirects to C{/prefix/}, where
+        the page is and against which its relative links resolve.
+        """
+        if self.prefix and request.path == self.prefix.encode():
+            request.setHeader(b"Location", self.prefix.encode() + b"/")
+            return plainText(request, 301, b"")
+        return super().respond(request, method)
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
         """
@@ -213,7 +243,7 @@ def buildResourceTree(
     websocket: WebSocketConfig | None = None,
     clock: Any = None,
     page: bytes | None = None,
-) -> Root:
+) -> NotFound:
     """
     Build the site's resource tree.
 
@@ -223,7 +253,8 @@ def buildResourceTree(
         by default.
     @param page: the HTML served at C{/}; by default the packaged page, read
         now, once.
-    @return: the root resource.
+    @return: the resource to serve: the root, or under C{[web] prefix} the
+        resource whose descendant at that path is the root.
     """
     if config is None:
         config = WebConfig()
@@ -231,21 +262,37 @@ def buildResourceTree(
         websocket = WebSocketConfig()
     if clock is None:
         from twisted.internet import reactor as clock
-    root = Root(CORSPolicy.fromConfig(config.cors_origins, config.cors_credentials))
+    policy = InspectionPolicy.fromConfig(config)
+    root = Root(
+        CORSPolicy.fromConfig(config.cors_origins, config.cors_credentials),
+        policy.prefix,
+    )
+    sockets = EchoWebSocketResource(websocket, clock)
     children: dict[bytes, IResource] = {
         b"": IndexPage(loadPage() if page is None else page),
         b"echo": EchoResource(),
         b"healthz": HealthResource(),
         b"tls": TLSResource(),
-        b"ws": EchoWebSocketResource(websocket, clock),
-        **inspectionResources(config.show_sensitive_headers),
-        **controlResources(
-            clock, config.max_delay, config.max_body, config.show_sensitive_headers
-        ),
+        b"ws": sockets,
+        b"websocket": directory(b"echo", sockets),
+        **inspectionResources(policy),
+        **controlResources(clock, config.max_delay, config.max_body, policy),
         **streamingResources(
-            clock, config.max_stream_count, config.max_stream_interval
+            clock, config.max_stream_count, config.max_stream_interval, policy
         ),
+        **httpbinResources(policy),
+        **authResources(policy.prefix),
+        **cookieResources(policy.prefix),
+        **redirectResources(
+            policy, config.max_redirects, config.allowed_redirect_domains
+        ),
+        **generatorResources(clock, config, policy),
+        **formatResources(policy),
+        **imageResources(),
     }
     for name, child in children.items():
         root.putChild(name, child)
-    return root
+    top: NotFound = root
+    for segment in reversed(policy.prefix.encode().split(b"/")[1:]):
+        top = directory(segment, top)
+    return top

@@ -26,11 +26,23 @@ class StatusTests(SynchronousTestCase):
 
     def test_single(self) -> None:
         """
-        Any method gets the one code asked for, with a one-line body.
+        Any method gets the one code asked for, with httpbin's extras: an
+        empty body for most, a redirect to C{/redirect/1} for a 3xx, the
+        challenge of a 401 or 407, a teapot for 418.
         """
         for method in [b"GET", b"POST", b"DELETE"]:
-            response = request(b"/status/418", method, body=b"")
-            self.assertEqual((response.status, response.body), (418, b"418\n"))
+            response = request(b"/status/503", method, body=b"")
+            self.assertEqual((response.status, response.body), (503, b""))
+        self.assertIn(b"teapot", request(b"/status/418").body)
+        self.assertEqual(request(b"/status/303").header(b"Location"), b"/redirect/1")
+        self.assertEqual(
+            request(b"/status/401").header(b"WWW-Authenticate"),
+            b'Basic realm="Fake Realm"',
+        )
+        self.assertEqual(
+            request(b"/status/407").header(b"Proxy-Authenticate"),
+            b'Basic realm="Fake Realm"',
+        )
 
     def test_noContent(self) -> None:
         """
@@ -130,7 +142,7 @@ class DelayTests(SynchronousTestCase):
         clock.advance(0.1)
         [response] = parseResponses(transport.value())
         self.assertEqual(response.status, 200)
-        self.assertEqual(json.loads(response.body)["path"], "/delay/2.5")
+        self.assertEqual(json.loads(response.body)["url"], "http://x/delay/2.5")
 
     def test_clientLeavingCancelsTimer(self) -> None:
         """
@@ -255,7 +267,6 @@ class ResponseHeadersTests(SynchronousTestCase):
             b"Access-Control-Allow-Origin",
             b"Content-Security-Policy",
             b"X-Content-Type-Options",
-            b"Set-Cookie",
         ]:
             self.assertEqual(
                 request(b"/response-headers?" + name + b"=1").status, 400, name
@@ -263,6 +274,12 @@ class ResponseHeadersTests(SynchronousTestCase):
         self.assertEqual(
             request(b"/response-headers?Content-Type=text/html").status, 400
         )
+        parent = request(
+            b"/response-headers?Set-Cookie=a%3Db%3B%20Domain%3Dexample.test"
+        )
+        self.assertEqual(parent.status, 400)
+        hostOnly = request(b"/response-headers?Set-Cookie=a%3Db")
+        self.assertEqual(hostOnly.header(b"Set-Cookie"), b"a=b")
         self.assertEqual(
             request(b"/response-headers?Content-Type=image/svg%2Bxml").status, 400
         )

@@ -12,7 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
 from echohub.testing import exchange, jsonOf, request
-from echohub.web._inspection import HIDDEN, bodyFacts
+from echohub.web._forms import parseBody, textOrDataURL
+from echohub.web._inspection import HIDDEN
 
 
 class AnythingTests(SynchronousTestCase):
@@ -22,8 +23,9 @@ class AnythingTests(SynchronousTestCase):
 
     def test_everything(self) -> None:
         """
-        Method, full URL, path, query arguments as lists, multi-valued headers
-        in order, the body, the client and server addresses, and no TLS.
+        httpbin's keys (a single argument a string, repeated ones a list,
+        repeated headers joined in order, the body as C{data}, C{origin})
+        and echohub's own (path, client and server addresses, no TLS).
         """
         facts = jsonOf(
             request(
@@ -38,9 +40,13 @@ class AnythingTests(SynchronousTestCase):
             facts["url"], "http://example.test:8080/anything/a/b?x=1&x=2&empty="
         )
         self.assertEqual(facts["path"], "/anything/a/b")
-        self.assertEqual(facts["args"], {"x": ["1", "2"], "empty": [""]})
-        self.assertEqual(facts["headers"]["X-Multi"], ["one", "two"])
-        self.assertEqual(facts["body"], {"data": "hello", "json": None, "form": None})
+        self.assertEqual(facts["args"], {"x": ["1", "2"], "empty": ""})
+        self.assertEqual(facts["headers"]["X-Multi"], "one, two")
+        self.assertEqual(
+            [facts[k] for k in ("data", "json", "form", "files")],
+            ["hello", None, {}, {}],
+        )
+        self.assertEqual(facts["origin"], "127.0.0.1")
         self.assertEqual(facts["client"], {"host": "127.0.0.1", "port": 50000})
         self.assertEqual(facts["server"], {"host": "10.0.0.1", "port": 12345})
         self.assertIsNone(facts["tls"])
@@ -77,7 +83,7 @@ class AnythingTests(SynchronousTestCase):
         )
         self.assertEqual(facts["sensitive_headers"], "hidden")
         for name in ["Authorization", "Cookie", "Proxy-Authorization"]:
-            self.assertEqual(facts["headers"][name], [HIDDEN])
+            self.assertEqual(facts["headers"][name], HIDDEN)
         self.assertNotIn(
             b"s3cret", request(b"/headers", headers=(b"Authorization: s3cret",)).body
         )
@@ -94,7 +100,7 @@ class AnythingTests(SynchronousTestCase):
             )
         )
         self.assertEqual(facts["sensitive_headers"], "shown")
-        self.assertEqual(facts["headers"]["Authorization"], ["Bearer s3cret"])
+        self.assertEqual(facts["headers"]["Authorization"], "Bearer s3cret")
 
     def test_jsonAndFormBodies(self) -> None:
         """
@@ -109,7 +115,7 @@ class AnythingTests(SynchronousTestCase):
                 b'{"a": [1, 2]}',
             )
         )
-        self.assertEqual(parsed["body"]["json"], {"a": [1, 2]})
+        self.assertEqual(parsed["json"], {"a": [1, 2]})
         form = jsonOf(
             request(
                 b"/anything",
@@ -118,13 +124,14 @@ class AnythingTests(SynchronousTestCase):
                 b"a=1&a=2&b=%C3%A9",
             )
         )
-        self.assertEqual(form["body"]["form"], {"a": ["1", "2"], "b": ["\u00e9"]})
+        self.assertEqual(form["form"], {"a": ["1", "2"], "b": "\u00e9"})
+        self.assertEqual(form["data"], "")
         broken = jsonOf(
             request(
                 b"/anything", b"POST", (b"Content-Type: application/json",), b"{nope"
             )
         )
-        self.assertIsNone(broken["body"]["json"])
+        self.assertIsNone(broken["json"])
 
     def test_binaryBodyIsDataURL(self) -> None:
         """
@@ -136,8 +143,8 @@ class AnythingTests(SynchronousTestCase):
             request(b"/anything", b"POST", (b"Content-Type: image/png",), body)
         )
         prefix = "data:image/png;base64,"
-        self.assertTrue(facts["body"]["data"].startswith(prefix))
-        self.assertEqual(b64decode(facts["body"]["data"][len(prefix) :]), body)
+        self.assertTrue(facts["data"].startswith(prefix))
+        self.assertEqual(b64decode(facts["data"][len(prefix) :]), body)
 
     def test_markupIsEscapedJSON(self) -> None:
         """
@@ -161,7 +168,7 @@ class SmallInspectionTests(SynchronousTestCase):
         """
         facts = jsonOf(request(b"/headers", headers=(b"X-One: 1",)))
         self.assertEqual(list(facts), ["headers"])
-        self.assertEqual(facts["headers"]["X-One"], ["1"])
+        self.assertEqual(facts["headers"]["X-One"], "1")
 
     def test_ip(self) -> None:
         """
@@ -190,26 +197,78 @@ class SmallInspectionTests(SynchronousTestCase):
         self.assertEqual(response.header(b"Allow"), b"GET, HEAD")
 
 
-class BodyFactsTests(SynchronousTestCase):
+class ValueListsTests(SynchronousTestCase):
     """
-    L{bodyFacts} on its own.
+    C{[web] value_lists} gives go-httpbin's shapes: every value a list.
     """
 
-    def test_jsonSuffixType(self) -> None:
+    def test_lists(self) -> None:
         """
-        A C{+json} type with parameters is parsed as JSON.
+        Arguments, headers and form fields are lists even when single.
+        """
+        facts = jsonOf(
+            request(
+                b"/anything?a=1",
+                b"POST",
+                (b"X-One: 1", b"Content-Type: application/x-www-form-urlencoded"),
+                b"f=2",
+                config=WebConfig(value_lists=True),
+            )
+        )
+        self.assertEqual(facts["args"], {"a": ["1"]})
+        self.assertEqual(facts["headers"]["X-One"], ["1"])
+        self.assertEqual(facts["form"], {"f": ["2"]})
+
+
+class OriginTests(SynchronousTestCase):
+    """
+    C{origin} believes C{X-Forwarded-For} only from C{[web] trusted_proxies}.
+    """
+
+    def test_untrustedPeer(self) -> None:
+        """
+        From a peer that is not a trusted proxy the header is ignored.
+        """
+        facts = jsonOf(request(b"/ip", headers=(b"X-Forwarded-For: 203.0.113.9",)))
+        self.assertEqual(facts["origin"], "127.0.0.1")
+
+    def test_trustedPeer(self) -> None:
+        """
+        From a trusted proxy, the chain is walked from the right past every
+        trusted hop: a client cannot choose its origin by sending the header.
+        """
+        config = WebConfig(trusted_proxies=("127.0.0.0/8", "10.0.0.1"))
+        facts = jsonOf(
+            request(
+                b"/get",
+                headers=(b"X-Forwarded-For: 6.6.6.6, 203.0.113.9, 10.0.0.1",),
+                config=config,
+            )
+        )
+        self.assertEqual(facts["origin"], "203.0.113.9")
+
+
+class BodyTests(SynchronousTestCase):
+    """
+    L{parseBody} and L{textOrDataURL} on their own.
+    """
+
+    def test_jsonWhateverTheType(self) -> None:
+        """
+        As in httpbin, a body that parses as JSON is C{json} whatever its type.
         """
         self.assertEqual(
-            bodyFacts(b"[1]", b"application/problem+json; charset=utf-8")["json"], [1]
+            parseBody(b"[1]", b"application/problem+json; charset=utf-8", 10).json,
+            [1],
         )
+        self.assertEqual(parseBody(b"[1]", b"text/plain", 10).json, [1])
 
     def test_untypedBinary(self) -> None:
         """
         Binary bytes without a type are labelled C{application/octet-stream}.
         """
         self.assertEqual(
-            bodyFacts(b"\xff", None)["data"],
-            "data:application/octet-stream;base64,/w==",
+            textOrDataURL(b"\xff"), "data:application/octet-stream;base64,/w=="
         )
 
 

@@ -73,7 +73,7 @@ class StreamTests(SynchronousTestCase):
         lines = [json.loads(line) for line in body.splitlines()]
         self.assertEqual([line["id"] for line in lines], [0, 1, 2])
         self.assertEqual(lines[0]["url"], "http://x/stream/3?interval=1")
-        self.assertEqual(lines[0]["args"], {"interval": ["1"]})
+        self.assertEqual(lines[0]["args"], {"interval": "1"})
 
     def test_clientLeavingStops(self) -> None:
         """

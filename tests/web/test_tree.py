@@ -54,33 +54,24 @@ class IndexPageTests(SynchronousTestCase):
         """
         C{GET /} is the packaged page, as UTF-8 HTML, with the echo form
         (which works without script), a viewport for phones, the live
-        panels and an index entry with a curl line for every endpoint.
+        panels and, for every route in the tree, an example in the index.
         """
         response = get(b"/")
         self.assertEqual(response.status, 200)
         self.assertEqual(response.header(b"Content-Type"), b"text/html; charset=utf-8")
         self.assertEqual(response.body, loadPage())
-        self.assertRegex(response.body, rb'<form[^>]* action="/echo" method="get">')
+        self.assertRegex(response.body, rb'<form[^>]* action="echo" method="get">')
         self.assertRegex(response.body, rb'<input[^>]* name="msg"')
         self.assertIn(b'<meta name="viewport"', response.body)
         for panel in [b"http-echo", b"ws-state", b"ws-log", b"sse-log", b"details"]:
             self.assertIn(b'id="' + panel + b'"', response.body)
-        for endpoint in [
-            b"/echo",
-            b"/anything",
-            b"/headers",
-            b"/ip",
-            b"/user-agent",
-            b"/status/",
-            b"/delay/",
-            b"/bytes/",
-            b"/response-headers",
-            b"/stream/",
-            b"/sse",
-            b"/ws",
-            b"/healthz",
-        ]:
-            self.assertRegex(response.body, rb"<code>curl [^\n]*" + re.escape(endpoint))
+        examples = b"\n".join(
+            re.findall(rb'<td class="curl"><code>[^\n]*', response.body)
+        )
+        root = buildResourceTree(page=b"")
+        for name in root.children:
+            if name:
+                self.assertIn(b"/" + name, examples, name)
         response.body.decode("utf-8")
 
     def test_policy(self) -> None:
@@ -106,14 +97,15 @@ class IndexPageTests(SynchronousTestCase):
         """
         The page refers to nothing outside this site: no URL with a scheme
         or a protocol-relative one anywhere, no external stylesheet or
-        script, and every C{src}, C{href} and C{action} is a local path.
+        script, and every C{src}, C{href} and C{action} is a local path,
+        relative ones resolving under C{[web] prefix}.
         """
         page = loadPage()
         self.assertNotIn(b"://", page)
         self.assertNotIn(b"url(", page)
         self.assertIsNone(re.search(rb"<link|<script[^>]*src", page, re.IGNORECASE))
         for target in re.findall(rb'(?:src|href|action)\s*=\s*"([^"]*)"', page):
-            self.assertRegex(target, rb"^(/(?!/)|#)")
+            self.assertRegex(target, rb"^(?![A-Za-z][A-Za-z0-9+.-]*:|//)")
 
     def test_head(self) -> None:
         """
