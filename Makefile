@@ -21,7 +21,7 @@ export ECHOHUB_LINE_LISTEN ?= tcp:7007:interface=127.0.0.1 ssl:7443:interface=12
 export ECHOHUB_WEB_LISTEN ?= tcp:8080:interface=127.0.0.1 ssl:8443:interface=127.0.0.1:$(DEV_TLS)
 endif
 
-.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools
+.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools clientsuite
 
 run: $(VENV)/.installed $(CERTS)/server.pem
 	$(BIN)/twistd --pidfile= -ny echohub.tac
@@ -64,6 +64,13 @@ sslyze:
 	  || { $(PYTHON) -m venv $(SSLYZE_VENV) \
 	       && $(SSLYZE_VENV)/bin/python -m pip install --quiet sslyze; } \
 	  || echo "could not install sslyze; the TLS profile test will skip"
+
+# The acceptance run of the httpbin routes and the pytest plugin: the
+# `requests` library's own suite (from its sdist) against echohub and against
+# httpbin, in a virtualenv of its own, loopback only (clientsuite/run.py).
+# Not part of `make test`: it downloads from PyPI and takes a few minutes.
+clientsuite:
+	$(PYTHON) clientsuite/run.py --venv .venv-clientsuite
 
 # The benchmark: `make bench` runs every scenario (about 20 minutes at the
 # defaults; `$(BIN)/python -m benchmarks --help` lists the options), `make

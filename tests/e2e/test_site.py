@@ -84,13 +84,13 @@ def test_healthNotFoundMethod(server: EchohubProcess) -> None:
 
 def test_pageIsSelfContainedHtml(server: EchohubProcess) -> None:
     """
-    / is an HTML page with a form posting to /echo and no external
-    resources.
+    / is an HTML page with a form posting to echo (relative, so that it
+    follows [web] prefix) and no external resources.
     """
     response = get(server, "/")
     page = response.read()
     assert response.getheader("Content-Type") == "text/html; charset=utf-8"
-    assert b'action="/echo"' in page
+    assert b'action="echo"' in page
     assert b"<script src=" not in page and b"https://fonts" not in page
 
 
