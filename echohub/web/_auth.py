@@ -33,6 +33,7 @@ from urllib.request import parse_http_list, parse_keqv_list
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
+from echohub.web._cookies import requestCookies
 from echohub.web._inspection import requestBody
 from echohub.web._resource import PlainTextResource, jsonBody, plainText
 
@@ -224,10 +225,7 @@ class DigestAuth(PlainTextResource):
             b"t",
             b"true",
         )
-        cookies = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in request.received_cookies.items()  # type: ignore[attr-defined]
-        }
+        cookies = requestCookies(request)
 
         header = request.getHeader(b"Authorization") or b""
         scheme, _, rest = header.decode("latin-1").partition(" ")

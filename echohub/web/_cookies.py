@@ -24,6 +24,22 @@ from echohub.web._resource import PlainTextResource, badRequest, jsonBody, plain
 _EXPIRED = b"Thu, 01 Jan 1970 00:00:00 GMT"
 
 
+def requestCookies(request: IRequest) -> dict[str, str]:
+    """
+    The cookies of the request's C{Cookie} headers (RFC 6265 section 5.4),
+    name to value, the first of a repeated name kept.  Parsed here rather
+    than read from C{Request.received_cookies}, which only Twisted's own
+    HTTP channel fills in.
+    """
+    cookies: dict[str, str] = {}
+    for header in request.requestHeaders.getRawHeaders(b"Cookie", []):
+        for pair in header.decode("utf-8", "replace").split(";"):
+            name, equals, value = pair.strip().partition("=")
+            if equals and name:
+                cookies.setdefault(name, value.strip('"'))
+    return cookies
+
+
 def _query(request: IRequest) -> list[tuple[bytes, bytes]]:
     return parse_qsl(request.uri.partition(b"?")[2], keep_blank_values=True)
 
@@ -40,10 +56,7 @@ class CookiesResource(PlainTextResource):
         self.putChild(b"delete", DeleteCookies(prefix))
 
     def render_GET(self, request: IRequest) -> bytes:
-        cookies = {
-            k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-            for k, v in request.received_cookies.items()  # type: ignore[attr-defined]
-        }
+        cookies = requestCookies(request)
         request.setHeader(b"Cache-Control", b"no-store")
         return jsonBody(request, {"cookies": cookies})
 
