@@ -49,12 +49,13 @@ _TAC = """\
 from twisted.application.service import Application
 from twisted.logger import ILogObserver
 
-from echohub.ops import observerFromEnvironment
-from echohub.tap import serviceFromEnvironment
+from echohub.ops import makeObserver
+from echohub.tap import configFromEnvironment, serviceFromConfig
 
+config = configFromEnvironment()
 application = Application("echohub")
-application.setComponent(ILogObserver, observerFromEnvironment())
-serviceFromEnvironment().setServiceParent(application)
+application.setComponent(ILogObserver, makeObserver(config.server.log_format))
+serviceFromConfig(config).setServiceParent(application)
 """
 
 

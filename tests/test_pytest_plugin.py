@@ -6,11 +6,12 @@ runs, in a pytest subprocess, against echohub through the installed plugin.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
-from echohub.pytest_plugin import EchohubServer
+from echohub.pytest_plugin import _TAC, EchohubServer
 
 SUITE = """
 import json
@@ -85,3 +86,15 @@ def test_serverObject() -> None:
     assert server.url == "http://127.0.0.1:8080"
     assert server + "/get" == "http://127.0.0.1:8080/get"
     assert server.join("get") == "http://127.0.0.1:8080/get"
+
+
+def test_sameAsTheTac() -> None:
+    """
+    The plugin runs the same statements as C{echohub.tac} (which is not
+    installed with the package, so the plugin carries a copy).
+    """
+    tac = ast.parse((Path(__file__).parent.parent / "echohub.tac").read_text())
+    statements = tac.body[1:] if ast.get_docstring(tac) else tac.body
+    assert [ast.dump(s) for s in statements] == [
+        ast.dump(s) for s in ast.parse(_TAC).body
+    ]
