@@ -90,8 +90,8 @@ class StreamTests(SynchronousTestCase):
         body = json.loads(response.body)
         self.assertEqual(body["protocol"], "HTTP/2")
         self.assertEqual(body["url"], "http://example.test/anything?a=1")
-        self.assertEqual(body["headers"]["X-One"], ["1"])
-        self.assertEqual(body["body"]["data"], "hi")
+        self.assertEqual(body["headers"]["X-One"], "1")
+        self.assertEqual(body["data"], "hi")
 
     def test_rawHead(self) -> None:
         """
