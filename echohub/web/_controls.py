@@ -223,7 +223,8 @@ def parseDuration(text: bytes) -> float | None:
 class DelayResource(PlainTextResource):
     """
     C{/delay/<duration>}: httpbin's description of the request (C{args},
-    C{data}, C{files}, C{form}, C{headers}, C{origin}, C{url}), sent after a
+    C{data}, C{files}, C{form}, C{headers}, C{origin}, C{url}, and
+    echohub's own keys as in C{/anything}), sent after a
     delay written as seconds (C{1.5}) or as go-httpbin does (C{1.5s},
     C{500ms}).
 
@@ -253,7 +254,7 @@ class DelayResource(PlainTextResource):
                 f"the delay must be a duration from 0 to {self.maxDelay:g} seconds"
                 " (as 1.5 or 1.5s or 500ms; [web] max_delay)",
             )
-        facts = describeOrRefuse(request, self.policy, self.keys)
+        facts = describeOrRefuse(request, self.policy, self.keys, extras=True)
         if isinstance(facts, bytes):
             return facts
 
