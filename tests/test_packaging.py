@@ -73,6 +73,11 @@ def test_wheelContents(built: tuple[Path, Path, str]) -> None:
         "echohub/web/static/index.html",
         "twisted/plugins/echohub_plugin.py",
     }
+    # /image's pictures (echohub.web._images).
+    expected |= {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "echohub" / "web" / "static" / "images").iterdir()
+    }
     assert "echohub/web/static/index.html" in names
     assert "twisted/plugins/echohub_plugin.py" in names
     assert names == expected, (sorted(names - expected), sorted(expected - names))
