@@ -66,6 +66,7 @@ def prepare(where: Path, version: str) -> tuple[Path, Path]:
         with tarfile.open(where / f"requests-{version}.tar.gz") as archive:
             archive.extractall(where, filter="data")
     run(*pip, source)
+    run(*pip, ROOT)  # echohub's dependencies, then this tree's echohub itself
     run(*pip, "--force-reinstall", "--no-deps", ROOT)
     return python, source
 
@@ -121,7 +122,7 @@ def main(argv: list[str]) -> int:
     only = sorted(echohubFailed - httpbinFailed)
     for test in only:
         print(f"fails against echohub only: {test}")
-    return 1 if only else 0
+    return 1 if only or "no summary" in httpbin + echohub else 0
 
 
 if __name__ == "__main__":
