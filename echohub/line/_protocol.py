@@ -56,6 +56,43 @@ def findOverlongLine(data: bytes, maxLength: int) -> int:
     return -1
 
 
+COUNT_BY_FIND = 8
+"""
+How many newlines L{countLines} finds one at a time before it counts the
+rest with C{bytes.count}.
+"""
+
+COUNT_BY_SCAN = 4096
+"""
+Below how many bytes L{countLines} just counts.
+"""
+
+
+def countLines(data: bytes) -> int:
+    """
+    Count the newlines in C{data}, exactly, without scanning it byte by byte
+    in the common cases.
+
+    C{bytes.count} of one byte is a plain loop over every byte (about 17 us
+    per 64 KiB, a large part of a core at the rate long lines arrive), while
+    C{bytes.find} of one byte is C{memchr}, many times faster.  So the first
+    L{COUNT_BY_FIND} newlines are found one by one: a read of a few long
+    lines costs that many C{memchr} calls; a read of many short lines, which
+    is small per line anyway, has its remainder counted by C{bytes.count}.
+
+    @return: C{data.count(b"\n")}.
+    """
+    find = data.find
+    count = 0
+    start = 0
+    while count < COUNT_BY_FIND:
+        start = find(DELIMITER, start) + 1
+        if not start:
+            return count
+        count += 1
+    return count + data.count(DELIMITER, start)
+
+
 class LineEcho(EchoConnection):
     """
     Echo each complete C{\\n}-terminated line back to the client.
@@ -117,7 +154,7 @@ class LineEcho(EchoConnection):
                 self._lineTooLong(lines[:overlong])
                 return
         self._write(lines)
-        self.factory.access.echoed(lines.count(DELIMITER))
+        self.factory.access.echoed(countLines(lines))
         if self._pendingLength > self._maxLength:
             self._lineTooLong(b"")
 

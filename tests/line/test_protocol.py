@@ -18,9 +18,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import LineConfig
 from echohub.line._protocol import (
+    COUNT_BY_FIND,
+    COUNT_BY_SCAN,
     DRAIN_GRACE,
     LineEcho,
     LineEchoFactory,
+    countLines,
     findOverlongLine,
 )
 from echohub.ops._connections import ConnectionRegistry
@@ -170,6 +173,19 @@ class LineEchoTests(SynchronousTestCase):
         protocol.dataReceived(b"ok\n12345")
         protocol.dataReceived(b"6789")
         self.assertTrue(transport.value().startswith(b"ok\nERROR "))
+        self.assertTrue(transport.disconnecting)
+
+    def test_overlongLineSplitAcrossReads(self) -> None:
+        """
+        A line that is under the limit in each read but over it once joined
+        is refused when its newline arrives: the lines before it are echoed,
+        then the C{ERROR} line, and nothing after it.
+        """
+        protocol, transport, _, _ = connect(LineConfig(max_line_length=8))
+        protocol.dataReceived(b"ok\n1234")
+        protocol.dataReceived(b"56789\nnext\n")
+        self.assertTrue(transport.value().startswith(b"ok\nERROR "))
+        self.assertNotIn(b"next", transport.value())
         self.assertTrue(transport.disconnecting)
 
     def test_overlongTailAfterCompleteLines(self) -> None:
@@ -387,6 +403,37 @@ class FindOverlongLineTests(SynchronousTestCase):
         """
         self.assertEqual(findOverlongLine(b"abc\nabc\n", 3), -1)
         self.assertEqual(findOverlongLine(b"abc\nabcd\n", 3), 4)
+
+
+class CountLinesTests(SynchronousTestCase):
+    """
+    L{countLines} counts newlines exactly, whichever way it takes.
+    """
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        lines=st.lists(st.integers(min_value=0, max_value=600), max_size=40),
+        tail=st.integers(min_value=0, max_value=5),
+    )
+    def test_matchesCount(self, lines: list[int], tail: int) -> None:
+        """
+        For any number of lines of any lengths (fewer and more than
+        L{COUNT_BY_FIND}), with or without a tail, the count is
+        C{bytes.count}'s.
+        """
+        data = b"".join(b"x" * n + b"\n" for n in lines) + b"y" * tail
+        self.assertEqual(countLines(data), data.count(b"\n"))
+        self.assertEqual(countLines(data), len(lines))
+
+    def test_boundary(self) -> None:
+        """
+        Exactly L{COUNT_BY_FIND} newlines, and one more, are counted.
+        """
+        pad = b"x" * COUNT_BY_SCAN
+        for n in (COUNT_BY_FIND - 1, COUNT_BY_FIND, COUNT_BY_FIND + 1):
+            self.assertEqual(countLines(b"a\n" * n), n)
+            self.assertEqual(countLines(pad + b"a\n" * n), n)
+            self.assertEqual(countLines(b"a\n" * n + pad), n)
 
 
 class TLSFailureLogTests(SynchronousTestCase):
