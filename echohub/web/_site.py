@@ -24,8 +24,9 @@ What Twisted's L{twisted.web.server.Site} does not do, and these classes add:
       bare or HTML ones.
     - C{Strict-Transport-Security} on every response over TLS when
       C{[web] hsts} is set (L{echohub.web._security}).
-    - No HTTP/2: L{EchoSite} offers only C{http/1.1} over ALPN, because the
-      body limit lives in the HTTP/1.1 channel.
+    - HTTP/1.1 only in this module: listeners serve the site through
+      L{echohub.web._negotiate}, which offers ALPN C{h2} and accepts h2c
+      prior knowledge and hands HTTP/2 connections to L{echohub.web._h2}.
 """
 
 from __future__ import annotations
@@ -530,8 +531,9 @@ class EchoSite(server.Site):
 
     def acceptableProtocols(self) -> list[bytes]:
         """
-        Offer only HTTP/1.1 over ALPN, even when the C{h2} package is
-        installed: HTTP/2 connections would bypass L{EchoChannel}.
+        Offer only HTTP/1.1 over ALPN when the site itself is the factory:
+        HTTP/2 is offered by the negotiating factory that listeners serve
+        (L{echohub.web._negotiate}), never by the site directly.
         """
         return [b"http/1.1"]
 

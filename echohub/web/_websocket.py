@@ -84,6 +84,7 @@ from twisted.web.websocket import WebSocketResource, WebSocketTransport
 from zope.interface import implementer
 
 from echohub._net import cancelCall, formatAddress
+from echohub._upstream import installMessageBuffers
 from echohub.config import WebSocketConfig
 from echohub.ops import IDrainable, LingeringClose, logAccess
 from echohub.web._cors import normalOrigin
@@ -153,30 +154,6 @@ class MessageBuffer(Generic[_Message]):
         """
         data, self._data = self._data, bytearray()
         return data.decode("utf-8") if self.text else bytes(data)
-
-
-def installMessageBuffers(wire: Any, text: Any, binary: Any) -> None:
-    """
-    Put C{text} and C{binary} in place of the message reassembly buffers of
-    Twisted's wire protocol (C{_WebSocketWireProtocol._textBuffer} and
-    C{_bytesBuffer}), which its private C{maybeDeliver} fills with
-    C{add(piece)} and empties with C{done()}.
-
-    Private, because Twisted 26.10 has no public way to cap a message or to
-    reassemble it in linear time; should a later Twisted rename them, this
-    raises (and C{tests/web/test_websocket.py} fails) rather than silently
-    leaving messages uncapped.
-
-    @raise RuntimeError: Twisted's wire protocol has no such buffers.
-    """
-    for name, buffer in (("_textBuffer", text), ("_bytesBuffer", binary)):
-        current = getattr(wire, name, None)
-        if not (hasattr(current, "add") and hasattr(current, "done")):
-            raise RuntimeError(
-                f"twisted.web.websocket changed: the wire protocol has no {name}"
-                " message buffer for echohub to cap (see installMessageBuffers)"
-            )
-        setattr(wire, name, buffer)
 
 
 @implementer(ITransport, IConsumer)

@@ -30,7 +30,7 @@ from echohub.testing import (
     parseResponses,
 )
 from echohub.web._site import EchoChannel, buildSite
-from echohub.web._websocket import EchoSession, MessageBuffer, installMessageBuffers
+from echohub.web._websocket import EchoSession, MessageBuffer
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
 SMALL = WebSocketConfig(max_message=100, ping_interval=30, close_timeout=5)
@@ -652,10 +652,3 @@ class PrivateBufferTests(SynchronousTestCase):
         assert isinstance(session, EchoSession)
         self.assertIsInstance(session._wire._textBuffer, MessageBuffer)
         self.assertIsInstance(session._wire._bytesBuffer, MessageBuffer)
-
-    def test_missingBuffersRaise(self) -> None:
-        """
-        A wire protocol without those buffers (a changed Twisted) raises
-        rather than leaving messages uncapped.
-        """
-        self.assertRaises(RuntimeError, installMessageBuffers, object(), None, None)
