@@ -249,6 +249,17 @@ def runOnce(
         process.stop()
 
 
+def scenarioServers(scenario: Scenario, baseline: bool) -> list[str]:
+    """
+    The servers C{scenario} runs, in order: its own, with the baseline
+    (C{--baseline-tree}) second unless the scenario already names it.
+    """
+    servers = list(scenario.servers)
+    if baseline and BASELINE.name not in servers:
+        servers.insert(1, BASELINE.name)
+    return servers
+
+
 def _plan(
     args: argparse.Namespace, loadgen: Loadgen
 ) -> list[tuple[Scenario, list[Outcome]]]:
@@ -275,10 +286,9 @@ def _plan(
         if "h2load" in scenario.needs and shutil.which("h2load") is None:
             why = "h2load is not installed (apt-get install nghttp2-client)"
         outcomes = []
-        servers = list(scenario.servers)
-        if args.baseline_tree is not None:
-            servers.insert(1, BASELINE.name)
-            wanted |= {BASELINE.name} if wanted else set()
+        servers = scenarioServers(scenario, args.baseline_tree is not None)
+        if args.baseline_tree is not None and wanted:
+            wanted |= {BASELINE.name}
         for name in servers:
             if wanted and name not in wanted:
                 continue

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.build import BuildError, buildLoadgen, compiler
+from benchmarks.cli import scenarioServers
+from benchmarks.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,3 +160,20 @@ def test_udploadCatchesCorruption() -> None:
     assert report["errors"]["wrong"] > 0
     assert report["records_per_s"] > 0
     assert "echoes differed" in report["detail"]
+
+
+def test_baselineServerOnce() -> None:
+    """
+    With C{--baseline-tree}, the baseline runs once in every scenario:
+    second in one that does not name it, where it is already in one that
+    does (C{http-anything}), and not at all without the option.
+    """
+    byName = SCENARIOS
+    line = scenarioServers(byName["line"], baseline=True)
+    assert line[:2] == ["echohub", "echohub-base"]
+    assert line.count("echohub-base") == 1
+    assert (
+        scenarioServers(byName["http-anything"], baseline=True).count("echohub-base")
+        == 1
+    )
+    assert "echohub-base" not in scenarioServers(byName["line"], baseline=False)
