@@ -16,15 +16,22 @@ imports nothing of echohub's.
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import inspect
+import select
+import sys
 from collections.abc import Callable, MutableMapping
 from typing import IO, Any
 
 from OpenSSL import SSL, _util
 from twisted.internet import tcp
 from twisted.internet.endpoints import _parse
+from twisted.internet.epollreactor import EPollReactor
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import ILogObserver
 from twisted.protocols.tls import BufferingTLSTransport
+from twisted.python import log as legacyLog
 from twisted.python.failure import Failure
 
 _TWIST_OBSERVER_FACTORY = "fileLogObserverFactory"
@@ -328,3 +335,137 @@ def installMessageBuffers(wire: Any, text: Any, binary: Any) -> None:
                 " message buffer for echohub to cap (see installMessageBuffers)"
             )
         setattr(wire, name, buffer)
+
+
+_EPOLL_PRIVATE = ("_poller", "_selectables", "_doReadOrWrite", "_disconnectSelectable")
+"""
+The members of Twisted's epoll reactor that L{installDirectDispatch} uses.
+"""
+
+EPOLL_DOPOLL_SHA256 = "09b62ae68ef01b4bc5eaa170827e2baf0a2a5098e7e7ce7b5e1c80cda187c827"
+"""
+The SHA-256 of the source of C{EPollReactor.doPoll} (Twisted 26.10) that
+L{installDirectDispatch}'s loop is a copy of, less the logging context.
+"""
+
+ReaderFor = Callable[[type], Callable[[Any], object] | None]
+"""
+Given a protocol class, the function that reads the socket of one of its
+connections (called with the protocol), or L{None} for Twisted's own
+C{doRead}.
+"""
+
+
+def directDispatchUnavailable(reactor: object) -> str | None:
+    """
+    Why L{installDirectDispatch} would leave C{reactor} alone, or L{None}
+    if it can install.
+    """
+    if type(reactor) is not EPollReactor:
+        return f"the reactor is {type(reactor).__name__}, not EPollReactor"
+    missing = [name for name in _EPOLL_PRIVATE if not hasattr(reactor, name)]
+    if missing:
+        return f"EPollReactor has no {', '.join(missing)}"
+    try:
+        source = inspect.getsource(EPollReactor.doPoll)
+    except (OSError, TypeError):
+        return "the source of EPollReactor.doPoll is not available"
+    if hashlib.sha256(source.encode("utf-8")).hexdigest() != EPOLL_DOPOLL_SHA256:
+        return "EPollReactor.doPoll is not the one echohub's loop copies"
+    return None
+
+
+def installDirectDispatch(
+    reactor: Any, readerFor: ReaderFor
+) -> Callable[[], None] | None:
+    """
+    Replace C{reactor}'s poll loop (its C{doIteration}) with one that
+    dispatches each event without Twisted's legacy logging context, and
+    hands a plain read event on a TCP connection to C{readerFor}'s
+    function for its protocol, if any, instead of the transport's
+    C{doRead}.
+
+    Why: Twisted's C{EPollReactor.doPoll} wraps every event in
+    C{twisted.python.log.callWithLogger}, which asks the selectable for its
+    log prefix and pushes a copy of the legacy log context, so that a
+    C{twisted.python.log.msg} called during the event is tagged with the
+    connection's C{system}; for a small echo that wrapping was a quarter
+    of the Python work per read.  echohub logs with L{twisted.logger},
+    whose events carry their own namespace, so it gives the tag up: a
+    legacy log message or error logged while a connection's event is
+    handled says C{system "-"}.  The loop is otherwise Twisted's own (the
+    poll, C{EINTR}, C{_doReadOrWrite} with its error handling and
+    C{_disconnectSelectable}), all private, which is why this lives here;
+    a reactor option to dispatch without the legacy context, or a
+    buffered-protocol interface (as asyncio's C{BufferedProtocol}), would
+    replace it.
+
+    A direct reader is called only for an event that is exactly
+    C{EPOLLIN} on a C{tcp.Server} transport; it must do what
+    C{tcp.Connection.doRead} does (read, hand the bytes on) and return
+    what C{doRead} returns: L{None}, or the reason to disconnect
+    (C{main.CONNECTION_DONE} at EOF, which Twisted turns into a
+    half-close).  An exception it raises is logged and disconnects, as
+    Twisted does for C{doRead}.
+
+    Nothing is installed unless L{directDispatchUnavailable} says the
+    reactor is Twisted's epoll reactor with the C{doPoll} this loop copies;
+    C{tests.test_upstream} fails when a Twisted release changes it.
+
+    @param readerFor: asked once per protocol class.
+    @return: a function that puts Twisted's own loop back, or L{None} when
+        nothing was installed.
+    """
+    if directDispatchUnavailable(reactor) is not None:
+        return None
+    poller = reactor._poller
+    selectables = reactor._selectables
+    doReadOrWrite = reactor._doReadOrWrite
+    disconnect = reactor._disconnectSelectable
+    readers: dict[type, Callable[[Any], object] | None] = {}
+    server = tcp.Server
+    pollIn = select.EPOLLIN
+    logError = legacyLog.err
+
+    def doPoll(timeout: float | None) -> None:
+        if timeout is None:
+            timeout = -1
+        try:
+            events = poller.poll(timeout, len(selectables))
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                return
+            raise
+        get = selectables.get
+        for fd, event in events:
+            selectable = get(fd)
+            if selectable is None:
+                continue
+            if event == pollIn and type(selectable) is server:
+                protocol = selectable.protocol
+                kind = type(protocol)
+                try:
+                    read = readers[kind]
+                except KeyError:
+                    read = readers[kind] = readerFor(kind)
+                if read is not None:
+                    try:
+                        why = read(protocol)
+                    except BaseException:
+                        why = sys.exc_info()[1]
+                        logError()
+                    if why:
+                        disconnect(selectable, why, True)
+                    continue
+            try:
+                doReadOrWrite(selectable, fd, event)
+            except BaseException:
+                logError()
+
+    reactor.doIteration = doPoll
+
+    def restore() -> None:
+        if vars(reactor).get("doIteration") is doPoll:
+            del reactor.doIteration
+
+    return restore

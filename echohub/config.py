@@ -390,6 +390,13 @@ class ServerConfig:
         " early; 0 closes at once.",
         minimum=0,
     )
+    direct_dispatch: bool = setting(
+        True,
+        "Whether, on Twisted's epoll reactor, echohub dispatches the reactor's"
+        " events itself (without Twisted's per-event legacy log context) and"
+        " the line and byte echoes read their sockets directly; false keeps"
+        " Twisted's own dispatch.",
+    )
     workers: int = setting(
         1,
         "Processes serving the listeners: above 1, the first starts the others,"

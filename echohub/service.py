@@ -40,6 +40,7 @@ from echohub.ops import (
     WorkersService,
     checkWorkers,
     groupMetricsDirectory,
+    startDirectDispatch,
 )
 from echohub.tls import TLSInfoFactory, TLSReloadService
 from echohub.udp import DatagramLimits, UDPEcho
@@ -82,6 +83,7 @@ class EchohubService(MultiService):
         self.metrics = Metrics() if metrics is None else metrics
         self.notifier = Notifier() if notifier is None else notifier
         self.accesses: list[ServiceAccess] = []
+        self._stopDispatch: Callable[[], None] | None = None
 
     def access(
         self, serviceName: str, maxConnections: int, maxPerPeer: int
@@ -149,7 +151,12 @@ class EchohubService(MultiService):
         """
         Start, then tell systemd (C{Type=notify}) that every listener is
         bound and echohub serves.
+
+        With C{[server] direct_dispatch}, the reactor's events are
+        dispatched by echohub's loop from here on (L{startDirectDispatch}).
         """
+        if self.config.server.direct_dispatch:
+            self._stopDispatch = startDirectDispatch(self.reactor)
         super().startService()
         count = sum(1 for child in self if getattr(child, "port", None) is not None)
         self.notifier.ready(f"serving on {count} listener(s)")
@@ -177,6 +184,9 @@ class EchohubService(MultiService):
         def drained(_: object) -> None:
             for access in self.accesses:
                 access.warnings.stop()
+            if self._stopDispatch is not None:
+                self._stopDispatch()
+                self._stopDispatch = None
             self.log.info("echohub stopped: every connection closed")
 
         return stopped.addCallback(drain).addCallback(drained)

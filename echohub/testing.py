@@ -11,6 +11,10 @@ treq: no network, no process, every byte visible.
       behind echohub's TLS (L{serverFactory}, L{connectTLS});
     - L{HalfCloseTransport}, a L{StringTransport} that can shut down its
       write side alone, as TCP can (for lingering closes);
+    - L{DirectReadTransport}, one with a socket its protocol can read
+      itself, as under C{[server] direct_dispatch}
+      (L{echohub.ops.IDirectReader}): L{DirectReadTransport.deliver}
+      hands bytes to the protocol that way;
     - HTTP/2 over a L{StringTransport}: L{H2Client}, a real HTTP/2 client
       (the C{h2} library's) that a test drives request by request or frame
       by frame;
@@ -27,6 +31,7 @@ echohub's own tests use these; so can yours.  For TLS:
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import tempfile
@@ -360,6 +365,81 @@ class HalfCloseTransport(StringTransport):
         """
         self.aborted = True
         super().abortConnection()
+
+
+class ScriptedSocket:
+    """
+    The socket of a L{DirectReadTransport}: C{recv_into} hands out what was
+    queued with L{feed}, then EOF (L{end}) or an error (L{fail}); with
+    nothing queued it raises C{BlockingIOError}, as a non-blocking socket
+    does.
+    """
+
+    def __init__(self) -> None:
+        self._queued: list[bytes] = []
+        self._ended = False
+        self._error: OSError | None = None
+
+    def feed(self, data: bytes) -> None:
+        """
+        Queue C{data} for the next C{recv_into}.
+        """
+        self._queued.append(data)
+
+    def end(self) -> None:
+        """
+        Once the queue is empty, C{recv_into} returns C{0}: EOF.
+        """
+        self._ended = True
+
+    def fail(self, error: OSError) -> None:
+        """
+        The next C{recv_into} raises C{error}.
+        """
+        self._error = error
+
+    def recv_into(self, buffer: bytearray) -> int:
+        """
+        Copy the next queued bytes into C{buffer}: at most its length, the
+        rest staying queued.
+        """
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        if not self._queued:
+            if self._ended:
+                return 0
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        data = self._queued.pop(0)
+        size = min(len(data), len(buffer))
+        buffer[:size] = data[:size]
+        if size < len(data):
+            self._queued.insert(0, data[size:])
+        return size
+
+
+class DirectReadTransport(HalfCloseTransport):
+    """
+    A L{HalfCloseTransport} whose protocol may read its socket itself, as
+    L{echohub.ops.IDirectReader}s do on a plain TCP connection under
+    C{[server] direct_dispatch}.
+
+    @ivar socket: the L{ScriptedSocket} the protocol reads.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.socket = ScriptedSocket()
+
+    def deliver(self, data: bytes) -> object:
+        """
+        Have the protocol read C{data} from the socket, as the reactor would
+        have it when the socket is readable.
+
+        @return: what the protocol's C{socketReadable} returned.
+        """
+        self.socket.feed(data)
+        return self.protocol.socketReadable()
 
 
 @implementer(IStreamServerEndpoint)

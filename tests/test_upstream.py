@@ -16,11 +16,17 @@ from twisted.application.twist._options import TwistOptions
 from twisted.application.twist._twist import Twist
 from twisted.internet import reactor
 from twisted.internet.endpoints import quoteStringArgument
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.epollreactor import EPollReactor
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.main import CONNECTION_DONE
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.task import Clock, deferLater
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import ILogObserver
 from twisted.protocols.tls import BufferingTLSTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer
 
 from echohub import _upstream
 from echohub.testing import TLSClient, connectTLS, serverFactory, temporaryDirectory
@@ -106,6 +112,162 @@ class DirectSendableTests(TestCase):
         other.loseWriteConnection()
         self.assertTrue(other._writeDisconnecting or other._writeDisconnected)
         self.assertFalse(_upstream.directSendable(other))
+
+
+@implementer(IHalfCloseableProtocol)
+class _Reading(Protocol):
+    """
+    Records how its bytes came: through C{socketReadable} (the direct
+    dispatch) or C{dataReceived} (Twisted's C{doRead}).
+    """
+
+    fail = False
+
+    def __init__(self) -> None:
+        self.direct: list[bytes] = []
+        self.received: list[bytes] = []
+        self.readLost = False
+        self.lost: Failure | None = None
+
+    def socketReadable(self) -> object:
+        if self.fail:
+            raise RuntimeError("reader bug")
+        data = self.transport.socket.recv(65536)  # type: ignore[union-attr]
+        if not data:
+            return CONNECTION_DONE
+        self.direct.append(data)
+        return None
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received.append(data)
+
+    def readConnectionLost(self) -> None:
+        self.readLost = True
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lost = reason
+
+
+class _Plain(_Reading):
+    """
+    The same protocol, given no direct reader.
+    """
+
+
+def _readerFor(kind: type) -> Any:
+    return kind.socketReadable if kind is _Reading else None
+
+
+class DirectDispatchTests(TestCase):
+    """
+    L{_upstream.installDirectDispatch} replaces Twisted's epoll loop with
+    one that is the same but for the legacy log context and direct readers.
+    """
+
+    def test_doPollIsTheOneCopied(self) -> None:
+        """
+        Twisted's epoll reactor still has the members the loop uses and the
+        C{doPoll} it copies (by the SHA-256 of its source): a Twisted
+        release that changes it fails here, and at run time echohub keeps
+        Twisted's own loop.
+        """
+        self.assertIsInstance(reactor, EPollReactor)
+        self.assertIsNone(_upstream.directDispatchUnavailable(reactor))
+
+    def test_otherReactorsUntouched(self) -> None:
+        """
+        Any other reactor keeps its own loop, and the reason is given.
+        """
+        other = MemoryReactorClock()
+        self.assertIn(
+            "MemoryReactorClock", _upstream.directDispatchUnavailable(other) or ""
+        )
+        self.assertIsNone(_upstream.installDirectDispatch(other, _readerFor))
+
+    def install(self) -> None:
+        restore = _upstream.installDirectDispatch(reactor, _readerFor)
+        assert restore is not None
+        self.addCleanup(restore)
+        self.assertIn("doIteration", vars(reactor))
+
+    async def connect(self, kind: type[_Reading]) -> tuple[_Reading, socket.socket]:
+        factory = Factory.forProtocol(kind)
+        connected: list[_Reading] = []
+
+        def build(addr: Any) -> _Reading:
+            protocol = kind()
+            protocol.factory = factory
+            connected.append(protocol)
+            return protocol
+
+        factory.buildProtocol = build  # type: ignore[method-assign]
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        client = socket.create_connection(("127.0.0.1", port.getHost().port))
+        self.addCleanup(client.close)
+        await self.until(lambda: bool(connected))
+        self.addCleanup(connected[0].transport.abortConnection)  # type: ignore[union-attr]
+        return connected[0], client
+
+    async def until(self, condition: Any) -> None:
+        for _ in range(5000):
+            if condition():
+                return
+            await deferLater(reactor, 0.001, lambda: None)
+        self.fail("timed out")
+
+    async def test_readsGoToTheReader(self) -> None:
+        """
+        A plain read event on a TCP connection whose protocol has a direct
+        reader goes to the reader, not to C{doRead}; its EOF, returned as
+        C{CONNECTION_DONE}, is a half-close, as from C{doRead}.
+        """
+        self.install()
+        protocol, client = await self.connect(_Reading)
+        client.sendall(b"hello")
+        await self.until(lambda: protocol.direct)
+        self.assertEqual((protocol.direct, protocol.received), ([b"hello"], []))
+        client.shutdown(socket.SHUT_WR)
+        await self.until(lambda: protocol.lost is not None)
+        self.assertTrue(protocol.readLost)
+
+    async def test_othersTakeTwistedsPath(self) -> None:
+        """
+        A protocol without a direct reader gets its bytes from C{doRead}.
+        """
+        self.install()
+        protocol, client = await self.connect(_Plain)
+        client.sendall(b"hello")
+        await self.until(lambda: protocol.received)
+        self.assertEqual((protocol.direct, protocol.received), ([], [b"hello"]))
+
+    async def test_readerErrorLoggedAndDisconnects(self) -> None:
+        """
+        A reader that raises is logged, and its connection is lost with that
+        error, as Twisted does for C{doRead}.
+        """
+        self.install()
+        protocol, client = await self.connect(_Reading)
+        protocol.fail = True
+        client.sendall(b"boom")
+        await self.until(lambda: protocol.lost is not None)
+        assert protocol.lost is not None
+        self.assertTrue(protocol.lost.check(RuntimeError))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_restore(self) -> None:
+        """
+        The function returned puts Twisted's own loop back.
+        """
+        restore = _upstream.installDirectDispatch(reactor, _readerFor)
+        assert restore is not None
+        restore()
+        self.assertNotIn("doIteration", vars(reactor))
+        self.assertEqual(reactor.doIteration, reactor.doPoll)
 
 
 class OpenSSLTests(SynchronousTestCase):

@@ -23,10 +23,19 @@ Guarantees, for every subclass:
       after C{close_timeout} seconds.
     - Draining: a stopping server lets each connection finish as on a
       half-close.
+
+Every connection counts its own bytes and echoes (L{echohub.ops.ICounted})
+for the access log and, batched by its service's L{echohub.ops.ServiceAccess},
+the metrics; no call per read.  Its reads come either through
+C{dataReceived} (Twisted's path) or, under C{[server] direct_dispatch} on
+the epoll reactor, through L{EchoConnection.socketReadable}, which reads
+into the shared L{echohub.ops.RECEIVE_BUFFER} and hands a subclass's
+L{EchoConnection.bufferReceived} the size (see L{echohub.ops._fastread}).
 """
 
 from __future__ import annotations
 
+from errno import EAGAIN, EWOULDBLOCK
 from typing import Any, ClassVar, Generic, TypeVar
 from typing import Protocol as TypingProtocol
 
@@ -38,6 +47,7 @@ from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IReactorTime,
 )
+from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
@@ -45,8 +55,12 @@ from zope.interface import implementer
 
 from echohub._net import cancelCall, openSSLReason
 from echohub.ops import (
+    RECEIVE_BUFFER,
+    RECEIVE_VIEW,
     ConnectionCaps,
     ConnectionRegistry,
+    ICounted,
+    IDirectReader,
     IDrainable,
     LingeringClose,
     Reason,
@@ -59,6 +73,8 @@ DRAIN_GRACE = 0.05
 Seconds a draining connection keeps echoing before it closes (see
 L{EchoConnection.drain}).
 """
+
+_RETRY = frozenset({EAGAIN, EWOULDBLOCK})
 
 
 class ConnectionSettings(TypingProtocol):
@@ -79,10 +95,14 @@ class ConnectionSettings(TypingProtocol):
     def max_connections_per_peer(self) -> int: ...
 
 
-@implementer(IHalfCloseableProtocol, IDrainable)
+@implementer(IHalfCloseableProtocol, IDrainable, IDirectReader, ICounted)
 class EchoConnection(Protocol, TimeoutMixin):
     """
     One connection of a TCP echo service, but for what it echoes.
+
+    @ivar bytesIn: bytes received; likewise C{bytesOut} sent and C{echoed}
+        the lines (or nothing, for the byte echo) echoed: the access log's
+        and, through the service's access, the metrics' counts.
 
     @ivar _closing: set once the connection is being closed; input is then
         ignored and the timeout switches from idle to close.
@@ -100,6 +120,8 @@ class EchoConnection(Protocol, TimeoutMixin):
 
     factory: EchoFactory[Any]
     transport: Any
+    echoed = 0
+    reported = (0, 0, 0)
 
     def __init__(self, config: ConnectionSettings) -> None:
         self._idleTimeout = config.idle_timeout or None
@@ -107,8 +129,8 @@ class EchoConnection(Protocol, TimeoutMixin):
         self._closing = False
         self._admitted = False
         self._started = 0.0
-        self._bytesIn = 0
-        self._bytesOut = 0
+        self.bytesIn = 0
+        self.bytesOut = 0
         self._closeReason = "connection lost"
         self._drainCall: IDelayedCall | None = None
         self._linger: LingeringClose | None = None
@@ -134,6 +156,7 @@ class EchoConnection(Protocol, TimeoutMixin):
         self.transport.registerProducer(self.transport, True)
         self._seconds = self.factory.reactor.seconds
         self._lastInput = self._seconds()
+        self.factory.access.add(self)
         peer = self.transport.getPeer()
         refusal = self.factory.access.admit(peer, self.factory.listener)
         if refusal is not None:
@@ -154,10 +177,33 @@ class EchoConnection(Protocol, TimeoutMixin):
         L{echohub.ops.fastWrite} sends at once when nothing is queued, saving the
         reactor turn Twisted's own C{write} waits for; on a transport it
         cannot use (TLS, PROXY protocol, tests) it calls C{transport.write}.
+
+        @param data: bytes, or a view of L{RECEIVE_BUFFER}.
         """
-        self._bytesOut += len(data)
-        self.factory.access.transferred(0, len(data))
+        self.bytesOut += len(data)
         fastWrite(self.transport, data)
+
+    def socketReadable(self) -> object:
+        """
+        Read the socket into L{RECEIVE_BUFFER} and hand what arrived to
+        L{bufferReceived} (L{IDirectReader}).
+        """
+        try:
+            size: int = self.transport.socket.recv_into(RECEIVE_BUFFER)
+        except OSError as e:
+            return None if e.errno in _RETRY else CONNECTION_LOST
+        if not size:
+            return CONNECTION_DONE
+        self.bufferReceived(size)
+        return None
+
+    def bufferReceived(self, size: int) -> None:
+        """
+        The first C{size} bytes of L{RECEIVE_BUFFER} arrived: by default,
+        handle a copy of them as C{dataReceived}.  A subclass may answer
+        from the buffer itself, copying out only what it keeps.
+        """
+        self.dataReceived(bytes(RECEIVE_VIEW[:size]))
 
     def flushPending(self) -> None:
         """
@@ -269,6 +315,7 @@ class EchoConnection(Protocol, TimeoutMixin):
         self.setTimeout(None)
         cancelCall(self._drainCall)
         self.factory.connections.remove(self)
+        self.factory.access.remove(self)
         if self._linger is not None:
             self._linger.connectionLost()
             self._closeReason += (
@@ -292,8 +339,8 @@ class EchoConnection(Protocol, TimeoutMixin):
             peer,
             self.factory.listener,
             self._started,
-            self._bytesIn,
-            self._bytesOut,
+            self.bytesIn,
+            self.bytesOut,
             self._closeReason,
         )
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from echohub.config import EchoConfig
 from echohub.line._base import EchoConnection, EchoFactory
-from echohub.ops import fastWrite
+from echohub.ops import RECEIVE_VIEW, fastWrite
 
 
 class ByteEcho(EchoConnection):
@@ -29,18 +29,24 @@ class ByteEcho(EchoConnection):
 
     factory: ByteEchoFactory
 
-    def dataReceived(self, data: bytes) -> None:
+    def dataReceived(self, data: bytes | memoryview) -> None:
         """
         Write C{data} back at once, counted for the access log and metrics.
         """
         if self._closing:
             return
         size = len(data)
-        self._bytesIn += size
-        self._bytesOut += size
-        self.factory.access.transferred(size, size)
+        self.bytesIn += size
+        self.bytesOut += size
         self._lastInput = self._seconds()
         fastWrite(self.transport, data)
+
+    def bufferReceived(self, size: int) -> None:
+        """
+        Write the bytes read into L{RECEIVE_BUFFER} back from there: only
+        what the kernel does not take at once is copied.
+        """
+        self.dataReceived(RECEIVE_VIEW[:size])
 
 
 class ByteEchoFactory(EchoFactory[ByteEcho]):

@@ -9,9 +9,15 @@ these names from here and never from the private modules; nothing here
 imports a protocol.
 """
 
-from echohub.ops._access import ServiceAccess, logAccess
+from echohub.ops._access import ICounted, ServiceAccess, logAccess
 from echohub.ops._caps import CAP, PEER_CAP, ConnectionCaps
 from echohub.ops._connections import ConnectionRegistry, IDrainable
+from echohub.ops._fastread import (
+    RECEIVE_BUFFER,
+    RECEIVE_VIEW,
+    IDirectReader,
+    startDirectDispatch,
+)
 from echohub.ops._fastwrite import write as fastWrite
 from echohub.ops._linger import Lingering, LingeringClose, lingeringClose
 from echohub.ops._listeners import ListenError, ListeningService
@@ -31,8 +37,12 @@ from echohub.ops._workers import (
 __all__ = [
     "CAP",
     "PEER_CAP",
+    "RECEIVE_BUFFER",
+    "RECEIVE_VIEW",
     "ConnectionCaps",
     "ConnectionRegistry",
+    "ICounted",
+    "IDirectReader",
     "IDrainable",
     "ListenAdopter",
     "ListenError",
@@ -54,4 +64,5 @@ __all__ = [
     "lingeringClose",
     "logAccess",
     "makeObserver",
+    "startDirectDispatch",
 ]

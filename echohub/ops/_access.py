@@ -10,11 +10,17 @@ connection did; that is the connection's access log line.  Refusals and
 rejections are counted by reason and logged through a L{RateLimitedLog}, so
 a flood of them does not flood the log.
 
-Byte and line (message) counts are batched: L{ServiceAccess.transferred} and
-L{ServiceAccess.echoed} only add to plain integers, and the sums go to the
-Prometheus counters (each C{inc} takes a lock) at most L{FLUSH_INTERVAL}
-seconds later, or at once when a connection closes.  So C{/metrics} is
-behind by at most a second, and a read costs no counter update.
+Byte and line (message) counts are batched.  A connection that provides
+L{ICounted} only adds to its own integers (C{bytesIn}, C{bytesOut},
+C{echoed}): no call, no lock, nothing shared per read.  The service's
+access, which tracks it from L{ServiceAccess.add} to
+L{ServiceAccess.remove}, adds what each connection counted since the last
+time to the Prometheus counters (each C{inc} takes a lock) every
+L{FLUSH_INTERVAL} seconds while any connection is open, and what is left of
+a connection's counts at once when it closes.  Code without such a
+connection (an HTTP request) counts with L{ServiceAccess.transferred} and
+L{ServiceAccess.echoed}, flushed the same way.  So C{/metrics} is behind
+by at most a second.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.logger import Logger, LogLevel
+from zope.interface import Attribute, Interface
 
 from echohub._net import cancelCall, formatAddress, peerHost
 from echohub.ops._caps import ConnectionCaps
@@ -36,6 +43,21 @@ FLUSH_INTERVAL = 1.0
 At most how many seconds the byte and line counts of L{ServiceAccess} wait
 before they reach the Prometheus counters.
 """
+
+
+class ICounted(Interface):
+    """
+    A connection that counts its own traffic, for its service's metrics
+    (see L{ServiceAccess.add}).
+    """
+
+    bytesIn = Attribute("Bytes received from the client so far.")
+    bytesOut = Attribute("Bytes sent to the client so far.")
+    echoed = Attribute("Lines (line echo) or messages echoed so far.")
+    reported = Attribute(
+        "The (bytesIn, bytesOut, echoed) already in the metrics; L{ServiceAccess}"
+        " keeps it, starting from (0, 0, 0)."
+    )
 
 
 def logAccess(
@@ -126,6 +148,7 @@ class ServiceAccess:
         self._counters: tuple[Any, Any, Any] | None = None
         self._received = self._sent = self._echoed = 0
         self._flushCall: IDelayedCall | None = None
+        self._counted: set[ICounted] = set()
         if metrics is not None:
             self._counters = (
                 metrics.received.labels(service),
@@ -182,6 +205,25 @@ class ServiceAccess:
             **kwargs,
         )
 
+    def add(self, connection: ICounted) -> None:
+        """
+        Count C{connection}'s traffic in the metrics until L{remove}: what
+        it counts reaches them within L{FLUSH_INTERVAL} seconds.
+        """
+        if self._counters is not None:
+            self._counted.add(connection)
+            self._scheduleFlush()
+
+    def remove(self, connection: ICounted) -> None:
+        """
+        C{connection} closed: add what it counted since the last flush to
+        the metrics now, and stop tracking it.
+        """
+        if connection in self._counted:
+            self._counted.discard(connection)
+            self._report(connection)
+            self._flushBatched()
+
     def transferred(self, received: int, sent: int) -> None:
         """
         Count bytes received from and sent to clients; they reach the
@@ -190,8 +232,7 @@ class ServiceAccess:
         if self._counters is not None:
             self._received += received
             self._sent += sent
-            if self._flushCall is None:
-                self._flushCall = self.clock.callLater(FLUSH_INTERVAL, self.flush)
+            self._scheduleFlush()
 
     def echoed(self, count: int = 1) -> None:
         """
@@ -200,17 +241,30 @@ class ServiceAccess:
         """
         if self._counters is not None:
             self._echoed += count
-            if self._flushCall is None:
-                self._flushCall = self.clock.callLater(FLUSH_INTERVAL, self.flush)
+            self._scheduleFlush()
 
-    def flush(self) -> None:
+    def _scheduleFlush(self) -> None:
+        if self._flushCall is None:
+            self._flushCall = self.clock.callLater(FLUSH_INTERVAL, self.flush)
+
+    def _report(self, connection: ICounted) -> None:
         """
-        Add the counts batched since the last flush to the metrics.
+        Move what C{connection} counted since its last report into the
+        batch.
         """
-        cancelCall(self._flushCall)
-        self._flushCall = None
-        if self._counters is None:
-            return
+        counts = (connection.bytesIn, connection.bytesOut, connection.echoed)
+        if counts != connection.reported:
+            reportedIn, reportedOut, reportedEchoed = connection.reported
+            self._received += counts[0] - reportedIn
+            self._sent += counts[1] - reportedOut
+            self._echoed += counts[2] - reportedEchoed
+            connection.reported = counts
+
+    def _flushBatched(self) -> None:
+        """
+        Add the batch to the counters.
+        """
+        assert self._counters is not None
         received, self._received = self._received, 0
         sent, self._sent = self._sent, 0
         echoed, self._echoed = self._echoed, 0
@@ -221,12 +275,28 @@ class ServiceAccess:
         if echoed:
             self._counters[2].inc(echoed)
 
+    def flush(self) -> None:
+        """
+        Add everything counted since the last flush to the metrics; while
+        connections are tracked, flush again in L{FLUSH_INTERVAL} seconds.
+        """
+        cancelCall(self._flushCall)
+        self._flushCall = None
+        if self._counters is None:
+            return
+        for connection in self._counted:
+            self._report(connection)
+        self._flushBatched()
+        if self._counted:
+            self._scheduleFlush()
+
     def release(self, peer: IAddress, listener: str) -> None:
         """
         An admitted connection closed: release its place under the caps, and
         bring the metrics up to date.
         """
-        self.flush()
+        if self._counters is not None:
+            self._flushBatched()
         self.caps.release(peerHost(peer))
         if self.metrics is not None:
             self.metrics.connectionsOpen.labels(self.service, listener).dec()

@@ -39,18 +39,22 @@ from echohub._upstream import directSendable
 _RETRY = frozenset({EAGAIN, EWOULDBLOCK, ENOBUFS})
 
 
-def write(transport: Any, data: bytes) -> None:
+def write(transport: Any, data: bytes | memoryview) -> None:
     """
     Write C{data} to C{transport}: at once when it is a plain TCP connection
     with nothing queued, else (and for whatever the kernel does not take) with
     the public C{transport.write}.
+
+    C{data} may be a memoryview (of L{echohub.ops._fastread.RECEIVE_BUFFER},
+    say): it is sent without a copy, and what has to wait is copied first,
+    since the buffer it views is reused.
 
     A function, not a closure or an attribute per connection, so that the
     fast path costs an idle connection no memory.
     """
     t = transport
     if not directSendable(t):
-        t.write(data)
+        t.write(bytes(data))
         return
     try:
         sent = t.socket.send(data)
@@ -58,8 +62,8 @@ def write(transport: Any, data: bytes) -> None:
         # Anything but "the kernel's buffer is full" is for Twisted to meet
         # and handle on its next doWrite, as it would without us.
         if e.errno not in _RETRY:
-            t.write(data)
+            t.write(bytes(data))
             return
         sent = 0
     if sent < len(data):
-        t.write(data[sent:])
+        t.write(bytes(data[sent:]))

@@ -20,7 +20,15 @@ from twisted.trial.unittest import SynchronousTestCase
 from echohub.config import EchoConfig
 from echohub.line._base import DRAIN_GRACE
 from echohub.line._bytes import ByteEcho, ByteEchoFactory
-from echohub.ops import ConnectionCaps, ConnectionRegistry, Metrics, ServiceAccess
+from echohub.ops import (
+    RECEIVE_BUFFER,
+    ConnectionCaps,
+    ConnectionRegistry,
+    IDirectReader,
+    Metrics,
+    ServiceAccess,
+)
+from echohub.testing import DirectReadTransport
 
 PEER = IPv4Address("TCP", "192.0.2.7", 40000)
 
@@ -29,10 +37,11 @@ def connect(
     config: EchoConfig | None = None,
     access: ServiceAccess | None = None,
     clock: Clock | None = None,
+    transport: StringTransport | None = None,
 ) -> tuple[ByteEcho, StringTransport, Clock, ConnectionRegistry]:
     """
-    Connect a L{ByteEcho} built by its factory to a L{StringTransport}, with
-    its timeouts on a L{Clock}.
+    Connect a L{ByteEcho} built by its factory to a L{StringTransport} (or
+    C{transport}), with its timeouts on a L{Clock}.
     """
     clock = clock or Clock()
     registry = ConnectionRegistry()
@@ -40,7 +49,10 @@ def connect(
         config or EchoConfig(), clock, registry, access, "tcp:7008"
     )
     protocol = factory.buildProtocol(PEER)
-    transport = StringTransport(peerAddress=PEER)
+    if transport is None:
+        transport = StringTransport(peerAddress=PEER)
+    if isinstance(transport, DirectReadTransport):
+        transport.protocol = protocol
     protocol.makeConnection(transport)
     return protocol, transport, clock, registry
 
@@ -61,6 +73,22 @@ class ByteEchoTests(SynchronousTestCase):
         self.assertEqual(transport.value(), b"\x00\xff\r no newline")
         protocol.dataReceived(b"\n")
         self.assertEqual(transport.value(), b"\x00\xff\r no newline\n")
+
+    def test_directReadEchoesFromTheBuffer(self) -> None:
+        """
+        Under direct dispatch the byte echo reads its socket itself and
+        writes each read back from the shared buffer; a copy is made of
+        what the transport has to queue, as the buffer is reused.
+        """
+        self.assertTrue(IDirectReader.implementedBy(ByteEcho))
+        transport = DirectReadTransport(peerAddress=PEER)
+        protocol, _, _, _ = connect(transport=transport)
+        transport.deliver(b"\x00first")
+        RECEIVE_BUFFER[:6] = b"XXXXXX"
+        protocol.dataReceived(b" second")
+        transport.deliver(b" third")
+        self.assertEqual(transport.value(), b"\x00first second third")
+        self.assertEqual((protocol.bytesIn, protocol.bytesOut), (19, 19))
 
     @settings(max_examples=100, deadline=None)
     @given(

@@ -4,12 +4,15 @@ Tests for L{echohub.line._protocol}: the line-echo protocol, in memory.
 
 from __future__ import annotations
 
+import errno
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from OpenSSL import SSL
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger, formatEvent, globalLogPublisher
@@ -26,8 +29,9 @@ from echohub.line._protocol import (
     countLines,
     findOverlongLine,
 )
+from echohub.ops import RECEIVE_BUFFER, IDirectReader
 from echohub.ops._connections import ConnectionRegistry
-from echohub.testing import HalfCloseTransport
+from echohub.testing import DirectReadTransport, HalfCloseTransport
 
 ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)
 
@@ -375,6 +379,130 @@ class LineEchoTests(SynchronousTestCase):
         self.assertEqual(transport.value(), data[: data.rfind(b"\n") + 1])
         protocol.readConnectionLost()
         self.assertEqual(transport.value(), data)
+
+
+def counts(protocol: LineEcho) -> tuple[int, int, int]:
+    return (protocol.bytesIn, protocol.bytesOut, protocol.echoed)
+
+
+class DirectReadTests(SynchronousTestCase):
+    """
+    L{LineEcho.socketReadable}, the read under C{[server] direct_dispatch},
+    echoes exactly as C{dataReceived} does, from the shared receive buffer.
+    """
+
+    def connectDirect(
+        self, config: LineConfig | None = None
+    ) -> tuple[LineEcho, DirectReadTransport]:
+        transport = DirectReadTransport(peerAddress=ADDRESS)
+        protocol, _, _, _ = connect(config, transport)
+        return protocol, transport
+
+    def test_isDirectReader(self) -> None:
+        """
+        The line echo reads its own socket when the dispatch lets it.
+        """
+        self.assertTrue(IDirectReader.implementedBy(LineEcho))
+
+    def test_echoesCompleteLinesAndKeepsTheRest(self) -> None:
+        """
+        Complete lines go back at once; the unterminated rest waits for its
+        newline, which may come by either path.
+        """
+        protocol, transport = self.connectDirect()
+        self.assertIsNone(transport.deliver(b"one\ntwo\nthr"))
+        self.assertEqual(transport.value(), b"one\ntwo\n")
+        self.assertIsNone(transport.deliver(b"ee\nfo"))
+        protocol.dataReceived(b"ur\n")
+        self.assertEqual(transport.value(), b"one\ntwo\nthree\nfour\n")
+        self.assertEqual(counts(protocol), (19, 19, 4))
+
+    def test_keptBytesAreCopied(self) -> None:
+        """
+        What waits for its newline is a copy: the receive buffer is reused
+        by every connection's next read.
+        """
+        protocol, transport = self.connectDirect()
+        transport.deliver(b"partial")
+        RECEIVE_BUFFER[:16] = b"X" * 16
+        transport.deliver(b" line\n")
+        self.assertEqual(transport.value(), b"partial line\n")
+
+    def test_endOfFileAndErrors(self) -> None:
+        """
+        As Twisted's C{doRead}: EOF is C{CONNECTION_DONE}, a failed read
+        C{CONNECTION_LOST}, and a socket with nothing to read after all
+        nothing.
+        """
+        protocol, transport = self.connectDirect()
+        self.assertIsNone(protocol.socketReadable())
+        transport.socket.fail(ConnectionResetError(errno.ECONNRESET, "reset"))
+        self.assertIs(protocol.socketReadable(), CONNECTION_LOST)
+        transport.socket.end()
+        self.assertIs(protocol.socketReadable(), CONNECTION_DONE)
+
+    def test_overlongLineAcrossDirectReads(self) -> None:
+        """
+        A line over the limit, arriving in reads each within it, gets the
+        C{ERROR} line after the complete lines before it.
+        """
+        protocol, transport = self.connectDirect(LineConfig(max_line_length=10))
+        transport.deliver(b"ok\n" + b"x" * 8)
+        transport.deliver(b"x" * 8)
+        self.assertEqual(
+            transport.value(),
+            b"ok\nERROR line too long: the limit is 10 bytes (max_line_length);"
+            b" closing\n",
+        )
+        self.assertTrue(transport.writeDisconnected)
+        before = transport.value()
+        transport.deliver(b"still sending\n")
+        self.assertEqual(transport.value(), before)
+
+    def test_readLongerThanTheLimit(self) -> None:
+        """
+        A read longer than the limit, which may hold an over-long line, is
+        checked line by line.
+        """
+        protocol, transport = self.connectDirect(LineConfig(max_line_length=10))
+        transport.deliver(b"short\n" + b"y" * 12 + b"\nlate\n")
+        self.assertEqual(
+            transport.value(),
+            b"short\nERROR line too long: the limit is 10 bytes (max_line_length);"
+            b" closing\n",
+        )
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        data=st.binary(max_size=3000),
+        cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=30),
+        direct=st.lists(st.booleans(), min_size=31, max_size=31),
+        limit=st.sampled_from([64, 700, 4096]),
+    )
+    def test_anyMixOfPathsEchoesAsDataReceived(
+        self, data: bytes, cuts: list[int], direct: list[bool], limit: int
+    ) -> None:
+        """
+        Any bytes, cut anywhere, delivered by any mix of direct reads and
+        C{dataReceived}, give the same bytes, counts and close as
+        C{dataReceived} alone; then so does a half-close.
+        """
+        config = LineConfig(max_line_length=limit)
+        protocol, transport = self.connectDirect(config)
+        reference, referenceTransport, _, _ = connect(config, HalfCloseTransport())
+        points = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+        for i, (start, end) in enumerate(zip(points, points[1:], strict=False)):
+            if direct[i]:
+                transport.deliver(data[start:end])
+            else:
+                protocol.dataReceived(data[start:end])
+            reference.dataReceived(data[start:end])
+            self.assertEqual(transport.value(), referenceTransport.value())
+        protocol.readConnectionLost()
+        reference.readConnectionLost()
+        self.assertEqual(transport.value(), referenceTransport.value())
+        self.assertEqual(counts(protocol), counts(reference))
+        self.assertEqual(transport.disconnecting, referenceTransport.disconnecting)
 
 
 class FindOverlongLineTests(SynchronousTestCase):

@@ -78,7 +78,9 @@ class AccessTests(SynchronousTestCase):
         """
         Bytes and lines of an open connection are batched: no counter moves
         on the read itself, and all of them are in the metrics once
-        L{FLUSH_INTERVAL} has passed; later counts start a new batch.
+        L{FLUSH_INTERVAL} has passed; later counts start a new batch, and
+        what a connection counted since the last flush is in the metrics as
+        soon as it closes.
         """
         protocol, transport = self.connect(self.lineFactory(10))
         protocol.dataReceived(b"one\ntw")  # type: ignore[attr-defined]
@@ -93,9 +95,17 @@ class AccessTests(SynchronousTestCase):
         self.clock.advance(FLUSH_INTERVAL / 2)
         self.assertEqual(self.sample("echohub_lines_echoed_total"), 2)
         self.assertEqual(self.sample("echohub_received_bytes_total", service="line"), 8)
-        # Nothing waits to be counted, so no flush stays scheduled: only the
-        # idle timer is left.
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        # While the connection is open its counts are read once a second;
+        # once it has closed, nothing is, and only its close remains.
+        self.assertEqual(len(self.clock.getDelayedCalls()), 2)
+        protocol.dataReceived(b"three\n")  # type: ignore[attr-defined]
+        protocol.connectionLost(None)  # type: ignore[attr-defined]
+        self.assertEqual(self.sample("echohub_lines_echoed_total"), 3)
+        self.assertEqual(
+            self.sample("echohub_received_bytes_total", service="line"), 14
+        )
+        self.clock.advance(FLUSH_INTERVAL)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_lineOverCapGetsErrorLine(self) -> None:
         """
