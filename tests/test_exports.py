@@ -29,6 +29,7 @@ EXPORTS = {
         "CAP",
         "ConnectionCaps",
         "ConnectionRegistry",
+        "DirectReader",
         "ICounted",
         "IDirectReader",
         "IDrainable",

@@ -376,6 +376,177 @@ class TLSProtocolHooksTests(SynchronousTestCase):
         self.assertFalse(server.producerRegistered)
 
 
+class _Collect(Protocol):
+    def __init__(self) -> None:
+        self.received = b""
+        self.lost = False
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lost = True
+
+
+class TLSWriteBatchTests(SynchronousTestCase):
+    """
+    L{_upstream.TLSProtocolHooks} batches an application's writes and sends
+    records through C{sendCiphertext}, over Twisted's private aggregator.
+    """
+
+    def setUp(self) -> None:
+        certs = ensureDevCertificates(str(temporaryDirectory(self) / "certs"))
+        self.clock = Clock()
+        factory = serverFactory(Factory.forProtocol(Protocol), certs, self.clock)
+        self.client = _Collect()
+        _, self.server, self.pump = connectTLS(
+            factory, TLSClient(certs), self.client, self.clock
+        )
+        self.pump.flush()
+
+    def test_aggregatorStillThere(self) -> None:
+        """
+        Twisted's TLS transport still aggregates through C{_aggregator}, and
+        the hooks took C{write} back from it.
+        """
+        assert isinstance(self.server, _upstream.TLSProtocolHooks)
+        self.assertTrue(hasattr(self.server._aggregator, "flush"))
+        self.assertNotIn("write", vars(self.server))
+
+    def test_batchAfterAggregated(self) -> None:
+        """
+        A batch is encrypted after what the aggregator holds (one record
+        each), at once: the order of writes is kept, and no reactor turn
+        waits.
+        """
+        server: Any = self.server
+        server.write(b"first ")
+        server.batchWrites()
+        server.write(b"second ")
+        server.writeSequence([b"third", b"!"])
+        sent: list[bytes] = []
+        server.sendCiphertext = sent.append
+        server.flushWrites()
+        self.assertEqual(len(sent), 2)
+        server.transport.write(b"".join(sent))
+        self.pump.flush()
+        self.assertEqual(self.client.received, b"first second third!")
+
+    def test_loseConnectionFlushesTheBatch(self) -> None:
+        """
+        Closing inside a batch sends the batch first, then closes cleanly.
+        """
+        server: Any = self.server
+        server.batchWrites()
+        server.write(b"last words")
+        server.loseConnection()
+        self.pump.flush()
+        self.assertEqual(self.client.received, b"last words")
+        self.assertTrue(self.client.lost)
+
+
+class RecordConnectionTests(SynchronousTestCase):
+    """
+    L{_upstream.RecordConnection} gives what pyOpenSSL's C{Connection}
+    gives, for every outcome, with fewer steps.
+    """
+
+    def test_mirrorsThisPyOpenSSL(self) -> None:
+        """
+        pyOpenSSL's C{recv}, C{send}, C{bio_read} and C{bio_write} are the
+        ones mirrored (by the SHA-256 of their source): a release that
+        changes them fails here, and echohub then makes plain connections.
+        """
+        self.assertIsNone(_upstream.recordConnectionUnavailable())
+        context = SSL.Context(SSL.TLS_METHOD)
+        self.assertIsInstance(
+            _upstream.newServerConnection(context), _upstream.RecordConnection
+        )
+
+    def pair(self, kind: type[SSL.Connection]) -> tuple[SSL.Connection, SSL.Connection]:
+        certs = ensureDevCertificates(str(temporaryDirectory(self) / "certs"))
+        serverContext = SSL.Context(SSL.TLS_METHOD)
+        serverContext.use_certificate_file(certs.server.certificate.path)
+        serverContext.use_privatekey_file(certs.server.privateKey.path)
+        server = kind(serverContext, None)
+        server.set_accept_state()
+        client = SSL.Connection(SSL.Context(SSL.TLS_METHOD), None)
+        client.set_connect_state()
+        for _ in range(10):
+            for end in (client, server):
+                try:
+                    end.do_handshake()
+                except SSL.WantReadError:
+                    pass
+            for a, b in ((client, server), (server, client)):
+                try:
+                    b.bio_write(a.bio_read(65536))
+                except SSL.WantReadError:
+                    pass
+        return server, client
+
+    def outcomes(self, kind: type[SSL.Connection]) -> list[object]:
+        """
+        Every outcome of the data calls on a server connection of C{kind}:
+        results, and the types and texts of exceptions.
+        """
+        server, client = self.pair(kind)
+        seen: list[object] = []
+
+        def attempt(call: Any, *args: Any) -> None:
+            try:
+                seen.append(call(*args))
+            except SSL.Error as e:
+                seen.append((type(e), str(e)))
+
+        attempt(server.recv, 1024)
+        attempt(server.bio_read, 1024)
+        client.send(b"hello " * 100)
+        record = client.bio_read(65536)
+        attempt(server.bio_write, memoryview(bytearray(record))[:10])
+        attempt(server.bio_write, record[10:])
+        attempt(server.recv, 7)
+        attempt(server.recv, 65536)
+        attempt(server.recv, 65536)
+        attempt(server.send, b"echo")
+        seen.append(len(server.bio_read(65536)))
+        client.shutdown()
+        server.bio_write(client.bio_read(65536))
+        attempt(server.recv, 1024)
+        broken, _ = self.pair(kind)
+        attempt(broken.bio_write, b"\x17\x03\x03\x00\x05junk!")
+        attempt(broken.recv, 1024)
+        return seen
+
+    def test_sameOutcomes(self) -> None:
+        """
+        Data, C{WantReadError}, C{ZeroReturnError} after C{close_notify}, a
+        bad record's C{Error}: the same as pyOpenSSL's, call for call.
+        """
+        mirrored = self.outcomes(_upstream.RecordConnection)
+        self.assertEqual(mirrored, self.outcomes(SSL.Connection))
+        self.assertIn(b"hello hello", [o for o in mirrored if isinstance(o, bytes)][1])
+
+    def test_readersWithoutExceptions(self) -> None:
+        """
+        C{readDecrypted} and C{readCiphertext} answer L{None} where C{recv}
+        and C{bio_read} raise C{WantReadError}, and raise the rest alike.
+        """
+        server, client = self.pair(_upstream.RecordConnection)
+        assert isinstance(server, _upstream.RecordConnection)
+        self.assertIsNone(server.readDecrypted(1024))
+        self.assertIsNone(server.readCiphertext(1024))
+        client.send(b"ping")
+        server.bio_write(client.bio_read(65536))
+        self.assertEqual(server.readDecrypted(1024), b"ping")
+        server.send(b"pong")
+        client.bio_write(server.readCiphertext(65536))
+        self.assertEqual(client.recv(1024), b"pong")
+        client.shutdown()
+        server.bio_write(client.bio_read(65536))
+        self.assertRaises(SSL.ZeroReturnError, server.readDecrypted, 1024)
+
+
 class MessageBuffersTests(SynchronousTestCase):
     """
     L{_upstream.installMessageBuffers}: Twisted's WebSocket wire protocol

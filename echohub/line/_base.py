@@ -28,14 +28,14 @@ Every connection counts its own bytes and echoes (L{echohub.ops.ICounted})
 for the access log and, batched by its service's L{echohub.ops.ServiceAccess},
 the metrics; no call per read.  Its reads come either through
 C{dataReceived} (Twisted's path) or, under C{[server] direct_dispatch} on
-the epoll reactor, through L{EchoConnection.socketReadable}, which reads
-into the shared L{echohub.ops.RECEIVE_BUFFER} and hands a subclass's
-L{EchoConnection.bufferReceived} the size (see L{echohub.ops._fastread}).
+the epoll reactor, through L{echohub.ops.DirectReader}'s
+C{socketReadable}, which reads into the shared L{echohub.ops.RECEIVE_BUFFER}
+and hands a subclass's L{EchoConnection.bufferReceived} the size (see
+L{echohub.ops._fastread}).
 """
 
 from __future__ import annotations
 
-from errno import EAGAIN, EWOULDBLOCK
 from typing import Any, ClassVar, Generic, TypeVar
 from typing import Protocol as TypingProtocol
 
@@ -47,7 +47,6 @@ from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IReactorTime,
 )
-from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
@@ -55,12 +54,11 @@ from zope.interface import implementer
 
 from echohub._net import cancelCall, openSSLReason
 from echohub.ops import (
-    RECEIVE_BUFFER,
     RECEIVE_VIEW,
     ConnectionCaps,
     ConnectionRegistry,
+    DirectReader,
     ICounted,
-    IDirectReader,
     IDrainable,
     LingeringClose,
     Reason,
@@ -73,8 +71,6 @@ DRAIN_GRACE = 0.05
 Seconds a draining connection keeps echoing before it closes (see
 L{EchoConnection.drain}).
 """
-
-_RETRY = frozenset({EAGAIN, EWOULDBLOCK})
 
 
 class ConnectionSettings(TypingProtocol):
@@ -95,8 +91,8 @@ class ConnectionSettings(TypingProtocol):
     def max_connections_per_peer(self) -> int: ...
 
 
-@implementer(IHalfCloseableProtocol, IDrainable, IDirectReader, ICounted)
-class EchoConnection(Protocol, TimeoutMixin):
+@implementer(IHalfCloseableProtocol, IDrainable, ICounted)
+class EchoConnection(Protocol, TimeoutMixin, DirectReader):
     """
     One connection of a TCP echo service, but for what it echoes.
 
@@ -178,28 +174,14 @@ class EchoConnection(Protocol, TimeoutMixin):
         reactor turn Twisted's own C{write} waits for; on a transport it
         cannot use (TLS, PROXY protocol, tests) it calls C{transport.write}.
 
-        @param data: bytes, or a view of L{RECEIVE_BUFFER}.
+        @param data: bytes, or a view of L{echohub.ops.RECEIVE_BUFFER}.
         """
         self.bytesOut += len(data)
         fastWrite(self.transport, data)
 
-    def socketReadable(self) -> object:
-        """
-        Read the socket into L{RECEIVE_BUFFER} and hand what arrived to
-        L{bufferReceived} (L{IDirectReader}).
-        """
-        try:
-            size: int = self.transport.socket.recv_into(RECEIVE_BUFFER)
-        except OSError as e:
-            return None if e.errno in _RETRY else CONNECTION_LOST
-        if not size:
-            return CONNECTION_DONE
-        self.bufferReceived(size)
-        return None
-
     def bufferReceived(self, size: int) -> None:
         """
-        The first C{size} bytes of L{RECEIVE_BUFFER} arrived: by default,
+        The first C{size} bytes of L{echohub.ops.RECEIVE_BUFFER} arrived: by default,
         handle a copy of them as C{dataReceived}.  A subclass may answer
         from the buffer itself, copying out only what it keeps.
         """

@@ -78,12 +78,15 @@ def countLines(data: bytes | bytearray, end: int | None = None) -> int:
     C{bytes.find} of one byte is C{memchr}, many times faster.  So the first
     L{COUNT_BY_FIND} newlines are found one by one: a read of a few long
     lines costs that many C{memchr} calls; a read of many short lines, which
-    is small per line anyway, has its remainder counted by C{bytes.count}.
+    is small per line anyway, has its remainder counted by C{bytes.count},
+    and a read shorter than L{COUNT_BY_SCAN} is simply counted.
 
     @return: C{data.count(b"\n", 0, end)}.
     """
     if end is None:
         end = len(data)
+    if end < COUNT_BY_SCAN:
+        return data.count(DELIMITER, 0, end)
     find = data.find
     count = 0
     start = 0
@@ -177,11 +180,7 @@ class LineEcho(EchoConnection):
         self._lastInput = self._seconds()
         end = RECEIVE_BUFFER.rfind(DELIMITER, 0, size) + 1
         if end:
-            self.echoed += (
-                RECEIVE_BUFFER.count(DELIMITER, 0, end)
-                if end < COUNT_BY_SCAN
-                else countLines(RECEIVE_BUFFER, end)
-            )
+            self.echoed += countLines(RECEIVE_BUFFER, end)
             self.bytesOut += end
             fastWrite(self.transport, RECEIVE_VIEW[:end])
         if end < size:

@@ -15,6 +15,7 @@ from echohub.ops._connections import ConnectionRegistry, IDrainable
 from echohub.ops._fastread import (
     RECEIVE_BUFFER,
     RECEIVE_VIEW,
+    DirectReader,
     IDirectReader,
     startDirectDispatch,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "RECEIVE_VIEW",
     "ConnectionCaps",
     "ConnectionRegistry",
+    "DirectReader",
     "ICounted",
     "IDirectReader",
     "IDrainable",

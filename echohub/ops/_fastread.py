@@ -25,11 +25,13 @@ the protocols through both.
 from __future__ import annotations
 
 from collections.abc import Callable
+from errno import EAGAIN, EWOULDBLOCK
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.logger import Logger
-from zope.interface import Interface
+from zope.interface import Interface, implementer
 
 from echohub._upstream import directDispatchUnavailable, installDirectDispatch
 
@@ -69,6 +71,42 @@ class IDirectReader(Interface):
             connection ends (C{CONNECTION_DONE} at EOF, C{CONNECTION_LOST}
             on a read error).
         """
+
+
+_RETRY = frozenset({EAGAIN, EWOULDBLOCK})
+
+
+@implementer(IDirectReader)
+class DirectReader:
+    """
+    An L{IDirectReader} mixin for a protocol: L{socketReadable} reads into
+    L{RECEIVE_BUFFER} and hands the size to L{bufferReceived}, which a
+    protocol implements.
+    """
+
+    transport: Any
+
+    def socketReadable(self) -> object:
+        """
+        Read the socket into L{RECEIVE_BUFFER} and hand what arrived to
+        L{bufferReceived}, with C{tcp.Connection.doRead}'s outcomes.
+        """
+        try:
+            size: int = self.transport.socket.recv_into(RECEIVE_BUFFER)
+        except OSError as e:
+            return None if e.errno in _RETRY else CONNECTION_LOST
+        if not size:
+            return CONNECTION_DONE
+        self.bufferReceived(size)
+        return None
+
+    def bufferReceived(self, size: int) -> None:
+        """
+        The first C{size} bytes of L{RECEIVE_BUFFER} arrived: handle them
+        as C{dataReceived} would, copying out whatever is kept beyond this
+        call.
+        """
+        raise NotImplementedError
 
 
 def readerFor(kind: type) -> Callable[[Any], object] | None:

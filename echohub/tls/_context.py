@@ -56,7 +56,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from echohub._net import openSSLReason
-from echohub._upstream import setGroups
+from echohub._upstream import newServerConnection, setGroups
 from echohub.tls._facts import recordVerifyError
 
 PROFILES = ("intermediate", "modern")
@@ -308,7 +308,7 @@ class ReloadableServerContext:
         """
         A server connection on the current context.
         """
-        return SSL.Connection(self._context, None)
+        return newServerConnection(self._context)
 
     def reload(self, description: str) -> bool:
         """

@@ -188,7 +188,7 @@ class ContextTests(SynchronousTestCase):
             ([b"h2"], b""),
         ]:
             connection = self.handshake(
-                TLSClient(self.certs, alpn=offered), HTTP11Only()
+                TLSClient(self.certs, alpn=offered), HTTP11Only(reactor=self.clock)
             )
             assert connection is not None
             self.assertEqual(connection.get_alpn_proto_negotiated(), selected)
