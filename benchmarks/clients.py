@@ -91,6 +91,13 @@ def runLoadgen(
         (t0, c0), (t1, c1) = marks["#measure-start"], marks["#measure-end"]
         figures["server_cpu_s"] = c1 - c0
         figures["server_cpu"] = (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
+        # Records and bytes per second of server CPU: what compares servers
+        # fairly when the client, not the server, sets the pace, or the
+        # machine is shared.
+        if c1 > c0:
+            window = t1 - t0
+            figures["per_cpu_s"] = figures["rate"] * window / (c1 - c0)
+            figures["bytes_per_cpu_s"] = figures["bytes_per_s"] * window / (c1 - c0)
     return figures
 
 

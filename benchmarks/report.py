@@ -88,10 +88,16 @@ def summary(scenario: Scenario, outcomes: list[Outcome]) -> list[dict[str, Any]]
     base = next(
         (o.median(scenario.metric) for o in outcomes if o.server == "echohub"), None
     )
+    perCpu = scenario.perCpu
+    basePerCpu = next(
+        (o.median(perCpu) for o in outcomes if o.server == "echohub" and perCpu),
+        None,
+    )
     rows = []
     for o in outcomes:
         values = o.values(scenario.metric)
         median = o.median(scenario.metric)
+        cpuMedian = o.median(perCpu) if perCpu else None
         rows.append(
             {
                 "server": o.server,
@@ -101,6 +107,12 @@ def summary(scenario: Scenario, outcomes: list[Outcome]) -> list[dict[str, Any]]
                 "min": min(values) if values else None,
                 "max": max(values) if values else None,
                 "ratio": median / base if median is not None and base else None,
+                "per_cpu": cpuMedian,
+                "cpu_ratio": (
+                    cpuMedian / basePerCpu
+                    if cpuMedian is not None and basePerCpu
+                    else None
+                ),
                 "p50_us": o.median("p50_us"),
                 "p99_us": o.median("p99_us"),
                 "server_cpu_s": o.median("server_cpu_s"),
@@ -116,7 +128,9 @@ def summary(scenario: Scenario, outcomes: list[Outcome]) -> list[dict[str, Any]]
 
 LEGEND = (
     "↑ higher is better, ↓ lower is better. median and min–max over the runs;"
-    " ×echohub: the server's median divided by echohub's; p99: latency;"
+    " ×echohub: the server's median divided by echohub's; per CPU-s: the"
+    " same figure per second of server CPU (median), and its ×echohub;"
+    " p99: latency;"
     " server CPU: seconds used in the measured window (share of one core);"
     " peak RSS: the server's VmHWM; client CPU: the load generator's share of"
     " its core (near 100 % means the client, not the server, set the figure)."
@@ -128,9 +142,9 @@ def table(results: list[tuple[Scenario, list[Outcome]]]) -> str:
     The Markdown table of a whole run, with notes for skips and errors.
     """
     lines = [
-        "| scenario | server | median | min–max | ×echohub | p99 | server CPU"
-        " | peak RSS | client CPU | errors |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| scenario | server | median | min–max | ×echohub | per CPU-s | ×echohub"
+        " | p99 | server CPU | peak RSS | client CPU | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     notes: list[str] = []
     for scenario, outcomes in results:
@@ -140,12 +154,20 @@ def table(results: list[tuple[Scenario, list[Outcome]]]) -> str:
                 notes.append(
                     f"{scenario.name} / {row['server']}: skipped: {row['skipped']}"
                 )
-                lines.append(f"| {name} | {row['server']} | skipped | | | | | | | |")
+                lines.append(
+                    f"| {name} | {row['server']} | skipped | | | | | | | | | |"
+                )
                 name = ""
                 continue
             unit = scenario.unit
             span = _span(row["min"], row["max"], unit)
             ratio = "–" if row["ratio"] is None else f"{row['ratio']:.2f}×"
+            perCpu, cpuRatio = "", ""
+            if scenario.perCpu is not None:
+                perCpu = human(row["per_cpu"], unit.removesuffix("/s"))
+                cpuRatio = (
+                    "–" if row["cpu_ratio"] is None else f"{row['cpu_ratio']:.2f}×"
+                )
             p99 = human(row["p99_us"], "µs") if scenario.latency else ""
             cpu = ""
             if row["server_cpu_s"] is not None:
@@ -153,7 +175,8 @@ def table(results: list[tuple[Scenario, list[Outcome]]]) -> str:
             rss = human(row["peak_rss"], "B")
             lines.append(
                 f"| {name} | {row['server']} | {human(row['median'], unit)} | {span}"
-                f" | {ratio} | {p99} | {cpu} | {rss} | {_percent(row['client_cpu'])}"
+                f" | {ratio} | {perCpu} | {cpuRatio} | {p99} | {cpu} | {rss}"
+                f" | {_percent(row['client_cpu'])}"
                 f" | {row['errors']} |"
             )
             name = ""

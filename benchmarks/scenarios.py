@@ -92,6 +92,15 @@ class Scenario:
         several worker processes, which need more than one.
     """
 
+    @property
+    def perCpu(self) -> str | None:
+        """
+        The key of the metric's figure per second of server CPU, shown
+        beside it; L{None} for a latency, a size, or a metric that is
+        already per CPU second.
+        """
+        return {"rate": "per_cpu_s", "bytes_per_s": "bytes_per_cpu_s"}.get(self.metric)
+
     name: str
     title: str
     service: str
@@ -135,18 +144,13 @@ def _udp(conns: int, size: int, window: int) -> Callable[[Context], Measurement]
             *("--conns", str(conns), "--size", str(size), "--window", str(window)),
             *("--duration", str(ctx.duration), "--warmup", str(ctx.warmup)),
         ]
-        figures = runLoadgen(
+        return runLoadgen(
             [sys.executable, "-m", "benchmarks.udpload"],
             ctx.server,
             arguments,
             ctx.clientCpu,
             ctx.duration + ctx.warmup,
         )
-        if figures.get("server_cpu_s"):
-            figures["per_cpu_s"] = (
-                figures["rate"] * ctx.duration / figures["server_cpu_s"]
-            )
-        return figures
 
     return measure
 

@@ -61,6 +61,7 @@ def test_tinyRun(tmp_path: Path) -> None:
         assert row["errors"] == 0, row
         assert row["runs"] == 1
         assert row["median"] > 0
+        assert row["per_cpu"] > 0 and row["per_cpu"] >= row["median"] * 0.9
     assert (tmp_path / "latest.md").read_text().startswith("| scenario |")
 
 
