@@ -21,7 +21,7 @@ export ECHOHUB_LINE_LISTEN ?= tcp:7007:interface=127.0.0.1 ssl:7443:interface=12
 export ECHOHUB_WEB_LISTEN ?= tcp:8080:interface=127.0.0.1 ssl:8443:interface=127.0.0.1:$(DEV_TLS)
 endif
 
-.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools clientsuite
+.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools clientsuite autobahn
 
 run: $(VENV)/.installed $(CERTS)/server.pem
 	$(BIN)/twistd --pidfile= -ny echohub.tac
@@ -71,6 +71,12 @@ sslyze:
 # Not part of `make test`: it downloads from PyPI and takes a few minutes.
 clientsuite:
 	$(PYTHON) clientsuite/run.py --venv .venv-clientsuite
+
+# The WebSocket conformance run (developers only: it builds the suite from
+# ../shared/tools/autobahn, which CI does not have): every Autobahn case
+# against /ws on loopback; exits 1 on any FAILED or NON-STRICT case.
+autobahn: $(VENV)/.installed-test
+	$(BIN)/python clientsuite/autobahn.py
 
 # The benchmark: `make bench` runs every scenario (about 20 minutes at the
 # defaults; `$(BIN)/python -m benchmarks --help` lists the options), `make

@@ -555,31 +555,6 @@ class TLSProtocolHooks(BufferingTLSTransport):
         self.tlsShutdownFinished(reason)
 
 
-def installMessageBuffers(wire: Any, text: Any, binary: Any) -> None:
-    """
-    Put C{text} and C{binary} in place of the message reassembly buffers of
-    Twisted's wire protocol (C{_WebSocketWireProtocol._textBuffer} and
-    C{_bytesBuffer}), which its private C{maybeDeliver} fills with
-    C{add(piece)} and empties with C{done()}.
-
-    Private, because Twisted 26.10 has no public way to cap a message or to
-    reassemble it in linear time; should a later Twisted rename them, this
-    raises (and C{tests/web/test_websocket.py} fails) rather than silently
-    leaving messages uncapped (C{tests/test_upstream.py} checks the
-    current Twisted still has them).
-
-    @raise RuntimeError: Twisted's wire protocol has no such buffers.
-    """
-    for name, buffer in (("_textBuffer", text), ("_bytesBuffer", binary)):
-        current = getattr(wire, name, None)
-        if not (hasattr(current, "add") and hasattr(current, "done")):
-            raise RuntimeError(
-                f"twisted.web.websocket changed: the wire protocol has no {name}"
-                " message buffer for echohub to cap (see installMessageBuffers)"
-            )
-        setattr(wire, name, buffer)
-
-
 _EPOLL_PRIVATE = ("_poller", "_selectables", "_doReadOrWrite", "_disconnectSelectable")
 """
 The members of Twisted's epoll reactor that L{installDirectDispatch} uses.

@@ -545,31 +545,3 @@ class RecordConnectionTests(SynchronousTestCase):
         client.shutdown()
         server.bio_write(client.bio_read(65536))
         self.assertRaises(SSL.ZeroReturnError, server.readDecrypted, 1024)
-
-
-class MessageBuffersTests(SynchronousTestCase):
-    """
-    L{_upstream.installMessageBuffers}: Twisted's WebSocket wire protocol
-    still keeps its reassembly buffers where echohub replaces them (the
-    real-connection check is
-    C{tests.web.test_websocket}'s C{test_installedOnTwistedsWireProtocol}).
-    """
-
-    def test_missingBuffersRaise(self) -> None:
-        """
-        A wire protocol without those buffers (a changed Twisted) raises
-        rather than leaving messages uncapped.
-        """
-        self.assertRaises(
-            RuntimeError, _upstream.installMessageBuffers, object(), None, None
-        )
-
-    def test_twistedWireProtocolHasThem(self) -> None:
-        """
-        The wire protocol of the installed Twisted assigns both buffers.
-        """
-        from twisted.web import _websocket_impl
-
-        source = inspect.getsource(_websocket_impl)
-        self.assertIn("_textBuffer", source)
-        self.assertIn("_bytesBuffer", source)

@@ -804,12 +804,12 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             else:
                 self.transport.resumeProducing()  # type: ignore[attr-defined]
 
-    def _protocolUpgradeForWebsockets(self, protocol: Protocol) -> None:
+    def upgrade(self, protocol: Protocol) -> None:
         """
-        Hand the connection to C{protocol}: the name and contract are those
-        of L{http.HTTPChannel}'s method that L{twisted.web.websocket}
-        calls on the channel of the request it upgrades.  Whatever the
-        client sent after the handshake goes to C{protocol} too.
+        Hand the connection to C{protocol} (a WebSocket session, after its
+        C{101}): from now on it gets what the client sends, starting with
+        whatever was read after the upgrade request, and the connection's
+        end.
         """
         self._upgraded = True
         self._stopDeadlineTimer()

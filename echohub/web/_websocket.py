@@ -1,98 +1,99 @@
 # -*- test-case-name: tests.web.test_websocket -*-
 """
 The WebSocket echo at C{/ws}: every text and binary message comes back
-exactly, pings are answered and the close handshake is completed, by
-L{twisted.web.websocket}.
+exactly, pings are answered and the close handshake is completed.
 
-What stock Twisted 26.10 does not do, and L{EchoSession} and
-L{EchoWebSocketResource} add:
+echohub speaks RFC 6455 itself, as it speaks HTTP/1.1 itself
+(L{echohub.web._channel}): the opening handshake is one header to compute,
+and a server's framing is a few dozen lines, while Twisted's
+L{twisted.web.websocket} (on wsproto) spent about 45 us of Python on every
+small message, reassembled fragments in quadratic time with no size limit,
+and had no public way to add one.  Here a read's frames are parsed from one
+buffer in one loop, payloads are unmasked with one integer XOR, text is
+validated with the C UTF-8 decoder, and every echo of a read goes out in
+one write.
 
-    - B{A message-size cap enforced while receiving.}  Twisted reassembles a
-      fragmented message by repeated concatenation (quadratic) with no
-      limit.  The session replaces the wire protocol's two reassembly
-      buffers with L{MessageBuffer}s, which append to a C{bytearray} (linear)
-      and close the connection with C{1009} in the reactor turn in which the
-      message passes C{[websocket] max_message}, dropping the rest: memory
-      stays within the cap plus one read.  Twisted has no public way to
-      bound or replace them; L{installMessageBuffers} is the one place that
-      touches its private attributes, and raises if they are gone.
-    - B{Closes the client can read.}  A close the server starts because of
-      what the client sends (C{1009}, or wsproto's C{1002}/C{1007} for a
-      malformed frame or invalid UTF-8) finds the client still sending:
-      closing the socket then would reset the connection and the client
-      would never see the close frame.  Those closes are the service's
-      lingering close (L{echohub.ops.Lingering}): close frame, write side
-      shut, the rest read and discarded within its bounds.
-    - B{Frames sent with the handshake.}  A client may send its first frames
-      in the same packet as the upgrade request.  Twisted's HTTP channel
-      has already read them, and after the upgrade its parser goes on to
-      hand them to its own request-body code, which drops them (Twisted
-      26.10's C{_protocolUpgradeForWebsockets} redirects only later reads).
-      The session takes the channel's C{rawDataReceived} too, so those
-      bytes reach the wire protocol after the C{101}, in order.
-    - B{Handshake validation} (RFC 6455 section 4.2.1, 4.4), which wsproto
-      leaves out or answers with Twisted's error-level log line: a
+What the session does, pinned by C{tests/web/test_websocket.py} and checked
+against the Autobahn|Testsuite (C{make autobahn}):
+
+    - B{Framing by the RFC}: client frames must be masked; reserved bits,
+      unknown opcodes, fragmented or oversized control frames, a
+      continuation without a message or a new message inside one, and a
+      length with its top bit set close with C{1002}; text that is not
+      UTF-8 closes with C{1007} as soon as the invalid byte arrives, even
+      in the middle of a frame.  Close frames are checked as RFC 6455
+      section 7.4 says (no 1-byte payload, no code a peer may not send,
+      a UTF-8 reason) and answered with the same code and reason.
+    - B{A message-size cap}: a frame whose header takes the message over
+      C{[websocket] max_message} closes the connection with C{1009} at
+      once, before its payload is read; memory stays within the cap plus
+      one read.
+    - B{Closes the client can read.}  A close for what the client sent
+      (C{1002}, C{1003}, C{1007}, C{1008}, C{1009}) finds the client still
+      sending: closing the socket then would reset the connection and the
+      client would never see the close frame.  Those closes are the
+      service's lingering close (L{echohub.ops.Lingering}): close frame,
+      write side shut, the rest read and discarded within its bounds.
+    - B{Frames sent with the handshake} are parsed after the C{101}, in
+      order: the HTTP channel hands over what it read after the request.
+    - B{Handshake validation} (RFC 6455 section 4.2.1, 4.4): a
       C{Sec-WebSocket-Key} that is not the base64 of 16 bytes, a missing
       C{Connection: upgrade} or an HTTP version before 1.1 gets C{400}; a
       C{Sec-WebSocket-Version} other than C{13} gets C{426} with
       C{Sec-WebSocket-Version: 13}.  Each is logged at info level.
     - B{An idle policy.}  A ping every C{ping_interval} seconds; a client
-      that has not answered one by the next is closed with C{1011}.
+      that has not answered the previous ping by the next is closed with
+      C{1011}.
     - B{An Origin policy.}  A browser page from another origin could open a
       WebSocket to this server with its visitor's network position, so a
       handshake whose C{Origin} is neither this site's own nor in
       C{allowed_origins} gets C{403}.  Requests without C{Origin} (curl, the
       C{websockets} library, any non-browser client) are accepted: only
       browsers send it, and only browsers need protecting.
-    - B{Backpressure.}  The connection's transport is attached as its own
-      producer (L{WebSocketTransport.attachProducer}, the public route), so
-      while a client that sends but never reads has a full send buffer, the
-      server stops reading from it: its echoes cannot pile up in memory.
-    - B{The producer and TLS close fix.}  After the upgrade the HTTP channel
-      is still the transport's registered producer: a second producer
-      cannot be registered, and over TLS C{loseConnection} never starts the
-      TLS shutdown while a producer is registered, so a server-initiated
-      close hung.  The session unregisters it once negotiation finishes,
-      and unregisters its own before every close.  A close that does not
-      complete within C{close_timeout} (a client that does not read) is
-      aborted.
+    - B{Backpressure.}  The transport is its own streaming producer: while
+      a client that sends but never reads has a full send buffer, the
+      server stops reading from it, so its echoes cannot pile up in memory.
+      The producer is unregistered before every close (a paused producer
+      keeps TCP open, any producer keeps TLS from starting its shutdown); a
+      close that does not complete within C{close_timeout} (a client that
+      does not read) is aborted.
     - B{Draining and accounting.}  The session takes the HTTP channel's place
       in the L{ConnectionRegistry}: draining it closes it with C{1001}.  When
-      it ends, the channel's own clean-up runs (Twisted's upgrade bypasses
-      it) and one access-log line describes the session.
+      it ends, the channel's own clean-up runs and one access-log line
+      describes the session.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
+import codecs
+import hashlib
 import struct
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from twisted.internet.interfaces import (
-    IConsumer,
-    IDelayedCall,
-    IProducer,
-    IReactorTime,
-    ITransport,
-)
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.server import Request
-from twisted.web.websocket import WebSocketResource, WebSocketTransport
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
 from echohub._net import cancelCall, formatAddress
-from echohub._upstream import installMessageBuffers
 from echohub.config import WebSocketConfig
-from echohub.ops import IDrainable, LingeringClose, logAccess
+from echohub.ops import IDrainable, LingeringClose, fastWrite, logAccess
 from echohub.web._cors import normalOrigin
 from echohub.web._resource import plainText
 
 _log = Logger()
 
+# Opcodes (RFC 6455, section 5.2).
+CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
 # Close codes (RFC 6455, section 7.4.1).
+NORMAL = 1000
 GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
 UNSUPPORTED_DATA = 1003
@@ -111,106 +112,91 @@ Close codes for what the client sent: it may well be sending still, so the
 close lingers (see the module docstring).
 """
 
+_SENDABLE_BELOW_3000 = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
+"""
+The codes below 3000 a peer may put in a close frame: RFC 6455's and the
+registered ones (1012-1014), not 1004, 1005, 1006 or 1015.
+"""
+
 WEBSOCKET_VERSION = b"13"
 
-_Message = TypeVar("_Message", str, bytes)
+_ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+_MAX_CONTROL = 125
+
+_UTF8 = codecs.getincrementaldecoder("utf-8")
 
 
-class MessageBuffer(Generic[_Message]):
+def acceptKey(key: bytes) -> bytes:
     """
-    Reassembles one message from its fragments, up to a size limit.
-
-    It stands in for the C{Buffer} of Twisted's wire protocol, which calls
-    L{add} with each piece of a message as wsproto parses it (pieces of a
-    frame included, so a single huge frame is seen as it arrives) and
-    L{done} when the message is complete.
-
-    Text pieces are stored encoded, so the limit counts bytes on the wire
-    and a message costs its size in memory, whatever its fragmentation.
+    The C{Sec-WebSocket-Accept} answering C{Sec-WebSocket-Key} C{key}
+    (RFC 6455 section 4.2.2).
     """
-
-    def __init__(self, session: EchoSession, text: bool) -> None:
-        self.session = session
-        self.text = text
-        self._data = bytearray()
-
-    def add(self, piece: _Message) -> None:
-        """
-        Append C{piece}, or have the session close the connection if the
-        message is now over the limit.
-        """
-        if self.session.closing:
-            return
-        data = piece.encode("utf-8") if isinstance(piece, str) else piece
-        if len(self._data) + len(data) > self.session.config.max_message:
-            self._data = bytearray()
-            self.session.messageTooBig()
-            return
-        self._data += data
-
-    def done(self) -> Any:
-        """
-        The complete message, and an empty buffer for the next.
-        """
-        data, self._data = self._data, bytearray()
-        return data.decode("utf-8") if self.text else bytes(data)
+    return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
 
 
-@implementer(ITransport, IConsumer)
-class _SessionTransport:
+def serverFrame(opcode: int, payload: bytes) -> bytes:
     """
-    The transport Twisted's wire protocol writes through, so that the
-    session sees every close, including one Twisted makes by itself in
-    answer to the client's close frame, and can unregister its producer
-    first.
+    One unmasked, final frame of C{opcode} carrying C{payload}.
+    """
+    length = len(payload)
+    if length < 126:
+        return bytes((0x80 | opcode, length)) + payload
+    if length < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length) + payload
+
+
+def unmask(data: bytes | bytearray, mask: bytes, phase: int = 0) -> bytes:
+    """
+    C{data} XORed with the 4-byte C{mask}, starting at byte C{phase} of it
+    (the payload's offset within its frame, modulo 4): one big-integer XOR,
+    linear and in C.
+    """
+    length = len(data)
+    if not length:
+        return b""
+    if phase:
+        mask = mask[phase:] + mask[:phase]
+    key = (mask * ((length + 3) // 4))[:length]
+    value = int.from_bytes(data, "little") ^ int.from_bytes(key, "little")
+    return value.to_bytes(length, "little")
+
+
+class _ClientError(Exception):
+    """
+    The client broke the protocol: close with C{code}.
     """
 
-    def __init__(self, session: EchoSession, transport: Any) -> None:
-        self.session = session
-        self.transport = transport
-
-    def write(self, data: bytes) -> None:
-        self.session.bytesOut += len(data)
-        self.session.noteWrite(data)
-        self.transport.write(data)
-
-    def writeSequence(self, data: Iterable[bytes]) -> None:
-        self.write(b"".join(data))
-
-    def loseConnection(self) -> None:
-        self.session.closeTransport()
-
-    def getPeer(self) -> Any:
-        return self.transport.getPeer()
-
-    def getHost(self) -> Any:
-        return self.transport.getHost()
-
-    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
-        self.transport.registerProducer(producer, streaming)
-
-    def unregisterProducer(self) -> None:
-        self.transport.unregisterProducer()
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 @implementer(IDrainable)
-class EchoSession:
+class EchoSession(Protocol):
     """
-    One WebSocket echo session: a L{twisted.web.websocket.WebSocketProtocol}
-    that sends every message back.
+    One WebSocket echo session: the protocol the HTTP channel hands its
+    connection to after the C{101}.
 
     @ivar transport: the connection's own transport (TCP or TLS), which the
         registry aborts at a drain's deadline.
     @ivar closing: whether the session has started closing; from then on
         nothing more is echoed and nothing more the client sends is read.
+    @ivar closeCode: the close code of the session, for the log: the one
+        sent or answered, L{None} while there was none.
+    @ivar closedBy: C{"client"}, C{"server"}, or C{"network"} (no close
+        frame).
     """
+
+    transport: Any
 
     def __init__(
         self, request: Request, config: WebSocketConfig, clock: IReactorTime
     ) -> None:
         self.request = request
         self.channel: Any = request.channel
-        self.transport: Any = request.channel.transport
         self.config = config
         self.clock = clock
         self.closing = False
@@ -219,8 +205,21 @@ class EchoSession:
         self.messagesIn = self.messagesOut = 0
         self.bytesIn = self.bytesOut = 0
         self._started = clock.seconds()
-        self._wire: Any = None
-        self._wireReceived: Callable[[bytes], None] | None = None
+        self._buffer = bytearray()
+        self._out: list[bytes] = []
+        # The data frame whose payload is being read: bytes left, its mask,
+        # the offset within the mask, whether it ends its message.
+        self._remaining = 0
+        self._mask = b""
+        self._phase = 0
+        self._fin = False
+        # The message being received: its opcode (None between messages),
+        # its pieces and size, and a UTF-8 decoder once a text message
+        # arrives in more than one piece.
+        self._opcode: int | None = None
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._decoder: Any = None
         self._transportClosing = False
         self._lost = False
         self._pingCall: IDelayedCall | None = None
@@ -229,84 +228,222 @@ class EchoSession:
         self._awaitingPong = False
         self._pings = 0
 
-    def negotiationStarted(self, transport: WebSocketTransport) -> None:
+    def accepted(self) -> None:
         """
-        Put the size-capped buffers and the closing-aware transport into
-        Twisted's wire protocol, before any frame is parsed.
-        """
-        wire: Any = transport
-        self._wire = wire
-        installMessageBuffers(
-            wire,
-            MessageBuffer[str](self, text=True),
-            MessageBuffer[bytes](self, text=False),
-        )
-        wire.transport = _SessionTransport(self, self.transport)
-
-    def negotiationFinished(self) -> None:
-        """
-        The upgrade is done: apply backpressure, take the channel's place in
-        the connection registry, count the bytes read and start pinging.
-
-        This runs inside the HTTP channel's parsing of the handshake, before
-        it goes on to the bytes after the request in the same read.
+        The C{101} is sent: apply backpressure, take the channel's place in
+        the connection registry and start pinging.
         """
         # The HTTP channel is still the transport's producer: a second one
         # cannot be registered while it is.
         self.transport.unregisterProducer()
-        self._wire.attachProducer(self.transport)
-        # Twisted's upgrade points the channel's dataReceived at the wire
-        # protocol; reading through the session lets it drop what arrives
-        # after it has closed, which wsproto would refuse with an exception.
-        # The channel's parser hands the rest of the current read (frames
-        # sent with the handshake) to rawDataReceived: take that too, or
-        # those frames are lost.
-        self._wireReceived = self.channel.dataReceived
-        self.channel.dataReceived = self.dataReceived
-        self.channel.rawDataReceived = self.dataReceived
+        self.transport.registerProducer(self.transport, True)
         connections = self.channel.site.connections
         connections.add(self)
         connections.remove(self.channel)
         self._schedulePing()
 
+    # Receiving.
+
     def dataReceived(self, data: bytes) -> None:
         """
-        Hand the client's bytes to the wire protocol, unless closing.
+        Parse the client's frames and answer them, all of a read's answers
+        in one write.
         """
-        if self.closing or self._wireReceived is None:
+        if self.closing:
             if self._linger is not None:  # lingering close
                 self._linger.discard(data)
             return
         self.bytesIn += len(data)
-        self._wireReceived(data)
-
-    def textMessageReceived(self, message: str) -> None:
-        """
-        Echo a text message.
-        """
-        self._echo(message)
-
-    def bytesMessageReceived(self, data: bytes | bytearray) -> None:
-        """
-        Echo a binary message.
-        """
-        self._echo(bytes(data))
-
-    def _echo(self, message: str | bytes) -> None:
-        if self.closing:
+        buffer = self._buffer
+        buffer += data
+        try:
+            used = self._parse(buffer)
+        except _ClientError as refusal:
+            self._flush()
+            self.close(refusal.code, refusal.reason)
             return
+        del buffer[:used]
+        self._flush()
+
+    def _parse(self, buffer: bytearray) -> int:
+        """
+        Handle the complete frames, and the arrived part of a data frame's
+        payload, at the start of C{buffer}.
+
+        @return: how many bytes of it were used.
+        @raise _ClientError: the client broke the protocol.
+        """
+        position = 0
+        end = len(buffer)
+        while not self.closing:
+            if self._remaining:
+                take = min(self._remaining, end - position)
+                if not take:
+                    break
+                piece = unmask(
+                    buffer[position : position + take], self._mask, self._phase
+                )
+                position += take
+                self._remaining -= take
+                self._phase = (self._phase + take) & 3
+                self._piece(piece)
+                continue
+            if end - position < 2:
+                break
+            first, second = buffer[position], buffer[position + 1]
+            if first & 0x70:
+                raise _ClientError(PROTOCOL_ERROR, "reserved bits set")
+            if not second & 0x80:
+                raise _ClientError(PROTOCOL_ERROR, "client frames must be masked")
+            opcode = first & 0x0F
+            length = second & 0x7F
+            header = 6
+            if length == 126:
+                header = 8
+                if end - position < header:
+                    break
+                length = int.from_bytes(buffer[position + 2 : position + 4], "big")
+            elif length == 127:
+                header = 14
+                if end - position < header:
+                    break
+                length = int.from_bytes(buffer[position + 2 : position + 10], "big")
+                if length >> 63:
+                    raise _ClientError(PROTOCOL_ERROR, "frame length out of range")
+            elif end - position < header:
+                break
+            mask = bytes(buffer[position + header - 4 : position + header])
+            fin = first & 0x80
+            if opcode & 0x8:
+                if opcode > PONG:
+                    raise _ClientError(PROTOCOL_ERROR, f"reserved opcode {opcode}")
+                if not fin or length > _MAX_CONTROL:
+                    raise _ClientError(
+                        PROTOCOL_ERROR, "control frames are short and unfragmented"
+                    )
+                if end - position < header + length:
+                    break
+                start = position + header
+                position = start + length
+                self._control(opcode, unmask(buffer[start:position], mask))
+                continue
+            if opcode == CONTINUATION:
+                if self._opcode is None:
+                    raise _ClientError(PROTOCOL_ERROR, "continuation without a message")
+            elif opcode > BINARY:
+                raise _ClientError(PROTOCOL_ERROR, f"reserved opcode {opcode}")
+            elif self._opcode is not None:
+                raise _ClientError(
+                    PROTOCOL_ERROR, "new message inside a fragmented one"
+                )
+            else:
+                self._opcode = opcode
+            self._size += length
+            if self._size > self.config.max_message:
+                raise _ClientError(
+                    MESSAGE_TOO_BIG, f"message over {self.config.max_message} bytes"
+                )
+            position += header
+            self._remaining = length
+            self._mask = mask
+            self._phase = 0
+            self._fin = bool(fin)
+            if not length:
+                self._piece(b"")
+        return position
+
+    def _piece(self, piece: bytes) -> None:
+        """
+        Take the next piece of the current message's payload; echo the
+        message when its last frame is complete.
+        """
+        done = self._fin and not self._remaining
+        if self._opcode == TEXT:
+            if done and not self._pieces and self._decoder is None:
+                self._validate(piece)
+            else:
+                if self._decoder is None:
+                    self._decoder = _UTF8()
+                    for earlier in self._pieces:
+                        self._validate(earlier, self._decoder)
+                self._validate(piece, self._decoder, done)
+        if not done:
+            if piece:
+                self._pieces.append(piece)
+            return
+        if self._pieces:
+            self._pieces.append(piece)
+            piece = b"".join(self._pieces)
+            self._pieces = []
+        opcode, self._opcode = self._opcode, None
+        self._size = 0
+        self._decoder = None
         self.messagesIn += 1
-        if isinstance(message, str):
-            self._wire.sendTextMessage(message)
-        else:
-            self._wire.sendBytesMessage(message)
+        assert opcode is not None
+        self._out.append(serverFrame(opcode, piece))
         self.messagesOut += 1
 
-    def pongReceived(self, payload: bytes) -> None:
+    @staticmethod
+    def _validate(data: bytes, decoder: Any = None, final: bool = True) -> None:
         """
-        The client is alive.
+        Check that C{data} is UTF-8 (or, with C{decoder}, continues the
+        UTF-8 it has seen).
+
+        @raise _ClientError: it is not.
         """
-        self._awaitingPong = False
+        try:
+            if decoder is None:
+                data.decode("utf-8")
+            else:
+                decoder.decode(data, final)
+        except UnicodeDecodeError:
+            raise _ClientError(INVALID_DATA, "text is not UTF-8") from None
+
+    def _control(self, opcode: int, payload: bytes) -> None:
+        """
+        Answer a ping, note a pong, answer a close.
+        """
+        if opcode == PING:
+            self._out.append(serverFrame(PONG, payload))
+        elif opcode == PONG:
+            self._awaitingPong = False
+        elif opcode == CLOSE:
+            self._peerClosed(payload)
+        else:
+            raise _ClientError(PROTOCOL_ERROR, f"reserved opcode {opcode}")
+
+    def _peerClosed(self, payload: bytes) -> None:
+        """
+        The client sent its close: check it, answer with the same code and
+        reason, and close the connection.
+        """
+        if not payload:
+            code = NO_STATUS
+        elif len(payload) == 1:
+            raise _ClientError(PROTOCOL_ERROR, "close frame with a 1-byte payload")
+        else:
+            code = int.from_bytes(payload[:2], "big")
+            if not (3000 <= code < 5000 or code in _SENDABLE_BELOW_3000):
+                raise _ClientError(PROTOCOL_ERROR, f"close code {code} may not be sent")
+            self._validate(payload[2:])
+        self.closing = True
+        self.closeCode = code
+        self.closedBy = "client"
+        self._out.append(serverFrame(CLOSE, payload))
+        self._flush()
+        self.closeTransport()
+
+    # Sending.
+
+    def _flush(self) -> None:
+        """
+        Send the answers gathered, in one write.
+        """
+        if self._out and not self._lost:
+            data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+            self.bytesOut += len(data)
+            fastWrite(self.transport, data)
+        self._out = []
 
     def _schedulePing(self) -> None:
         if self.config.ping_interval > 0 and not self.closing:
@@ -322,68 +459,34 @@ class EchoSession:
             return
         self._pings += 1
         self._awaitingPong = True
-        self._wire.ping(b"echohub %d" % (self._pings,))
+        self._out.append(serverFrame(PING, b"echohub %d" % (self._pings,)))
+        self._flush()
         self._schedulePing()
-
-    def messageTooBig(self) -> None:
-        """
-        A message passed the cap while being received: close with C{1009}.
-
-        The close is sent at the start of the next reactor turn, once the
-        wire protocol has finished with the events of the current read:
-        those are dropped (L{closing} is set now), but a ping among them
-        must still find the connection open to be answered without error.
-        """
-        if self.closing:
-            return
-        self.closing = True
-        self.clock.callLater(
-            0,
-            self._sendClose,
-            MESSAGE_TOO_BIG,
-            f"message over {self.config.max_message} bytes",
-        )
 
     def close(self, code: int, reason: str = "") -> None:
         """
         Close the session with C{code}: send the close frame and close the
-        connection, aborting it if it has not closed in C{close_timeout}.
+        connection, lingering if the close is for what the client sent,
+        else aborting it if it has not closed in C{close_timeout}.
         """
         if self.closing:
             return
         self.closing = True
-        self._sendClose(code, reason)
-
-    def _sendClose(self, code: int, reason: str) -> None:
         if self._lost:
             return
         self.closeCode = code
         self.closedBy = "server"
-        self._wire.loseConnection(code, reason)
+        self._out.append(
+            serverFrame(CLOSE, struct.pack("!H", code) + reason.encode("utf-8"))
+        )
+        self._flush()
+        self.closeTransport()
 
     def drain(self) -> None:
         """
         The server is stopping: close with C{1001} (going away).
         """
         self.close(GOING_AWAY, "server shutting down")
-
-    def noteWrite(self, data: bytes) -> None:
-        """
-        Remember the code of a close frame Twisted sends by itself (in
-        answer to the client's, or for a protocol error) for the log line.
-        """
-        if self.closeCode is None and len(data) >= 2 and data[0] == 0x88:
-            # A server's frames are unmasked: the second byte is the length.
-            # An empty close frame answers one without a status: RFC 6455
-            # section 7.1.5 calls that 1005, not 1006 (no close frame).
-            if data[1] >= 2 and len(data) >= 4:
-                self.closeCode = struct.unpack("!H", data[2:4])[0]
-            else:
-                self.closeCode = NO_STATUS
-            # Twisted sends a close by itself in answer to the client's, or
-            # for wsproto's verdict on what the client sent (1002, 1007):
-            # the latter is the server's doing.
-            self.closedBy = "server" if self.closeCode in LINGERING_CODES else "client"
 
     def closeTransport(self) -> None:
         """
@@ -408,7 +511,7 @@ class EchoSession:
                 self.transport, self.clock
             )
             return
-        self._wire.detachProducer()
+        self.transport.unregisterProducer()
         self.transport.resumeProducing()
         self.transport.loseConnection()
         if self.config.close_timeout > 0:
@@ -420,7 +523,7 @@ class EchoSession:
         cancelCall(self._pingCall)
         self._pingCall = None
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
         Cancel the timers, run the HTTP channel's own clean-up, leave the
         registry, and log the session.
@@ -463,19 +566,6 @@ class EchoSession:
             lingered=lingered,
             websocket=True,
         )
-
-
-class EchoSessionFactory:
-    """
-    Builds an L{EchoSession} per accepted handshake.
-    """
-
-    def __init__(self, config: WebSocketConfig, clock: IReactorTime) -> None:
-        self.config = config
-        self.clock = clock
-
-    def buildProtocol(self, request: Request) -> EchoSession:
-        return EchoSession(request, self.config, self.clock)
 
 
 def originAllowed(request: IRequest, allowed: tuple[str, ...]) -> bool:
@@ -531,18 +621,19 @@ def _isWebSocketKey(key: bytes) -> bool:
     return len(decoded) == 16 and binascii.b2a_base64(decoded, newline=False) == key
 
 
-class EchoWebSocketResource(WebSocketResource):
+class EchoWebSocketResource(Resource):
     """
-    C{/ws}: L{twisted.web.websocket.WebSocketResource} with the Origin
-    policy, and plain-text answers to what is not a WebSocket handshake
-    (Twisted's are HTML or logged as errors).
+    C{/ws}: the opening handshake (RFC 6455 section 4.2), checked, with the
+    Origin policy; then the connection is an L{EchoSession}.  What is not a
+    WebSocket handshake gets a plain-text answer.
     """
 
     isLeaf = True
 
     def __init__(self, config: WebSocketConfig, clock: IReactorTime) -> None:
-        super().__init__(EchoSessionFactory(config, clock))
+        super().__init__()
         self.config = config
+        self.clock = clock
 
     def render(self, request: Request) -> bytes | int:
         if request.method != b"GET":
@@ -583,5 +674,18 @@ class EchoWebSocketResource(WebSocketResource):
                 b"403 Forbidden: this Origin may not open a WebSocket here"
                 b" ([websocket] allowed_origins)\n",
             )
-        result: bytes | int = self.render_GET(request)
-        return result
+        key = (request.getHeader(b"Sec-WebSocket-Key") or b"").strip()
+        session = EchoSession(request, self.config, self.clock)
+        channel: Any = request.channel
+        transport: Any = channel.transport
+        # The channel hands the connection, and any bytes read after the
+        # request, to the session once this render returns.
+        channel.upgrade(session)
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + acceptKey(key)
+            + b"\r\n\r\n"
+        )
+        session.accepted()
+        return NOT_DONE_YET

@@ -1,14 +1,15 @@
 # -*- test-case-name: tests.web.test_websocket -*-
 """
 Tests for L{echohub.web._websocket}: the WebSocket echo at C{/ws}, driven through
-the real site and Twisted's WebSocket implementation over an in-memory
-transport and clock, with hand-made frames.
+the real site over an in-memory transport and clock, with hand-made frames.
 """
 
 from __future__ import annotations
 
 import struct
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import (
@@ -30,7 +31,7 @@ from echohub.testing import (
     parseResponses,
 )
 from echohub.web._site import EchoChannel, buildSite
-from echohub.web._websocket import EchoSession, MessageBuffer
+from echohub.web._websocket import EchoSession, acceptKey, unmask
 
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
 SMALL = WebSocketConfig(max_message=100, ping_interval=30, close_timeout=5)
@@ -209,16 +210,17 @@ class MessageSizeTests(SynchronousTestCase):
 
     def test_fragmentsOverLimit(self) -> None:
         """
-        The fragment that takes a message over the limit closes the
-        connection with C{1009} on the next reactor turn; nothing of it is
-        echoed and later frames are ignored.
+        The frame whose header takes a message over the limit closes the
+        connection with C{1009} at once; nothing of the message is echoed
+        and later frames are ignored.
         """
         connection = Connection()
         self.assertEqual(connection.send(frame(TEXT, b"a" * 60, fin=False)), [])
-        connection.send(frame(CONTINUATION, b"b" * 41, fin=False))
-        connection.clock.advance(0)
-        [(opcode, payload)] = connection.received()
-        self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", 1009)))
+        [(opcode, payload)] = connection.send(frame(CONTINUATION, b"b" * 41, fin=False))
+        self.assertEqual(
+            (opcode, payload),
+            (CLOSE, struct.pack("!H", 1009) + b"message over 100 bytes"),
+        )
         self.assertTrue(connection.transport.disconnecting)
         self.assertEqual(
             connection.send(frame(CONTINUATION, b"c"), frame(TEXT, b"x")), []
@@ -226,28 +228,25 @@ class MessageSizeTests(SynchronousTestCase):
 
     def test_hugeFrameRefusedBeforeItArrives(self) -> None:
         """
-        A single frame announcing 2**40 bytes is refused as soon as the
-        bytes received pass the limit, without waiting for the frame.
+        A single frame announcing 2**40 bytes is refused on its header, with
+        none of its payload read.
         """
         connection = Connection()
         header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 2**40) + b"\x00" * 4
-        connection.send(header + b"z" * 99)
-        connection.clock.advance(0)
-        self.assertEqual(connection.received(), [])
-        connection.send(b"z" * 2)
-        connection.clock.advance(0)
-        self.assertEqual(connection.received()[0][1][:2], struct.pack("!H", 1009))
+        [(opcode, payload)] = connection.send(header)
+        self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", 1009)))
 
-    def test_pingAmongDroppedDataAnswered(self) -> None:
+    def test_answersBeforeTheCloseOnly(self) -> None:
         """
-        A ping in the same read as the data that passed the limit is still
-        answered without error, before the close.
+        In the read that passes the limit, what came before is answered,
+        then the close; what came after is not.
         """
         connection = Connection()
-        answered = connection.send(frame(BINARY, b"a" * 101) + frame(PING, b"k"))
-        self.assertEqual(answered, [(PONG, b"k")])
-        connection.clock.advance(0)
-        self.assertEqual([f[0] for f in connection.received()], [CLOSE])
+        answered = connection.send(
+            frame(TEXT, b"ok") + frame(BINARY, b"a" * 101) + frame(PING, b"k")
+        )
+        self.assertEqual([f[0] for f in answered], [TEXT, CLOSE])
+        self.assertEqual(answered[0], (TEXT, b"ok"))
 
 
 class IdleTests(SynchronousTestCase):
@@ -462,9 +461,7 @@ class LingeringTests(SynchronousTestCase):
         connection = Connection(transport=HalfCloseTransport(peerAddress=CLIENT_PEER))
         transport = connection.transport
         assert isinstance(transport, HalfCloseTransport)
-        written = connection.send(data)
-        connection.clock.advance(0)
-        [(opcode, payload)] = written + connection.received()
+        [(opcode, payload)] = connection.send(data)
         self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", code)))
         self.assertTrue(transport.writeDisconnected)
         self.assertFalse(transport.disconnecting)
@@ -485,7 +482,7 @@ class LingeringTests(SynchronousTestCase):
 
     def test_protocolError(self) -> None:
         """
-        wsproto's C{1002} for a frame with a reserved opcode lingers, and
+        C{1002} for a frame with a reserved opcode lingers, and
         the access log says the server closed, lingering.
         """
         observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
@@ -500,7 +497,7 @@ class LingeringTests(SynchronousTestCase):
 
     def test_invalidUTF8(self) -> None:
         """
-        wsproto's C{1007} for a text message that is not UTF-8 lingers.
+        C{1007} for a text message that is not UTF-8 lingers.
         """
         self.lingering(frame(TEXT, b"\xff\xfe"), 1007)
 
@@ -637,18 +634,147 @@ class HandshakeValidationTests(SynchronousTestCase):
         self.assertNoErrorLogged()
 
 
-class PrivateBufferTests(SynchronousTestCase):
+class FramingTests(SynchronousTestCase):
     """
-    The one private Twisted name the session relies on fails loudly.
+    RFC 6455 framing, as the session parses and answers it.
     """
 
-    def test_installedOnTwistedsWireProtocol(self) -> None:
+    def test_acceptKey(self) -> None:
         """
-        Twisted's wire protocol still has the two buffers, and a session
-        replaced them with capped ones.
+        The accept value of RFC 6455's own example, in the C{101}.
+        """
+        self.assertEqual(
+            acceptKey(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        )
+        channel, transport, _ = connect()
+        channel.dataReceived(handshake())
+        self.assertIn(
+            b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
+            transport.value(),
+        )
+
+    @given(
+        data=st.binary(max_size=300),
+        mask=st.binary(min_size=4, max_size=4),
+        phase=st.integers(min_value=0, max_value=3),
+    )
+    def test_unmask(self, data: bytes, mask: bytes, phase: int) -> None:
+        """
+        Unmasking is the byte-by-byte XOR of RFC 6455 section 5.3, from any
+        offset in the mask.
+        """
+        self.assertEqual(
+            unmask(data, mask, phase),
+            bytes(b ^ mask[(i + phase) % 4] for i, b in enumerate(data)),
+        )
+
+    def test_lengths(self) -> None:
+        """
+        Payloads with 7-, 16- and 64-bit lengths are echoed with the same
+        length form.
+        """
+        connection = Connection(WebSocketConfig(max_message=200000))
+        for size in (125, 126, 65535, 65536, 100000):
+            payload = bytes(i % 251 for i in range(size))
+            self.assertEqual(
+                connection.send(frame(BINARY, payload)), [(BINARY, payload)]
+            )
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        messages=st.lists(
+            st.tuples(st.booleans(), st.binary(max_size=300), st.integers(1, 4)),
+            min_size=1,
+            max_size=6,
+        ),
+        cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=20),
+    )
+    def test_anySegmentation(
+        self, messages: list[tuple[bool, bytes, int]], cuts: list[int]
+    ) -> None:
+        """
+        Messages in any number of fragments, the stream cut anywhere, come
+        back whole, each as one frame of its type, in order.
+        """
+        stream = b""
+        expected = []
+        for text, payload, parts in messages:
+            if text:
+                payload = payload.decode("latin-1").encode("utf-8")
+            opcode = TEXT if text else BINARY
+            size = -(-len(payload) // parts) or 1
+            pieces = [payload[i : i + size] for i in range(0, len(payload), size)]
+            pieces = pieces or [b""]
+            for index, piece in enumerate(pieces):
+                stream += frame(
+                    opcode if index == 0 else CONTINUATION,
+                    piece,
+                    fin=index == len(pieces) - 1,
+                )
+            expected.append((opcode, payload))
+        connection = Connection(WebSocketConfig(max_message=10000))
+        points = sorted({0, len(stream), *(c for c in cuts if c <= len(stream))})
+        echoed = []
+        for start, end in zip(points, points[1:], strict=False):
+            echoed += connection.send(stream[start:end])
+        self.assertEqual(echoed, expected)
+
+    def refused(self, data: bytes, code: int) -> None:
+        connection = Connection()
+        [(opcode, payload)] = connection.send(data)
+        self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", code)))
+
+    def test_protocolErrors(self) -> None:
+        """
+        What RFC 6455 forbids a client gets C{1002}.
+        """
+        unmasked = bytes([0x81, 2]) + b"hi"
+        for data in (
+            unmasked,
+            bytes([0x81 | 0x40]) + frame(TEXT, b"x")[1:],  # RSV1
+            frame(CONTINUATION, b"x"),
+            frame(TEXT, b"a", fin=False) + frame(TEXT, b"b"),
+            frame(PING, b"p", fin=False),
+            frame(PING, b"p" * 126),
+            frame(11, b""),
+            frame(CLOSE, b"\x03"),
+            frame(CLOSE, struct.pack("!H", 1005)),
+            frame(CLOSE, struct.pack("!H", 999)),
+            frame(CLOSE, struct.pack("!H", 1004)),
+            frame(CLOSE, struct.pack("!H", 5000)),
+            bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 2**63) + b"\x00" * 4,
+        ):
+            with self.subTest(data=data):
+                self.refused(data, 1002)
+
+    def test_invalidUTF8FailsFast(self) -> None:
+        """
+        Invalid UTF-8 closes with C{1007} as soon as it arrives: in a
+        fragment before the message ends, in part of a frame, or in a
+        close reason.
+        """
+        self.refused(frame(TEXT, b"ok\xed\xa0\x80", fin=False), 1007)
+        whole = frame(TEXT, b"abc\xff" + b"x" * 50)
+        self.refused(whole[:10], 1007)
+        self.refused(frame(CLOSE, struct.pack("!H", 1000) + b"\xff"), 1007)
+        self.refused(frame(TEXT, b"\xe2\x82"), 1007)
+
+    def test_textSplitInsideACharacter(self) -> None:
+        """
+        A character split across fragments is valid.
         """
         connection = Connection()
-        [session] = [c for c in connection.connections._connections]
-        assert isinstance(session, EchoSession)
-        self.assertIsInstance(session._wire._textBuffer, MessageBuffer)
-        self.assertIsInstance(session._wire._bytesBuffer, MessageBuffer)
+        euro = "\u20ac".encode()
+        echoed = connection.send(
+            frame(TEXT, euro[:1], fin=False), frame(CONTINUATION, euro[1:])
+        )
+        self.assertEqual(echoed, [(TEXT, euro)])
+
+    def test_closeEchoesCodeAndReason(self) -> None:
+        """
+        A close with an application code and a reason gets the same back.
+        """
+        connection = Connection()
+        close = struct.pack("!H", 4000) + "bye \u20ac".encode()
+        self.assertEqual(connection.send(frame(CLOSE, close)), [(CLOSE, close)])
+        self.assertTrue(connection.transport.disconnecting)
