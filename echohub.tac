@@ -7,6 +7,7 @@ README.md.  All code lives in the installed C{echohub} package.
 """
 
 from twisted.application.service import Application
+from twisted.internet import reactor
 from twisted.logger import ILogObserver
 
 from echohub.ops import makeObserver
@@ -14,6 +15,8 @@ from echohub.tap import configFromEnvironment, serviceFromConfig
 
 config = configFromEnvironment()
 application = Application("echohub")
-# [server] log_format: journald prefixes under systemd, text or JSON lines.
-application.setComponent(ILogObserver, makeObserver(config.server.log_format))
+# [server] log_format: journald prefixes under systemd, text or JSON lines,
+# written once per reactor turn.
+observer = makeObserver(config.server.log_format, batchBy=reactor)
+application.setComponent(ILogObserver, observer)
 serviceFromConfig(config).setServiceParent(application)

@@ -47,6 +47,7 @@ _START_TIMEOUT = 30.0
 _TWISTD = ["-c", "from twisted.scripts.twistd import run; run()"]
 _TAC = """\
 from twisted.application.service import Application
+from twisted.internet import reactor
 from twisted.logger import ILogObserver
 
 from echohub.ops import makeObserver
@@ -54,7 +55,8 @@ from echohub.tap import configFromEnvironment, serviceFromConfig
 
 config = configFromEnvironment()
 application = Application("echohub")
-application.setComponent(ILogObserver, makeObserver(config.server.log_format))
+observer = makeObserver(config.server.log_format, batchBy=reactor)
+application.setComponent(ILogObserver, observer)
 serviceFromConfig(config).setServiceParent(application)
 """
 

@@ -149,9 +149,13 @@ def makeService(options: Options) -> service.EchohubService:
     C{--log-file} names; twist's own C{--log-format} is overridden, since
     twist cannot tell an explicit choice from its default.
     """
+    from twisted.internet import reactor
+
     config = configFromEnvironment(options.overrides())
     useTwistLogObserver(
         getattr(options, "parent", None),
-        lambda out: makeObserver(config.server.log_format, os.environ, out),
+        lambda out: makeObserver(
+            config.server.log_format, os.environ, out, batchBy=reactor
+        ),
     )
     return serviceFromConfig(config)

@@ -74,7 +74,7 @@ from zope.interface import implementer
 
 from echohub._net import cancelCall
 from echohub.config import WebConfig
-from echohub.ops import Reason
+from echohub.ops import Reason, fastWrite
 
 HUGE_CHUNK = 2**63
 """
@@ -239,6 +239,8 @@ class HTTP11Channel(Protocol, TimeoutMixin):
     _method = b""
     _url = b""
     _lean: Callable[[bytes], None] | None = None
+    _out: list[bytes] | None = None
+    _secure: bool | None = None
 
     def __init__(self) -> None:
         self.requests: list[http.Request] = []
@@ -320,6 +322,10 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         """
         Parse C{data}, or keep it while a request is handled or the client
         does not read.
+
+        What the requests of this read answer is gathered and sent in one
+        write at the end of it (L{flushWrites}): one system call, at once,
+        for any number of pipelined responses.
         """
         if self._refused:
             return
@@ -327,13 +333,41 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         self._buffer += data
         if self._state == _HEAD:
             self._startHeaderDeadline()
-        self._parse()
+        if self._out is not None:
+            self._parse()
+            return
+        self._out = []
+        try:
+            self._parse()
+        finally:
+            self.flushWrites()
+
+    def flushWrites(self) -> None:
+        """
+        Send what was written since the read began, and write at once from
+        now on: with one C{send} when nothing is queued
+        (L{echohub.ops.fastWrite}).
+        """
+        out, self._out = self._out, None
+        if out and self.transport is not None:
+            fastWrite(self.transport, b"".join(out) if len(out) > 1 else out[0])
+
+    def _send(self, data: bytes) -> None:
+        """
+        Write C{data} after everything written before it: into the read's
+        batch while one is open, else at once.
+        """
+        if self._out is not None:
+            self._out.append(data)
+        elif self.transport is not None:
+            fastWrite(self.transport, data)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         """
         Cancel every timer and tell the request in flight.
         """
         self._lost = True
+        self._out = None
         self.setTimeout(None)
         self._stopDeadlineTimer()
         for call in (self._replay, self._abortingCall, self._pullCall):
@@ -344,8 +378,14 @@ class HTTP11Channel(Protocol, TimeoutMixin):
     def timeoutConnection(self) -> None:
         """
         The connection was idle for C{timeOut} seconds: close it, and abort
-        it if it is still open C{abortTimeout} seconds later.
+        it if it is still open C{abortTimeout} seconds later.  A connection
+        with a request in flight (C{/delay}, a stream) is not idle: the
+        timer runs again, and the idle time counts from the response's end
+        (L{requestDone}).
         """
+        if self.requests:
+            self.setTimeout(self.timeOut)
+            return
         self.loseConnection()
         self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
 
@@ -573,8 +613,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             self._state = _BODY
         if self._state != _DONE:
             if expectContinue and version == b"HTTP/1.1":
-                assert self.transport is not None
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
             if self.limits.bodyTimeout is not None:
                 self._bodyStarted = self._clock.seconds()
                 self._bodyReceived = 0
@@ -615,13 +654,12 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             return
         if request is None:
             return
-        # A request may take long (/delay, a stream): no timer meanwhile.
+        # A request may take long (/delay, a stream): no deadline meanwhile.
         # The lean routes answer at once and keep it for the next request.
         self._stopDeadlineTimer()
         method, self._method = self._method, b""
         self.requests.append(request)
         self.persistent = self.checkPersistence(request, self._version)
-        self._savedTimeOut = self.setTimeout(None)
         url, self._url = self._url, b""
         absolute = _ABSOLUTE.match(url)
         if absolute is not None:
@@ -655,9 +693,13 @@ class HTTP11Channel(Protocol, TimeoutMixin):
 
     def isSecure(self) -> bool:
         """
-        Whether the connection is TLS.
+        Whether the connection is TLS: asked of the transport once per
+        connection (an interface adaptation), as twisted.web asks per
+        request.
         """
-        return ISSLTransport(self.transport, None) is not None
+        if self._secure is None:
+            self._secure = ISSLTransport(self.transport, None) is not None
+        return self._secure
 
     def writeHeaders(
         self, version: bytes, code: bytes, reason: bytes, headers: Headers
@@ -670,22 +712,19 @@ class HTTP11Channel(Protocol, TimeoutMixin):
             for value in values:
                 sequence.extend((name, b": ", value, b"\r\n"))
         sequence.append(b"\r\n")
-        assert self.transport is not None
-        self.transport.writeSequence(sequence)
+        self._send(b"".join(sequence))
 
     def write(self, data: bytes) -> None:
         """
         Write response bytes.
         """
-        assert self.transport is not None
-        self.transport.write(data)
+        self._send(data)
 
     def writeSequence(self, data: list[bytes]) -> None:
         """
         Write response bytes.
         """
-        assert self.transport is not None
-        self.transport.writeSequence(data)
+        self._send(b"".join(data))
 
     def requestDone(self, request: http.Request) -> None:
         """
@@ -699,7 +738,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         if not self.persistent:
             self.loseConnection()
             return
-        self.setTimeout(self._savedTimeOut)
+        self.resetTimeout()
         if self._state == _HEAD and self._buffer:
             self._startHeaderDeadline()
         if not self._parsing:
@@ -710,6 +749,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         Close once the responses are sent; stop being the transport's
         producer first, or a paused connection never closes.
         """
+        self.flushWrites()
         transport: Any = self.transport
         if self._registered:
             self._registered = False
@@ -813,6 +853,7 @@ class HTTP11Channel(Protocol, TimeoutMixin):
         """
         self._upgraded = True
         self._stopDeadlineTimer()
+        self.flushWrites()
         self.dataReceived = protocol.dataReceived  # type: ignore[method-assign]
         self.connectionLost = protocol.connectionLost  # type: ignore[method-assign]
         assert self.transport is not None

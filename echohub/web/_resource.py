@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_tree -*-
+# -*- test-case-name: tests.web.test_resource,tests.web.test_tree -*-
 """
 The building blocks every echohub resource is made of.
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii as _encodeString
 from typing import Any
 
 from twisted.web.iweb import IRequest
@@ -112,8 +113,81 @@ def jsonBody(request: IRequest, value: Any, code: int = 200) -> bytes:
     request.setHeader(b"Content-Type", JSON)
     for name, headerValue in ECHO_HEADERS:
         request.setHeader(name, headerValue)
-    text = json.dumps(value, indent=2, ensure_ascii=True)
+    text = prettyJSON(value)
     return text.translate(_MARKUP_ESCAPES).encode("ascii") + b"\n"
+
+
+class _NotPlainError(Exception):
+    """
+    A value L{prettyJSON} leaves to the standard library.
+    """
+
+
+def prettyJSON(value: Any) -> str:
+    """
+    C{json.dumps(value, indent=2)}, character for character, in half the
+    time.
+
+    The standard library's C encoder has no indentation, so with C{indent}
+    it falls back to a pure-Python encoder of generators, which took a
+    fifth of an C{/anything} response; here the structure is walked once
+    and every string goes through the C string encoder.  A document with
+    anything else than string keys, strings, numbers, booleans, L{None},
+    lists, tuples and dicts is handed to C{json.dumps} whole.
+    """
+    out: list[str] = []
+    try:
+        _pretty(value, "", out)
+    except (_NotPlainError, RecursionError):
+        return json.dumps(value, indent=2)
+    return "".join(out)
+
+
+def _pretty(value: Any, indent: str, out: list[str]) -> None:
+    if value.__class__ is str:
+        out.append(_encodeString(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = indent + "  "
+        separator = "{\n" + inner
+        for key, item in value.items():
+            if key.__class__ is not str:
+                raise _NotPlainError()
+            if item.__class__ is str:
+                out.append(separator + _encodeString(key) + ": " + _encodeString(item))
+            else:
+                out.append(separator + _encodeString(key) + ": ")
+                _pretty(item, inner, out)
+            separator = ",\n" + inner
+        out.append("\n" + indent + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner = indent + "  "
+        separator = "[\n" + inner
+        for item in value:
+            if item.__class__ is str:
+                out.append(separator + _encodeString(item))
+            else:
+                out.append(separator)
+                _pretty(item, inner, out)
+            separator = ",\n" + inner
+        out.append("\n" + indent + "]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        out.append(
+            json.dumps(value) if isinstance(value, float) else int.__repr__(value)
+        )
+    else:
+        raise _NotPlainError()
 
 
 class PlainTextResource(Resource):

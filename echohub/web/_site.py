@@ -147,7 +147,7 @@ class EchoChannel(HTTP11Channel):
                 kind, value, body, self._connectionLines, site.dates.value()
             )
             transport: Any = self.transport
-            transport.writeSequence([head, content])
+            self._send(head + content)
             site.countResponse(200)
             site.access.transferred(len(body), len(content))
             if kind != HEALTH:
@@ -237,8 +237,9 @@ class EchoChannel(HTTP11Channel):
         seconds, then the connection is aborted.  The idle timeout stops
         either way.
 
-        The response is written directly to the transport because the
-        request being refused may never have been fully parsed.
+        The response is written after what the connection has answered
+        already, without a L{Request}: the request being refused may never
+        have been fully parsed.
 
         @param status: the status code and reason phrase.
         @param reason: the body, one line for a human.
@@ -250,7 +251,7 @@ class EchoChannel(HTTP11Channel):
         self._stopDeadlineTimer()
         body = reason.encode("utf-8")
         assert self.transport is not None
-        self.transport.writeSequence(
+        self.writeSequence(
             [
                 b"HTTP/1.1 ",
                 status,
@@ -282,7 +283,9 @@ class EchoChannel(HTTP11Channel):
         self.setTimeout(None)
         if linger:  # lingering close
             # The lingering close unregisters this channel as the
-            # transport's producer.
+            # transport's producer, and shuts the write side after what the
+            # transport holds: hand it the answer first.
+            self.flushWrites()
             self._registered = False
             self._linger = self.site.access.lingering.close(
                 self.transport, self.site.reactor

@@ -12,6 +12,7 @@ import sys
 import tempfile
 
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import (
     Logger,
     LogLevel,
@@ -29,6 +30,7 @@ from echohub.ops._logs import (
     JournaldObserver,
     JSONLinesObserver,
     RateLimitedLog,
+    TurnBufferedWriter,
     makeObserver,
     underJournal,
 )
@@ -202,6 +204,98 @@ class ChoiceTests(SynchronousTestCase):
         self.patch(sys, "stdout", out)
         emit(makeObserver("json", {}), LogLevel.info, "to {where}", where="stdout")
         self.assertEqual(json.loads(out.getvalue())["message"], "to stdout")
+
+
+class _Recording(io.StringIO):
+    """
+    A stream that records each write and flush.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append("write")
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.calls.append("flush")
+
+
+class TurnBufferedWriterTests(SynchronousTestCase):
+    """
+    L{TurnBufferedWriter} writes a reactor turn's lines once, at its end,
+    and never holds one past the reactor's end.
+    """
+
+    def setUp(self) -> None:
+        self.out = _Recording()
+        self.clock = MemoryReactorClock()
+        self.clock.running = True
+
+    def test_oneWritePerTurn(self) -> None:
+        """
+        Lines written and "flushed" one by one, as an observer does, reach
+        the stream in one write and one flush at the end of the turn.
+        """
+        writer = TurnBufferedWriter(self.out, self.clock)
+        for n in range(3):
+            writer.write(f"line {n}\n")
+            writer.flush()
+        self.assertEqual(self.out.calls, [])
+        self.clock.advance(0)
+        self.assertEqual(self.out.calls, ["write", "flush"])
+        self.assertEqual(self.out.getvalue(), "line 0\nline 1\nline 2\n")
+        self.clock.advance(1)
+        self.assertEqual(self.out.calls, ["write", "flush"])
+
+    def test_limit(self) -> None:
+        """
+        Past L{TurnBufferedWriter.LIMIT} characters, what waits is written
+        at once.
+        """
+        writer = TurnBufferedWriter(self.out, self.clock)
+        writer.write("x" * (writer.LIMIT - 1))
+        self.assertEqual(self.out.getvalue(), "")
+        writer.write("yz")
+        self.assertEqual(len(self.out.getvalue()), writer.LIMIT + 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_notRunning(self) -> None:
+        """
+        Before the reactor runs (start-up) and after, lines go out at once.
+        """
+        self.clock.running = False
+        writer = TurnBufferedWriter(self.out, self.clock)
+        writer.write("listening\n")
+        self.assertEqual(self.out.getvalue(), "listening\n")
+
+    def test_shutdown(self) -> None:
+        """
+        What waits is written when the reactor has shut down, when no turn
+        end will come.
+        """
+        writer = TurnBufferedWriter(self.out, self.clock)
+        writer.write("stopped\n")
+        [(flush, args, kwargs)] = self.clock.triggers["after"]["shutdown"]
+        flush(*args, **kwargs)
+        self.assertEqual(self.out.getvalue(), "stopped\n")
+
+    def test_observer(self) -> None:
+        """
+        C{makeObserver} with C{batchBy} writes its format's lines through
+        one.
+        """
+        observer = makeObserver("json", {}, self.out, batchBy=self.clock)
+        emit(observer, LogLevel.info, "one")
+        emit(observer, LogLevel.warn, "two")
+        self.assertEqual(self.out.getvalue(), "")
+        self.clock.advance(0)
+        messages = [
+            json.loads(x)["message"] for x in self.out.getvalue().split("\n")[:-1]
+        ]
+        self.assertEqual(messages, ["one", "two"])
 
 
 class RateLimitedLogTests(SynchronousTestCase):

@@ -394,3 +394,42 @@ class ConformanceTests(SynchronousTestCase):
         self.assertIn(b'"FROBNICATE"', response.body)
         [response] = exchange(b"GE(T /anything HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(response.status, 400)
+
+
+class IdleTimeoutTests(SynchronousTestCase):
+    """
+    C{idle_timeout} closes a connection with nothing in flight, counting
+    from its last byte or its last response.
+    """
+
+    def test_requestInFlightIsNotIdle(self) -> None:
+        """
+        A request that takes longer than the idle timeout is answered, and
+        the connection is closed C{idle_timeout} after that answer.
+        """
+        config = WebConfig(idle_timeout=3, header_timeout=0, max_delay=10)
+        channel, transport, reactor = connect(config)
+        channel.dataReceived(b"GET /delay/5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        reactor.advance(4)
+        self.assertFalse(transport.disconnecting)
+        reactor.advance(1)
+        [response] = parseResponses(transport.value())
+        self.assertEqual(response.status, 200)
+        reactor.advance(2.9)
+        self.assertFalse(transport.disconnecting)
+        reactor.advance(0.1)
+        self.assertTrue(transport.disconnecting)
+
+    def test_idleAfterQuickRequests(self) -> None:
+        """
+        After quick requests the connection is closed C{idle_timeout} after
+        the last one, and not before.
+        """
+        config = WebConfig(idle_timeout=3, header_timeout=0)
+        channel, transport, reactor = connect(config)
+        for _ in range(3):
+            channel.dataReceived(GET_HEALTHZ)
+            reactor.advance(2)
+        self.assertFalse(transport.disconnecting)
+        reactor.advance(1)
+        self.assertTrue(transport.disconnecting)
