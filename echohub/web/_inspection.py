@@ -188,9 +188,19 @@ def rawHeaders(request: IRequest, showSensitive: bool) -> list[list[str]] | None
 
 def queryPairs(query: bytes) -> list[tuple[str, str]]:
     """
-    Query or form arguments as (name, value) pairs, blank ones kept.
+    Query or form arguments as (name, value) pairs, blank ones kept, as
+    C{parse_qsl} gives them; a query with nothing to unquote (no C{%}, no
+    C{+}) is split without it, at a fraction of the cost.
     """
-    return parse_qsl(_text(query), keep_blank_values=True, errors="replace")
+    text = _text(query)
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True, errors="replace")
+    pairs = []
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            pairs.append((name, value))
+    return pairs
 
 
 def origin(request: IRequest, policy: InspectionPolicy) -> str | None:

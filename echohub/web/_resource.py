@@ -144,9 +144,7 @@ def prettyJSON(value: Any) -> str:
 
 
 def _pretty(value: Any, indent: str, out: list[str]) -> None:
-    if value.__class__ is str:
-        out.append(_encodeString(value))
-    elif isinstance(value, dict):
+    if isinstance(value, dict):
         if not value:
             out.append("{}")
             return
@@ -155,10 +153,17 @@ def _pretty(value: Any, indent: str, out: list[str]) -> None:
         for key, item in value.items():
             if key.__class__ is not str:
                 raise _NotPlainError()
-            if item.__class__ is str:
-                out.append(separator + _encodeString(key) + ": " + _encodeString(item))
+            kind = item.__class__
+            # The leaves most documents are made of, written here rather
+            # than by a call each.
+            if kind is str:
+                out.append(f"{separator}{_encodeString(key)}: {_encodeString(item)}")
+            elif kind is int:
+                out.append(f"{separator}{_encodeString(key)}: {int.__repr__(item)}")
+            elif item is None:
+                out.append(f"{separator}{_encodeString(key)}: null")
             else:
-                out.append(separator + _encodeString(key) + ": ")
+                out.append(f"{separator}{_encodeString(key)}: ")
                 _pretty(item, inner, out)
             separator = ",\n" + inner
         out.append("\n" + indent + "}")
@@ -176,13 +181,15 @@ def _pretty(value: Any, indent: str, out: list[str]) -> None:
                 _pretty(item, inner, out)
             separator = ",\n" + inner
         out.append("\n" + indent + "]")
+    elif isinstance(value, str):
+        out.append(_encodeString(value))
     elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, int | float) and not isinstance(value, bool):
+    elif isinstance(value, int | float):
         out.append(
             json.dumps(value) if isinstance(value, float) else int.__repr__(value)
         )

@@ -152,10 +152,8 @@ class EchoChannel(HTTP11Channel):
             site.access.transferred(len(body), len(content))
             if kind != HEALTH:
                 site.access.echoed()
-            if self._peerText is None:
-                self._peerText = formatAddress(transport.getPeer())
             site.logAccess(
-                self._peerText,
+                self.peerText(),
                 method.decode("ascii"),
                 url.decode("ascii", "replace"),
                 200,
@@ -165,6 +163,17 @@ class EchoChannel(HTTP11Channel):
             )
 
         return answer
+
+    def peerText(self) -> str:
+        """
+        The client's address as the access log shows it, formatted once per
+        connection (a TCP transport makes a new address object each time it
+        is asked).
+        """
+        if self._peerText is None:
+            assert self.transport is not None
+            self._peerText = formatAddress(self.transport.getPeer())
+        return self._peerText
 
     def checkPersistence(self, request: http.Request, version: bytes) -> bool:
         """
@@ -468,8 +477,11 @@ class EchoSite(server.Site):
         self.access.transferred(request._bodyLength, request.sentLength)
         if request.code == 200 and request.path == b"/echo":
             self.access.echoed()
+        channel = request.channel
         self.logAccess(
-            formatAddress(request.getClientAddress()),
+            channel.peerText()
+            if isinstance(channel, EchoChannel)
+            else formatAddress(request.getClientAddress()),
             request.method.decode("ascii", "replace"),
             request.uri.decode("ascii", "replace"),
             request.code,

@@ -7,13 +7,16 @@ C{/user-agent}, through the real site over an in-memory transport.
 from __future__ import annotations
 
 from base64 import b64decode
+from urllib.parse import parse_qsl
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
 from echohub.testing import exchange, jsonOf, request
 from echohub.web._forms import parseBody, textOrDataURL
-from echohub.web._inspection import HIDDEN
+from echohub.web._inspection import HIDDEN, queryPairs
 
 
 class AnythingTests(SynchronousTestCase):
@@ -331,3 +334,22 @@ class ExactCaptureTests(SynchronousTestCase):
             ],
         )
         self.assertEqual(described["protocol"], "HTTP/1.1")
+
+
+class QueryPairsTests(SynchronousTestCase):
+    """
+    L{queryPairs} gives what C{parse_qsl} gives, split by hand or not.
+    """
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.binary(max_size=60) | st.text(alphabet="ab=&;%+ 2F\u00e9", max_size=30))
+    def test_sameAsParseQsl(self, query: bytes | str) -> None:
+        """
+        Any query, with or without escapes, blank names and values, empty
+        fields, C{;} and bytes that are not UTF-8.
+        """
+        raw = query.encode() if isinstance(query, str) else query
+        expected = parse_qsl(
+            raw.decode("utf-8", "replace"), keep_blank_values=True, errors="replace"
+        )
+        self.assertEqual(queryPairs(raw), expected)
