@@ -146,7 +146,6 @@ class EchoChannel(HTTP11Channel):
             head, content = leanResponse(
                 kind, value, body, self._connectionLines, site.dates.value()
             )
-            transport: Any = self.transport
             self._send(head + content)
             site.countResponse(200)
             site.access.transferred(len(body), len(content))
