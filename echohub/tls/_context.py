@@ -56,7 +56,11 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from echohub._net import openSSLReason
-from echohub._upstream import newServerConnection, setGroups
+from echohub._upstream import (
+    newServerConnection,
+    recordConnectionUnavailable,
+    setGroups,
+)
 from echohub.tls._facts import recordVerifyError
 
 PROFILES = ("intermediate", "modern")
@@ -303,6 +307,11 @@ class ReloadableServerContext:
         """
         self.settings = settings
         self._context, self.certificate = buildContext(settings)
+        why = recordConnectionUnavailable()
+        if why is not None:
+            self.log.info(
+                "TLS records through pyOpenSSL's own calls, slower: {why}", why=why
+            )
 
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         """

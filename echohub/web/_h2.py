@@ -53,7 +53,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from h2.config import H2Configuration
-from h2.connection import H2Connection as _Machine
 from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
@@ -82,6 +81,7 @@ from twisted.web import http
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
+from echohub._upstream import StreamRefusingH2Connection as _Machine
 from echohub.ops import IDrainable, Reason
 from echohub.web._channel import RawHead
 from echohub.web._resource import PLAIN_TEXT
@@ -102,6 +102,7 @@ Seconds over which L{FLOOD_BUDGETS} are counted.
 
 FLOOD_BUDGETS = {
     "RST_STREAM": 200,
+    "refused": 200,
     "PING": 100,
     "SETTINGS": 100,
     "PRIORITY": 1000,
@@ -111,8 +112,10 @@ FLOOD_BUDGETS = {
 How many frames of each kind a client may send in L{FLOOD_WINDOW} seconds
 before it is told C{ENHANCE_YOUR_CALM}.  C{empty}: C{DATA} without data nor
 C{END_STREAM}, C{CONTINUATION} without a header fragment nor
-C{END_HEADERS}.  Browsers and curl send a handful of each per connection;
-the budgets are generous so that only a flood reaches them.
+C{END_HEADERS}; C{refused}: streams opened over C{max_concurrent_streams},
+each reset with C{REFUSED_STREAM}.  Browsers and curl send a handful of
+each per connection; the budgets are generous so that only a flood reaches
+them.
 """
 
 STREAM_BUFFER = 65536
@@ -219,6 +222,14 @@ class FrameMeter:
             if not flags & _ACK:
                 return self._count("PING" if kind == _PING else "SETTINGS")
         return None
+
+    def count(self, kind: str) -> str | None:
+        """
+        Count one of C{kind}, a key of L{FLOOD_BUDGETS}.
+
+        @return: why the client must calm down, or L{None}.
+        """
+        return self._count(kind)
 
     def _count(self, kind: str) -> str | None:
         now = self._clock.seconds()
@@ -677,6 +688,15 @@ class H2Connection(Protocol):
             self._cancelTimer()
         if self._goneAway is not None and streamID > self._goneAway:
             self._machine.reset_stream(streamID, ErrorCodes.REFUSED_STREAM)
+            return
+        if len(self.streams) >= self.maxConcurrentStreams:
+            # Over SETTINGS_MAX_CONCURRENT_STREAMS: a stream error (RFC 9113
+            # section 5.1.2), which the client may retry; a flood of them
+            # is a flood.
+            self._machine.reset_stream(streamID, ErrorCodes.REFUSED_STREAM)
+            why = self.meter.count("refused")
+            if why is not None:
+                self._calm(why)
             return
         stream = H2Stream(self, streamID, headers)
         self.streams[streamID] = stream

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from h2.connection import H2Connection as H2ClientConnection
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 from hyperframe.frame import (
@@ -327,6 +328,53 @@ class LimitTests(SynchronousTestCase):
             (reset.stream_id, reset.error_code), (late, ErrorCodes.REFUSED_STREAM)
         )
         self.assertIn(slow, client.server.chosen.streams)
+
+
+class _Unlimited(H2ClientConnection):
+    """
+    A client that opens streams beyond the server's advertised limit.
+    """
+
+    @property
+    def open_outbound_streams(self) -> int:
+        return 0
+
+
+class StreamLimitTests(SynchronousTestCase):
+    """
+    Streams over C{max_concurrent_streams} are refused one by one.
+    """
+
+    def test_overTheLimitRefused(self) -> None:
+        """
+        A stream opened while C{max_concurrent_streams} are open is reset
+        with C{REFUSED_STREAM} (a stream error, RFC 9113 section 5.1.2);
+        the open ones are answered and the connection goes on.
+        """
+        client = H2Client(WebConfig(max_concurrent_streams=2, max_delay=5))
+        client.h2.__class__ = _Unlimited
+        slow = [client.request(b"/delay/1") for _ in range(2)]
+        refused = client.request(b"/echo?msg=over")
+        self.assertEqual(client.responses[refused].reset, ErrorCodes.REFUSED_STREAM)
+        client.clock.advance(1)
+        client.send()
+        self.assertEqual([client.responses[i].status for i in slow], [200, 200])
+        self.assertIsNone(client.goaway)
+        self.assertEqual(client.get(b"/echo?msg=again").body, b"again")
+
+    def test_refusalFlood(self) -> None:
+        """
+        A client that keeps opening streams over the limit is told to calm
+        down once it passes the budget of refusals.
+        """
+        client = H2Client(WebConfig(max_concurrent_streams=1, max_delay=5))
+        client.h2.__class__ = _Unlimited
+        client.request(b"/delay/5")
+        for _ in range(FLOOD_BUDGETS["refused"] + 1):
+            client.request(b"/echo?msg=x", send=False)
+        client.send()
+        assert client.goaway is not None
+        self.assertEqual(client.goaway.error_code, ErrorCodes.ENHANCE_YOUR_CALM)
 
 
 class AttackTests(SynchronousTestCase):
