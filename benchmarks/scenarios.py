@@ -354,17 +354,6 @@ SCENARIOS = {
             echohubEnv=UDP_UNLIMITED,
         ),
         Scenario(
-            "udp-per-cpu",
-            "UDP echo: datagrams per server-CPU-second (same load as udp)",
-            UDP,
-            UDP_SERVERS,
-            "per_cpu_s",
-            "datagrams",
-            True,
-            _udp(8, 64, 8),
-            echohubEnv=UDP_UNLIMITED,
-        ),
-        Scenario(
             "tls-line",
             "TLS line echo: 50 connections, 64 B lines, 16 in flight each",
             LINE_TLS,
@@ -392,12 +381,6 @@ SCENARIOS = {
             _wrk(GET_PATH, GET_MESSAGE),
         ),
         _httpScenario(
-            "http-get-per-cpu",
-            "HTTP GET /echo?msg=...: requests per server-CPU-second (as http-get)",
-            _wrk(GET_PATH, GET_MESSAGE),
-            metric="per_cpu_s",
-        ),
-        _httpScenario(
             "http-get-workers",
             "HTTP GET /echo?msg=...: wrk, 50 connections; echohub with"
             " [server] workers = 2, no server pinned to a core",
@@ -414,12 +397,6 @@ SCENARIOS = {
             "http-post-1k",
             "HTTP POST /echo, 1 KiB body: wrk, 50 connections",
             _wrk("/echo", POST_1K, POST_1K),
-        ),
-        _httpScenario(
-            "http-post-1k-per-cpu",
-            "HTTP POST /echo, 1 KiB body: requests per server-CPU-second",
-            _wrk("/echo", POST_1K, POST_1K),
-            metric="per_cpu_s",
         ),
         _httpScenario(
             "http-anything",
