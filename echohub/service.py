@@ -102,6 +102,7 @@ class EchohubService(MultiService):
             ),
         )
         self.accesses.append(access)
+        self.metrics.beforeExposition(access.flush)
         return access
 
     def addListeners(

@@ -116,8 +116,6 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
 
     factory: EchoFactory[Any]
     transport: Any
-    echoed = 0
-    reported = (0, 0, 0)
 
     def __init__(self, config: ConnectionSettings) -> None:
         self._idleTimeout = config.idle_timeout or None
@@ -127,6 +125,7 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
         self._started = 0.0
         self.bytesIn = 0
         self.bytesOut = 0
+        self.echoed = 0
         self._closeReason = "connection lost"
         self._drainCall: IDelayedCall | None = None
         self._linger: LingeringClose | None = None

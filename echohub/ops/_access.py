@@ -13,14 +13,15 @@ a flood of them does not flood the log.
 Byte and line (message) counts are batched.  A connection that provides
 L{ICounted} only adds to its own integers (C{bytesIn}, C{bytesOut},
 C{echoed}): no call, no lock, nothing shared per read.  The service's
-access, which tracks it from L{ServiceAccess.add} to
-L{ServiceAccess.remove}, adds what each connection counted since the last
-time to the Prometheus counters (each C{inc} takes a lock) every
-L{FLUSH_INTERVAL} seconds while any connection is open, and what is left of
-a connection's counts at once when it closes.  Code without such a
-connection (an HTTP request) counts with L{ServiceAccess.transferred} and
-L{ServiceAccess.echoed}, flushed the same way.  So C{/metrics} is behind
-by at most a second.
+access tracks it from L{ServiceAccess.add} to L{ServiceAccess.remove}, and
+every L{FLUSH_INTERVAL} seconds while anything is counted (and whenever
+C{/metrics} is read, see L{echohub.ops._metrics}) adds to the Prometheus
+counters (each C{inc} takes a lock) the growth of the totals: the closed
+connections' counts plus the open ones', with nothing kept per connection.
+Code without such a connection (an HTTP request) counts with
+L{ServiceAccess.transferred} and L{ServiceAccess.echoed}, flushed the same
+way.  So C{/metrics} is exact when read, and behind by at most a second in
+a group of workers.
 """
 
 from __future__ import annotations
@@ -54,10 +55,6 @@ class ICounted(Interface):
     bytesIn = Attribute("Bytes received from the client so far.")
     bytesOut = Attribute("Bytes sent to the client so far.")
     echoed = Attribute("Lines (line echo) or messages echoed so far.")
-    reported = Attribute(
-        "The (bytesIn, bytesOut, echoed) already in the metrics; L{ServiceAccess}"
-        " keeps it, starting from (0, 0, 0)."
-    )
 
 
 def logAccess(
@@ -123,8 +120,10 @@ class ServiceAccess:
     @ivar warnings: where refusals are logged, at most once per interval.
     @ivar lingering: the bounds of the service's lingering closes, which
         its protocols start with C{access.lingering.close(transport, clock)}.
-    @ivar _received: bytes received, not yet in the counters; likewise
-        C{_sent} and C{_echoed}.
+    @ivar _counted: the open connections whose counts L{flush} reads.
+    @ivar _settled: bytes received, sent and messages echoed by connections
+        that closed, and counted with L{transferred} and L{echoed}.
+    @ivar _reported: the totals already added to the counters.
     @ivar _flushCall: the pending L{flush}, while some count waits for it.
     """
 
@@ -146,7 +145,8 @@ class ServiceAccess:
         self.metrics = metrics
         self.warnings = RateLimitedLog(self.log, warningInterval, clock)
         self._counters: tuple[Any, Any, Any] | None = None
-        self._received = self._sent = self._echoed = 0
+        self._settled = [0, 0, 0]
+        self._reported = (0, 0, 0)
         self._flushCall: IDelayedCall | None = None
         self._counted: set[ICounted] = set()
         if metrics is not None:
@@ -216,13 +216,16 @@ class ServiceAccess:
 
     def remove(self, connection: ICounted) -> None:
         """
-        C{connection} closed: add what it counted since the last flush to
-        the metrics now, and stop tracking it.
+        C{connection} closed: keep what it counted for the next flush, and
+        stop tracking it.
         """
         if connection in self._counted:
             self._counted.discard(connection)
-            self._report(connection)
-            self._flushBatched()
+            settled = self._settled
+            settled[0] += connection.bytesIn
+            settled[1] += connection.bytesOut
+            settled[2] += connection.echoed
+            self._scheduleFlush()
 
     def transferred(self, received: int, sent: int) -> None:
         """
@@ -230,8 +233,8 @@ class ServiceAccess:
         metrics within L{FLUSH_INTERVAL} seconds.
         """
         if self._counters is not None:
-            self._received += received
-            self._sent += sent
+            self._settled[0] += received
+            self._settled[1] += sent
             self._scheduleFlush()
 
     def echoed(self, count: int = 1) -> None:
@@ -240,63 +243,43 @@ class ServiceAccess:
         the metrics within L{FLUSH_INTERVAL} seconds.
         """
         if self._counters is not None:
-            self._echoed += count
+            self._settled[2] += count
             self._scheduleFlush()
 
     def _scheduleFlush(self) -> None:
         if self._flushCall is None:
             self._flushCall = self.clock.callLater(FLUSH_INTERVAL, self.flush)
 
-    def _report(self, connection: ICounted) -> None:
-        """
-        Move what C{connection} counted since its last report into the
-        batch.
-        """
-        counts = (connection.bytesIn, connection.bytesOut, connection.echoed)
-        if counts != connection.reported:
-            reportedIn, reportedOut, reportedEchoed = connection.reported
-            self._received += counts[0] - reportedIn
-            self._sent += counts[1] - reportedOut
-            self._echoed += counts[2] - reportedEchoed
-            connection.reported = counts
-
-    def _flushBatched(self) -> None:
-        """
-        Add the batch to the counters.
-        """
-        assert self._counters is not None
-        received, self._received = self._received, 0
-        sent, self._sent = self._sent, 0
-        echoed, self._echoed = self._echoed, 0
-        if received:
-            self._counters[0].inc(received)
-        if sent:
-            self._counters[1].inc(sent)
-        if echoed:
-            self._counters[2].inc(echoed)
-
     def flush(self) -> None:
         """
-        Add everything counted since the last flush to the metrics; while
-        connections are tracked, flush again in L{FLUSH_INTERVAL} seconds.
+        Add everything counted since the last flush to the metrics: the
+        totals of the closed connections and of the open ones, less what
+        was added before.  While connections are tracked, flush again in
+        L{FLUSH_INTERVAL} seconds.
         """
         cancelCall(self._flushCall)
         self._flushCall = None
         if self._counters is None:
             return
+        received, sent, echoed = self._settled
         for connection in self._counted:
-            self._report(connection)
-        self._flushBatched()
+            received += connection.bytesIn
+            sent += connection.bytesOut
+            echoed += connection.echoed
+        reported = self._reported
+        self._reported = (received, sent, echoed)
+        for counter, total, before in zip(
+            self._counters, self._reported, reported, strict=True
+        ):
+            if total > before:
+                counter.inc(total - before)
         if self._counted:
             self._scheduleFlush()
 
     def release(self, peer: IAddress, listener: str) -> None:
         """
-        An admitted connection closed: release its place under the caps, and
-        bring the metrics up to date.
+        An admitted connection closed: release its place under the caps.
         """
-        if self._counters is not None:
-            self._flushBatched()
         self.caps.release(peerHost(peer))
         if self.metrics is not None:
             self.metrics.connectionsOpen.labels(self.service, listener).dec()

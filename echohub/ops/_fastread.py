@@ -14,12 +14,14 @@ connection whose protocol provides L{IDirectReader} to its
 L{IDirectReader.socketReadable}: the protocol reads the socket itself, into
 the one shared L{RECEIVE_BUFFER}, and answers from there.
 
-Anything else takes Twisted's public path and works unchanged: another
-reactor (C{twistd --reactor=asyncio}), TLS and PROXY-protocol connections
-(their transport is a wrapper), and every protocol when C{[server]
-direct_dispatch} is off.  So an L{IDirectReader} still implements
-C{dataReceived}, and both paths must have the same effect; the tests run
-the protocols through both.
+The readers are the line and byte echoes and echohub's TLS protocol (which
+reads the ciphertext under any TLS listener's protocol).  Anything else
+takes Twisted's public path and works unchanged: another reactor
+(C{twistd --reactor=asyncio}), PROXY-protocol connections (their protocol
+is a wrapper), HTTP, and every protocol when C{[server] direct_dispatch} is
+off.  So an L{IDirectReader} still implements C{dataReceived}, and both
+paths must have the same effect; the tests run the protocols through both,
+and an end-to-end test runs echohub on the asyncio reactor.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ C{python_*}), so the exposition leaves them out then.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -57,7 +58,8 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
-from twisted.web.resource import IResource
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
 
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 """
@@ -130,6 +132,7 @@ class Metrics:
             L{multiprocessValues} or named by L{MULTIPROCESS_DIRECTORY}
             before C{prometheus_client} was imported.
         """
+        self._flushes: list[Callable[[], None]] = []
         registry = self.registry = CollectorRegistry(auto_describe=True)
         self.exposition = registry
         if multiprocessDirectory is not None:
@@ -207,15 +210,42 @@ class Metrics:
             multiprocess_mode="livemax",
         )
 
+    def beforeExposition(self, flush: Callable[[], None]) -> None:
+        """
+        Have C{flush} called, in the reactor's thread, each time C{/metrics}
+        is read, before the exposition is rendered: how batched counts
+        (L{echohub.ops._access}) are exact when read.
+        """
+        self._flushes.append(flush)
+
     def resource(self) -> IResource:
         """
         The C{/metrics} resource: C{prometheus_client}'s own, which renders
-        the exposition in the reactor's thread pool.
+        the exposition in the reactor's thread pool, after the flushes given
+        to L{beforeExposition}.
 
         Imported here because C{prometheus_client.twisted} imports (and so
         installs) the global reactor.
         """
         from prometheus_client.twisted import MetricsResource
 
-        resource: IResource = MetricsResource(self.exposition)
-        return resource
+        return _Flushing(MetricsResource(self.exposition), self._flushes)
+
+
+class _Flushing(Resource):
+    """
+    A leaf resource that runs the flushes, then renders C{inner}.
+    """
+
+    isLeaf = True
+
+    def __init__(self, inner: IResource, flushes: list[Callable[[], None]]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.flushes = flushes
+
+    def render(self, request: IRequest) -> bytes | int:
+        for flush in self.flushes:
+            flush()
+        result: bytes | int = self.inner.render(request)
+        return result

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from echohub.tls._devcert import DevCertificates
-from tests.support import EchohubProcess, recvAll, recvUntil
+from tests.support import TAC, TWISTD, EchohubProcess, recvAll, recvUntil, sslString
 
 MB = 1024 * 1024
 
@@ -170,3 +170,40 @@ def test_sigtermFlushesAndExits(
     assert "Traceback" not in process.output
     with socket.socket() as probe:
         assert probe.connect_ex(process.address("line")) != 0
+
+
+def test_asyncioReactor(
+    echohub: Callable[..., EchohubProcess], devcerts: DevCertificates
+) -> None:
+    """
+    Under another reactor (C{twistd --reactor=asyncio}) echohub keeps
+    Twisted's own dispatch, says so, and the line echo over TCP and TLS
+    and the web echo work on the public path: lines, half-close, a
+    non-reading client bounded.
+    """
+    process = echohub(
+        {
+            "ECHOHUB_LINE_LISTEN": f"tcp:0:interface=127.0.0.1 {sslString(devcerts)}",
+            "ECHOHUB_WEB_LISTEN": "tcp:0:interface=127.0.0.1",
+        },
+        listeners=3,
+        args=[str(TWISTD), "--reactor=asyncio", "--pidfile=", "-ny", str(TAC)],
+    )
+    process.waitForOutput("direct dispatch off")
+    assert "AsyncioSelectorReactor" in process.output
+    with process.connect("line") as sock:
+        sock.sendall(b"one\ntwo\nno newline")
+        sock.shutdown(socket.SHUT_WR)
+        assert recvAll(sock) == b"one\ntwo\nno newline"
+    raw = socket.create_connection(process.addresses["line"][1])
+    with tlsContext(devcerts).wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"secure\n")
+        assert recvUntil(tls, 7) == b"secure\n"
+    with process.connect("line") as hog:
+        sent = pushWithoutReading(hog, 50 * MB)
+        assert sent < 50 * MB, "the server never stopped reading"
+    with process.connect("web") as web:
+        web.sendall(
+            b"GET /echo?msg=hi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert recvAll(web).endswith(b"\r\n\r\nhi")

@@ -11,12 +11,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.test.requesthelper import DummyRequest
 
 from echohub.config import LineConfig, WebConfig
 from echohub.line._protocol import LineEchoFactory
 from echohub.ops._access import FLUSH_INTERVAL, ServiceAccess, logAccess
 from echohub.ops._caps import ConnectionCaps
-from echohub.ops._metrics import Metrics
+from echohub.ops._metrics import Metrics, _Flushing
 from echohub.web._site import buildSite
 
 PEER = IPv4Address("TCP", "192.0.2.5", 4000)
@@ -96,16 +98,41 @@ class AccessTests(SynchronousTestCase):
         self.assertEqual(self.sample("echohub_lines_echoed_total"), 2)
         self.assertEqual(self.sample("echohub_received_bytes_total", service="line"), 8)
         # While the connection is open its counts are read once a second;
-        # once it has closed, nothing is, and only its close remains.
+        # what it counted before it closed goes with the next flush, then
+        # nothing is scheduled but its close.
         self.assertEqual(len(self.clock.getDelayedCalls()), 2)
         protocol.dataReceived(b"three\n")  # type: ignore[attr-defined]
         protocol.connectionLost(None)  # type: ignore[attr-defined]
+        self.clock.advance(FLUSH_INTERVAL)
         self.assertEqual(self.sample("echohub_lines_echoed_total"), 3)
         self.assertEqual(
             self.sample("echohub_received_bytes_total", service="line"), 14
         )
         self.clock.advance(FLUSH_INTERVAL)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_flushBeforeExposition(self) -> None:
+        """
+        Reading C{/metrics} flushes first: the counts are exact when read,
+        whenever the next flush would have come.
+        """
+        factory = self.lineFactory(10)
+        self.metrics.beforeExposition(factory.access.flush)
+        rendered: list[float] = []
+        sample = self.sample
+
+        class Inner(Resource):
+            isLeaf = True
+
+            def render(self, request: object) -> bytes:
+                rendered.append(sample("echohub_lines_echoed_total"))
+                return b""
+
+        protocol, _ = self.connect(factory)
+        protocol.dataReceived(b"a\nb\n")  # type: ignore[attr-defined]
+        resource = _Flushing(Inner(), self.metrics._flushes)
+        resource.render(DummyRequest([b"metrics"]))
+        self.assertEqual(rendered, [2])
 
     def test_lineOverCapGetsErrorLine(self) -> None:
         """
