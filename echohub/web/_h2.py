@@ -81,9 +81,11 @@ from twisted.web import http
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
+from echohub._net import formatAddress
 from echohub._upstream import StreamRefusingH2Connection as _Machine
 from echohub.ops import IDrainable, Reason
 from echohub.web._channel import RawHead
+from echohub.web._lean import HEALTH, POST_ECHO, http2Fields, leanResponse, leanRoute
 from echohub.web._resource import PLAIN_TEXT
 from echohub.web._security import connectionHeaders
 
@@ -591,6 +593,10 @@ class H2Connection(Protocol):
         self.host: IAddress = transport.getHost()
         self.secure = ISSLTransport(transport, None) is not None
         self.connectionHeaders = connectionHeaders(self.site.hsts, transport)
+        self._connectionLines = b"".join(
+            name + b": " + value + b"\r\n" for name, value in self.connectionHeaders
+        )
+        self.peerText = formatAddress(self.peer)
         refusal = self.site.access.admit(self.peer, self.site.listener)
         if refusal is not None:
             self._refusal = refusal
@@ -698,6 +704,8 @@ class H2Connection(Protocol):
             if why is not None:
                 self._calm(why)
             return
+        if event.stream_ended is not None and self._answerLean(streamID, headers):
+            return
         stream = H2Stream(self, streamID, headers)
         self.streams[streamID] = stream
         request = stream.request
@@ -774,6 +782,72 @@ class H2Connection(Protocol):
         request.parseCookies()
         if event.stream_ended is None:
             stream.startBody(limits.bodyTimeout)
+
+    def _answerLean(self, streamID: int, headers: list[tuple[bytes, bytes]]) -> bool:
+        """
+        Answer a bodiless C{GET /echo} or C{GET /healthz} at once, without
+        a stream object or a L{Request}, with the header list and body the
+        full path gives (L{echohub.web._lean}), its access-log line and
+        counters; as on HTTP/1.1, only within every limit and when nothing
+        else (a CORS site, a draining server, an C{Origin}) could change the
+        answer.
+
+        @return: whether it was answered.
+        """
+        site = self.site
+        if not site.lean or self._refusal is not None or site.connections.draining:
+            return False
+        method = path = None
+        plain = []
+        size = 0
+        for name, value in headers:
+            if name[:1] == b":":
+                if name == b":method":
+                    method = value
+                elif name == b":path":
+                    path = value
+            else:
+                plain.append((name, value))
+                size += len(name) + len(value) + 4
+        limits = site.limits
+        if (
+            method is None
+            or path is None
+            or len(path) > limits.maxRequestLine
+            or size > limits.maxHeaderBytes
+            or len(plain) > limits.maxHeaders
+        ):
+            return False
+        route = leanRoute(method, path, plain)
+        if route is None or route[0] == POST_ECHO:
+            return False
+        kind, value = route
+        head, content = leanResponse(
+            kind, value, b"", self._connectionLines, site.dates.value()
+        )
+        machine = self._machine
+        if len(content) > min(
+            machine.local_flow_control_window(streamID),
+            machine.max_outbound_frame_size,
+        ):
+            return False
+        machine.send_headers(streamID, http2Fields(head))
+        machine.send_data(streamID, content, end_stream=True)
+        site.countResponse(200)
+        site.access.transferred(0, len(content))
+        if kind != HEALTH:
+            site.access.echoed()
+        site.logAccess(
+            self.peerText,
+            method.decode("ascii"),
+            path.decode("ascii", "replace"),
+            200,
+            0,
+            len(content),
+            0.0,
+        )
+        self._streamGone()
+        return True
 
     # Output.
 

@@ -2,7 +2,8 @@
 """
 The lean path: C{GET /echo?msg=...}, C{POST /echo} and C{GET /healthz}
 answered by the channel itself, without a twisted.web L{Request}, the
-resource tree or Twisted's header objects.
+resource tree or Twisted's header objects; over HTTP/2, C{GET /echo} and
+C{GET /healthz} (L{http2Fields}).
 
 Measured (issue 11), building a L{Request} costs more than parsing: a
 channel that answers these routes directly is what makes echohub as fast as
@@ -140,3 +141,19 @@ def leanResponse(
         ]
     )
     return head, content
+
+
+def http2Fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    """
+    The HTTP/2 header list of a lean response, from its HTTP/1.1 head (what
+    L{leanResponse} gives): C{:status}, then every header in the same
+    order, its name lower-cased, as L{echohub.web._h2.H2Stream} sends
+    twisted.web's.  One head, one source of the headers, for both
+    protocols.
+    """
+    lines = head.split(b"\r\n")
+    fields = [(b":status", lines[0].split(b" ", 2)[1])]
+    for line in lines[1:-2]:
+        name, _, value = line.partition(b": ")
+        fields.append((name.lower(), value))
+    return fields

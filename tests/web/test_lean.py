@@ -21,7 +21,7 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
-from echohub.testing import CLIENT_PEER
+from echohub.testing import CLIENT_PEER, H2Client
 from echohub.web._lean import DateCache, leanRoute
 from echohub.web._site import buildSite
 
@@ -227,3 +227,66 @@ class NoRequestTests(SynchronousTestCase):
             b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
         )
         self.assertEqual(transport.value().count(b"HTTP/1.1 200 OK"), 3)
+
+
+def answeredOverHTTP2(
+    path: bytes, lean: bool, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> tuple[list[tuple[bytes, bytes]], bytes, bool]:
+    """
+    The header list (without C{date}), body and end of the response to a
+    bodiless HTTP/2 request, with or without the lean path.
+    """
+    client = H2Client(WebConfig())
+    client.site.lean = lean
+    response = client.get(path, headers=headers)
+    fields = [(n, v) for n, v in response.headers if n != b"date"]
+    return fields, response.body, response.ended
+
+
+class SameOverHTTP2Tests(SynchronousTestCase):
+    """
+    Over HTTP/2 the lean path gives the header list and body of the full
+    path, and its log line and counters.
+    """
+
+    @settings(max_examples=100, deadline=None)
+    @given(query=st.binary(max_size=60))
+    def test_getEcho(self, query: bytes) -> None:
+        """
+        C{GET /echo?<query>}, whatever the query.
+        """
+        query = bytes(b for b in query if b > 32 and b not in b"# \x7f")
+        path = b"/echo?" + query
+        lean = answeredOverHTTP2(path, True)
+        self.assertEqual(lean, answeredOverHTTP2(path, False))
+        self.assertTrue(lean[2])
+
+    def test_healthzAndOthers(self) -> None:
+        """
+        C{/healthz}, and requests left to the full path (C{HEAD}, an
+        C{Origin}) answer the same.
+        """
+        for path, headers in [
+            (b"/healthz", ()),
+            (b"/echo?msg=a", ((b"origin", b"http://o"),)),
+            (b"/echo", ()),
+        ]:
+            self.assertEqual(
+                answeredOverHTTP2(path, True, headers),
+                answeredOverHTTP2(path, False, headers),
+            )
+
+    def test_answeredWithoutARequest(self) -> None:
+        """
+        The lean answer makes no twisted.web request, and logs and counts
+        as the full path does.
+        """
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        client = H2Client(WebConfig())
+        made: list[object] = []
+        factory = client.site.requestFactory
+        client.site.requestFactory = lambda *a, **k: made.append(1) or factory(*a, **k)
+        self.assertEqual(client.get(b"/echo?msg=hi").body, b"hi")
+        self.assertEqual(made, [])
+        [line] = [e for e in observer if e.get("status") == 200]
+        self.assertEqual((line["method"], line["path"]), ("GET", "/echo?msg=hi"))
