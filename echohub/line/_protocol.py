@@ -165,27 +165,40 @@ class LineEcho(EchoConnection):
     def bufferReceived(self, size: int) -> None:
         """
         Echo the complete lines among the first C{size} bytes of
-        L{RECEIVE_BUFFER} straight from it, and keep a copy of the
-        unterminated rest.
+        L{RECEIVE_BUFFER} straight from it, joined to the partial line
+        waiting if any, and keep a copy of the unterminated rest.
 
-        That is L{dataReceived}'s work without its copies, for the common
-        case of a connection with no partial line waiting and a read too
-        short to hold an over-long line; any other read takes
-        L{dataReceived}.
+        That is L{dataReceived}'s work with fewer copies, for a read too
+        short to hold an over-long line but for its first; a read that
+        might (longer than the limit, or completing an over-long line) and
+        a closing connection take L{dataReceived}.
         """
-        if self._pending or self._closing or size > self._maxLength:
+        if self._closing or size > self._maxLength:
             self.dataReceived(bytes(RECEIVE_VIEW[:size]))
             return
+        end = RECEIVE_BUFFER.rfind(DELIMITER, 0, size) + 1
+        pending = self._pending
+        if pending and end:
+            first = RECEIVE_BUFFER.find(DELIMITER, 0, end)
+            if self._pendingLength + first > self._maxLength:
+                self.dataReceived(bytes(RECEIVE_VIEW[:size]))
+                return
+            lines: bytes | memoryview = b"".join([*pending, RECEIVE_VIEW[:end]])
+            self._pending = pending = []
+            self._pendingLength = 0
+        else:
+            lines = RECEIVE_VIEW[:end]
         self.bytesIn += size
         self._lastInput = self._seconds()
-        end = RECEIVE_BUFFER.rfind(DELIMITER, 0, size) + 1
         if end:
             self.echoed += countLines(RECEIVE_BUFFER, end)
-            self.bytesOut += end
-            fastWrite(self.transport, RECEIVE_VIEW[:end])
+            self.bytesOut += len(lines)
+            fastWrite(self.transport, lines)
         if end < size:
-            self._pending.append(bytes(RECEIVE_VIEW[end:size]))
-            self._pendingLength = size - end
+            pending.append(bytes(RECEIVE_VIEW[end:size]))
+            self._pendingLength += size - end
+            if self._pendingLength > self._maxLength:
+                self._lineTooLong(b"")
 
     def _lineTooLong(self, echo: bytes) -> None:
         """

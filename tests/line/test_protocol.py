@@ -459,6 +459,33 @@ class DirectReadTests(SynchronousTestCase):
         transport.deliver(b"still sending\n")
         self.assertEqual(transport.value(), before)
 
+    def test_overlongLineCompletedByADirectRead(self) -> None:
+        """
+        A partial line that the read bringing its newline takes over the
+        limit gets the C{ERROR} line; the lines after it are not echoed.
+        """
+        protocol, transport = self.connectDirect(LineConfig(max_line_length=10))
+        transport.deliver(b"ok\n" + b"x" * 8)
+        transport.deliver(b"xxx\nlater\n")
+        self.assertEqual(
+            transport.value(),
+            b"ok\nERROR line too long: the limit is 10 bytes (max_line_length);"
+            b" closing\n",
+        )
+
+    def test_partialLinesJoinedOnce(self) -> None:
+        """
+        A long line arriving in several reads goes out once, whole, in one
+        write, when its newline arrives.
+        """
+        protocol, transport = self.connectDirect()
+        writes: list[bytes] = []
+        transport.write = writes.append  # type: ignore[method-assign]
+        for piece in (b"a" * 20000, b"b" * 20000, b"c" * 20000 + b"\nd"):
+            transport.deliver(piece)
+        self.assertEqual(writes, [b"a" * 20000 + b"b" * 20000 + b"c" * 20000 + b"\n"])
+        self.assertEqual(counts(protocol), (60002, 60001, 1))
+
     def test_readLongerThanTheLimit(self) -> None:
         """
         A read longer than the limit, which may hold an over-long line, is
