@@ -207,21 +207,31 @@ as every connection is used by the reactor thread alone.
 """
 
 
+def _sourceChanged(digest: str, *functions: object) -> str | None:
+    """
+    Why the source of C{functions} is not the one whose SHA-256 is
+    C{digest} (the upstream code a piece here copies or mirrors), or
+    L{None} when it is.
+    """
+    try:
+        source = "".join(inspect.getsource(f) for f in functions)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return "its source is not available"
+    if hashlib.sha256(source.encode("utf-8")).hexdigest() != digest:
+        return "it is not the version echohub copies"
+    return None
+
+
 def recordConnectionUnavailable() -> str | None:
     """
     Why L{newServerConnection} would make plain pyOpenSSL connections, or
     L{None} when it makes L{RecordConnection}s.
     """
-    try:
-        source = "".join(
-            inspect.getsource(getattr(SSL.Connection, name))
-            for name in _CONNECTION_METHODS
-        )
-    except (OSError, TypeError):
-        return "the source of pyOpenSSL's Connection is not available"
-    if hashlib.sha256(source.encode("utf-8")).hexdigest() != PYOPENSSL_IO_SHA256:
-        return "pyOpenSSL's Connection I/O is not the one echohub mirrors"
-    return None
+    why = _sourceChanged(
+        PYOPENSSL_IO_SHA256,
+        *(getattr(SSL.Connection, name) for name in _CONNECTION_METHODS),
+    )
+    return None if why is None else f"pyOpenSSL's Connection I/O: {why}"
 
 
 class RecordConnection(SSL.Connection):
@@ -253,10 +263,9 @@ class RecordConnection(SSL.Connection):
         """
         if flags is not None or bufsiz > _RECORD_SIZE:
             return super().recv(bufsiz, flags)
-        result = _util.lib.SSL_read(self._ssl, _recordBuffer, bufsiz)
-        if result <= 0:
-            self._raise_ssl_error(self._ssl, result)
-        data: bytes = _util.ffi.buffer(_recordBuffer, result)[:]
+        data = self.readDecrypted(bufsiz)
+        if data is None:
+            raise SSL.WantReadError()
         return data
 
     read = recv
@@ -281,10 +290,9 @@ class RecordConnection(SSL.Connection):
         """
         if self._from_ssl is None or type(bufsiz) is not int or bufsiz > _RECORD_SIZE:
             return super().bio_read(bufsiz)
-        result = _util.lib.BIO_read(self._from_ssl, _recordBuffer, bufsiz)
-        if result <= 0:
-            self._handle_bio_errors(self._from_ssl, result)
-        data: bytes = _util.ffi.buffer(_recordBuffer, result)[:]
+        data = self.readCiphertext(bufsiz)
+        if data is None:
+            raise SSL.WantReadError()
         return data
 
     def readDecrypted(self, bufsiz: int) -> bytes | None:
@@ -329,7 +337,11 @@ class RecordConnection(SSL.Connection):
         return result
 
 
-_recordConnections = recordConnectionUnavailable() is None
+RECORD_CONNECTION_UNAVAILABLE = recordConnectionUnavailable()
+"""
+Why this pyOpenSSL gets plain connections, or L{None}: checked once, at
+import.
+"""
 
 
 def newServerConnection(context: SSL.Context) -> SSL.Connection:
@@ -338,7 +350,7 @@ def newServerConnection(context: SSL.Context) -> SSL.Connection:
     when pyOpenSSL's I/O is the one it mirrors, else pyOpenSSL's own (and
     C{tests.test_upstream} fails).
     """
-    if _recordConnections:
+    if RECORD_CONNECTION_UNAVAILABLE is None:
         return RecordConnection(context, None)
     return SSL.Connection(context, None)
 
@@ -585,13 +597,8 @@ def directDispatchUnavailable(reactor: object) -> str | None:
     missing = [name for name in _EPOLL_PRIVATE if not hasattr(reactor, name)]
     if missing:
         return f"EPollReactor has no {', '.join(missing)}"
-    try:
-        source = inspect.getsource(EPollReactor.doPoll)
-    except (OSError, TypeError):
-        return "the source of EPollReactor.doPoll is not available"
-    if hashlib.sha256(source.encode("utf-8")).hexdigest() != EPOLL_DOPOLL_SHA256:
-        return "EPollReactor.doPoll is not the one echohub's loop copies"
-    return None
+    why = _sourceChanged(EPOLL_DOPOLL_SHA256, EPollReactor.doPoll)
+    return None if why is None else f"EPollReactor.doPoll: {why}"
 
 
 def installDirectDispatch(

@@ -54,7 +54,6 @@ from zope.interface import implementer
 
 from echohub._net import cancelCall, openSSLReason
 from echohub.ops import (
-    RECEIVE_VIEW,
     ConnectionCaps,
     ConnectionRegistry,
     DirectReader,
@@ -177,14 +176,6 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
         """
         self.bytesOut += len(data)
         fastWrite(self.transport, data)
-
-    def bufferReceived(self, size: int) -> None:
-        """
-        The first C{size} bytes of L{echohub.ops.RECEIVE_BUFFER} arrived: by default,
-        handle a copy of them as C{dataReceived}.  A subclass may answer
-        from the buffer itself, copying out only what it keeps.
-        """
-        self.dataReceived(bytes(RECEIVE_VIEW[:size]))
 
     def flushPending(self) -> None:
         """

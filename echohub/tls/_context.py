@@ -57,8 +57,8 @@ from zope.interface import implementer
 
 from echohub._net import openSSLReason
 from echohub._upstream import (
+    RECORD_CONNECTION_UNAVAILABLE,
     newServerConnection,
-    recordConnectionUnavailable,
     setGroups,
 )
 from echohub.tls._facts import recordVerifyError
@@ -307,10 +307,10 @@ class ReloadableServerContext:
         """
         self.settings = settings
         self._context, self.certificate = buildContext(settings)
-        why = recordConnectionUnavailable()
-        if why is not None:
+        if RECORD_CONNECTION_UNAVAILABLE is not None:
             self.log.info(
-                "TLS records through pyOpenSSL's own calls, slower: {why}", why=why
+                "TLS records through pyOpenSSL's own calls, slower: {why}",
+                why=RECORD_CONNECTION_UNAVAILABLE,
             )
 
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:

@@ -85,7 +85,7 @@ from echohub._net import formatAddress
 from echohub._upstream import StreamRefusingH2Connection as _Machine
 from echohub.ops import IDrainable, Reason
 from echohub.web._channel import RawHead
-from echohub.web._lean import HEALTH, POST_ECHO, http2Fields, leanResponse, leanRoute
+from echohub.web._lean import POST_ECHO, http2Fields, leanResponse, leanRoute
 from echohub.web._resource import PLAIN_TEXT
 from echohub.web._security import connectionHeaders
 
@@ -833,19 +833,7 @@ class H2Connection(Protocol):
             return False
         machine.send_headers(streamID, http2Fields(head))
         machine.send_data(streamID, content, end_stream=True)
-        site.countResponse(200)
-        site.access.transferred(0, len(content))
-        if kind != HEALTH:
-            site.access.echoed()
-        site.logAccess(
-            self.peerText,
-            method.decode("ascii"),
-            path.decode("ascii", "replace"),
-            200,
-            0,
-            len(content),
-            0.0,
-        )
+        site.leanAnswered(self.peerText, method, path, kind, 0, len(content), 0.0)
         self._streamGone()
         return True
 

@@ -147,15 +147,11 @@ class EchoChannel(HTTP11Channel):
                 kind, value, body, self._connectionLines, site.dates.value()
             )
             self._send(head + content)
-            site.countResponse(200)
-            site.access.transferred(len(body), len(content))
-            if kind != HEALTH:
-                site.access.echoed()
-            site.logAccess(
+            site.leanAnswered(
                 self.peerText(),
-                method.decode("ascii"),
-                url.decode("ascii", "replace"),
-                200,
+                method,
+                url,
+                kind,
                 len(body),
                 len(content),
                 site.reactor.seconds() - started,
@@ -461,6 +457,36 @@ class EchoSite(server.Site):
             counter = self.access.metrics.httpRequests.labels(str(code))
             self._responseCounters[code] = counter
         counter.inc()
+
+    def leanAnswered(
+        self,
+        peer: str,
+        method: bytes,
+        target: bytes,
+        route: int,
+        bytesIn: int,
+        bytesOut: int,
+        duration: float,
+    ) -> None:
+        """
+        Count and log a response of the lean path (L{echohub.web._lean}),
+        over HTTP/1.1 or HTTP/2, as L{log} does a rendered request's.
+
+        @param route: the lean route that answered.
+        """
+        self.countResponse(200)
+        self.access.transferred(bytesIn, bytesOut)
+        if route != HEALTH:
+            self.access.echoed()
+        self.logAccess(
+            peer,
+            method.decode("ascii"),
+            target.decode("ascii", "replace"),
+            200,
+            bytesIn,
+            bytesOut,
+            duration,
+        )
 
     def log(self, request: server.Request) -> None:  # type: ignore[override]
         """
