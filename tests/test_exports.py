@@ -18,6 +18,25 @@ PACKAGE = ROOT / "echohub"
 
 EXPORTS = {
     "echohub": ["Config", "ConfigError", "__version__", "loadConfig", "makeService"],
+    "echohub._upstream": [
+        "EPOLL_DOPOLL_SHA256",
+        "PYOPENSSL_IO_SHA256",
+        "RECORD_CONNECTION_UNAVAILABLE",
+        "ReaderFor",
+        "RecordConnection",
+        "StreamRefusingH2Connection",
+        "TLSProtocolHooks",
+        "directDispatchUnavailable",
+        "directSendable",
+        "endpointTokens",
+        "installDirectDispatch",
+        "newServerConnection",
+        "recordConnectionUnavailable",
+        "setGroups",
+        "useTwistLogObserver",
+        "verifyErrorString",
+        "verifyResult",
+    ],
     "echohub.line": [
         "ByteEcho",
         "ByteEchoFactory",

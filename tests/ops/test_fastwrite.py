@@ -19,7 +19,7 @@ from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
-from echohub import _upstream
+from echohub._upstream import _twisted as _upstream
 from echohub.config import LineConfig
 from echohub.line._protocol import LineEcho, LineEchoFactory
 from echohub.ops import _fastwrite as fastwrite

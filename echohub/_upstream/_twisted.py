@@ -1,31 +1,18 @@
-# -*- test-case-name: tests.test_upstream -*-
+# -*- test-case-name: tests.upstream.test_twisted -*-
 """
-Every use echohub makes of a Twisted or pyOpenSSL name that is private or
-undocumented, each behind one function or class, with why no public API
-serves and what would replace it.
-
-Nothing else in echohub may reach into those libraries' internals: when an
-upgrade changes one, this module and L{tests.test_upstream} are the only
-places to look, and those tests fail loudly instead of echohub quietly
-falling back.  C{docs/internals.md} lists them all, with where they are
-used.
-
-This module sits at the bottom of the package, beside L{echohub._net}: it
-imports nothing of echohub's.
+Twisted's private or undocumented names that echohub uses, each behind one
+function or class: why no public API serves, and what would replace it.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import inspect
 import select
 import sys
 from collections.abc import Callable, MutableMapping
 from typing import IO, Any
 
-from h2.connection import H2Connection
-from OpenSSL import SSL, _util
+from OpenSSL import SSL
 from twisted.internet import tcp
 from twisted.internet.endpoints import _parse
 from twisted.internet.epollreactor import EPollReactor
@@ -34,6 +21,9 @@ from twisted.logger import ILogObserver
 from twisted.protocols.tls import BufferingTLSTransport
 from twisted.python import log as legacyLog
 from twisted.python.failure import Failure
+
+from echohub._upstream._pins import sourceChanged
+from echohub._upstream._pyopenssl import RecordConnection
 
 _TWIST_OBSERVER_FACTORY = "fileLogObserverFactory"
 
@@ -147,212 +137,6 @@ def directSendable(transport: Any) -> bool:
             or t._writeDisconnected
         )
     )
-
-
-def setGroups(context: SSL.Context, groups: bytes) -> bool:
-    """
-    Set the key exchange groups a TLS context offers, e.g.
-    C{b"X25519:prime256v1:secp384r1"}.
-
-    Why: pyOpenSSL has no API for the groups (only C{set_tmp_ecdh}, one
-    curve), so this calls OpenSSL's C{SSL_CTX_set1_curves_list} (the older
-    name of C{SSL_CTX_set1_groups_list}) through pyOpenSSL's private
-    C{_util.lib} on the private C{Context._context}.  A pyOpenSSL
-    C{Context.set_groups} would replace it.
-
-    @return: whether OpenSSL accepted every group.
-    """
-    return bool(_util.lib.SSL_CTX_set1_curves_list(context._context, groups) == 1)
-
-
-def verifyErrorString(code: int) -> str:
-    """
-    OpenSSL's text for a certificate verification result code, e.g.
-    C{"certificate has expired"} for 10.
-
-    Why: pyOpenSSL exposes no table of these texts
-    (C{X509_verify_cert_error_string}); it is called through the private
-    C{_util.lib} and C{_util.ffi}.  A pyOpenSSL function for it would
-    replace this.
-    """
-    text = _util.lib.X509_verify_cert_error_string(code)
-    return str(_util.ffi.string(text).decode("ascii", "replace")) if text else str(code)
-
-
-def verifyResult(connection: SSL.Connection) -> int:
-    """
-    The verification result of the peer's certificate on C{connection}
-    (0: verified), as OpenSSL recorded it.
-
-    Why: pyOpenSSL has no C{Connection.get_verify_result}; this calls
-    C{SSL_get_verify_result} through the private C{_util.lib} on the
-    private C{Connection._ssl}.  A pyOpenSSL method would replace it.
-    """
-    return int(_util.lib.SSL_get_verify_result(connection._ssl))
-
-
-_CONNECTION_METHODS = ("recv", "send", "bio_read", "bio_write")
-
-PYOPENSSL_IO_SHA256 = "4ce21edd4d7278228229a66cb654176d1181b320f7825d2474c8dd81f1d9e253"
-"""
-The SHA-256 of the sources of pyOpenSSL's (26.4) C{Connection.recv},
-C{send}, C{bio_read} and C{bio_write}, which L{RecordConnection} mirrors.
-"""
-
-_RECORD_SIZE = 2**16
-_recordBuffer = _util.ffi.new("char[]", _RECORD_SIZE)
-"""
-Where L{RecordConnection} has OpenSSL put what it reads: allocated once,
-as every connection is used by the reactor thread alone.
-"""
-
-
-def _sourceChanged(digest: str, *functions: object) -> str | None:
-    """
-    Why the source of C{functions} is not the one whose SHA-256 is
-    C{digest} (the upstream code a piece here copies or mirrors), or
-    L{None} when it is.
-    """
-    try:
-        source = "".join(inspect.getsource(f) for f in functions)  # type: ignore[arg-type]
-    except (OSError, TypeError):
-        return "its source is not available"
-    if hashlib.sha256(source.encode("utf-8")).hexdigest() != digest:
-        return "it is not the version echohub copies"
-    return None
-
-
-def recordConnectionUnavailable() -> str | None:
-    """
-    Why L{newServerConnection} would make plain pyOpenSSL connections, or
-    L{None} when it makes L{RecordConnection}s.
-    """
-    why = _sourceChanged(
-        PYOPENSSL_IO_SHA256,
-        *(getattr(SSL.Connection, name) for name in _CONNECTION_METHODS),
-    )
-    return None if why is None else f"pyOpenSSL's Connection I/O: {why}"
-
-
-class RecordConnection(SSL.Connection):
-    """
-    A pyOpenSSL memory-BIO connection whose four data calls (C{recv},
-    C{send}, C{bio_read}, C{bio_write}) go straight to OpenSSL.
-
-    Why: pyOpenSSL wraps each OpenSSL call in Python that costs more than
-    the call: C{recv} allocates a fresh buffer, every call checks the
-    context's callback helpers and classifies the result.  For one read of
-    sixteen 64-byte lines (decrypt, echo, encrypt) that was 30 us against
-    10 us for the same OpenSSL calls made directly (and 11 us for the
-    standard library's C{ssl}, which asyncio uses).  These methods make the
-    call themselves, through pyOpenSSL's private cffi binding
-    (C{OpenSSL._util.lib}, C{ffi}) on its private C{_ssl}, C{_into_ssl} and
-    C{_from_ssl}, and hand any result that is not a success to pyOpenSSL's
-    own private C{_raise_ssl_error} or C{_handle_bio_errors}: the same
-    exceptions, from the same code.  What they leave out is the check of
-    the context's callback helpers (verification, ALPN, OCSP) on success:
-    those callbacks run during the handshake, which goes through
-    pyOpenSSL unchanged.  Public C{recv_into}-style calls without the
-    allocation, upstream, would replace this.
-    """
-
-    def recv(self, bufsiz: int, flags: int | None = None) -> bytes:
-        """
-        As pyOpenSSL's, read decrypted bytes (a C{MSG_PEEK} or an oversized
-        read takes pyOpenSSL's own path).
-        """
-        if flags is not None or bufsiz > _RECORD_SIZE:
-            return super().recv(bufsiz, flags)
-        data = self.readDecrypted(bufsiz)
-        if data is None:
-            raise SSL.WantReadError()
-        return data
-
-    read = recv
-
-    def send(self, buf: Any, flags: int = 0) -> int:
-        """
-        As pyOpenSSL's, encrypt C{buf} (anything but C{bytes} takes
-        pyOpenSSL's own path).
-        """
-        if type(buf) is not bytes:
-            return super().send(buf, flags)
-        result: int = _util.lib.SSL_write(self._ssl, buf, len(buf))
-        if result <= 0:
-            self._raise_ssl_error(self._ssl, result)
-        return result
-
-    write = send
-
-    def bio_read(self, bufsiz: int) -> bytes:
-        """
-        As pyOpenSSL's, take encrypted bytes from the outgoing memory BIO.
-        """
-        if self._from_ssl is None or type(bufsiz) is not int or bufsiz > _RECORD_SIZE:
-            return super().bio_read(bufsiz)
-        data = self.readCiphertext(bufsiz)
-        if data is None:
-            raise SSL.WantReadError()
-        return data
-
-    def readDecrypted(self, bufsiz: int) -> bytes | None:
-        """
-        L{recv}, but L{None} instead of C{WantReadError} when nothing is
-        ready: the loop that reads until then ends without an exception.
-        """
-        result = _util.lib.SSL_read(self._ssl, _recordBuffer, bufsiz)
-        if result > 0:
-            data: bytes = _util.ffi.buffer(_recordBuffer, result)[:]
-            return data
-        if _util.lib.SSL_get_error(self._ssl, result) == _util.lib.SSL_ERROR_WANT_READ:
-            return None
-        self._raise_ssl_error(self._ssl, result)
-        return b""
-
-    def readCiphertext(self, bufsiz: int) -> bytes | None:
-        """
-        L{bio_read}, but L{None} instead of C{WantReadError} when the BIO
-        is empty.
-        """
-        bio = self._from_ssl
-        result = _util.lib.BIO_read(bio, _recordBuffer, bufsiz)
-        if result > 0:
-            data: bytes = _util.ffi.buffer(_recordBuffer, result)[:]
-            return data
-        if _util.lib.BIO_should_retry(bio) and _util.lib.BIO_should_read(bio):
-            return None
-        self._handle_bio_errors(bio, result)
-
-    def bio_write(self, buf: Any) -> int:
-        """
-        As pyOpenSSL's, put received bytes (C{bytes} or a memoryview) into
-        the incoming memory BIO.
-        """
-        if self._into_ssl is None or isinstance(buf, str):
-            return super().bio_write(buf)
-        data = buf if type(buf) is bytes else _util.ffi.from_buffer(buf)
-        result: int = _util.lib.BIO_write(self._into_ssl, data, len(buf))
-        if result <= 0:
-            self._handle_bio_errors(self._into_ssl, result)
-        return result
-
-
-RECORD_CONNECTION_UNAVAILABLE = recordConnectionUnavailable()
-"""
-Why this pyOpenSSL gets plain connections, or L{None}: checked once, at
-import.
-"""
-
-
-def newServerConnection(context: SSL.Context) -> SSL.Connection:
-    """
-    A memory-BIO server connection on C{context}: a L{RecordConnection}
-    when pyOpenSSL's I/O is the one it mirrors, else pyOpenSSL's own (and
-    C{tests.test_upstream} fails).
-    """
-    if RECORD_CONNECTION_UNAVAILABLE is None:
-        return RecordConnection(context, None)
-    return SSL.Connection(context, None)
 
 
 class TLSProtocolHooks(BufferingTLSTransport):
@@ -597,7 +381,7 @@ def directDispatchUnavailable(reactor: object) -> str | None:
     missing = [name for name in _EPOLL_PRIVATE if not hasattr(reactor, name)]
     if missing:
         return f"EPollReactor has no {', '.join(missing)}"
-    why = _sourceChanged(EPOLL_DOPOLL_SHA256, EPollReactor.doPoll)
+    why = sourceChanged(EPOLL_DOPOLL_SHA256, EPollReactor.doPoll)
     return None if why is None else f"EPollReactor.doPoll: {why}"
 
 
@@ -695,34 +479,3 @@ def installDirectDispatch(
             del reactor.doIteration
 
     return restore
-
-
-class StreamRefusingH2Connection(H2Connection):
-    """
-    h2's connection, except that a stream the client opens beyond our
-    C{SETTINGS_MAX_CONCURRENT_STREAMS} is left to the application to
-    refuse.
-
-    Why: h2 checks the limit when it receives a new stream's C{HEADERS}
-    and, over it, raises C{TooManyStreamsError} from C{receive_data} and
-    ends the whole connection with C{GOAWAY PROTOCOL_ERROR}; RFC 9113
-    section 5.1.2 makes it a stream error (C{PROTOCOL_ERROR} or
-    C{REFUSED_STREAM}), which lets the client retry the stream.  h2 reads
-    the number of open streams for that check, and only for it, from its
-    public C{open_inbound_streams}, and has no switch for the check: here
-    that count is held below the limit, so h2 opens the stream (and keeps
-    its header compression in step), and the application resets it with
-    C{REFUSED_STREAM} (L{echohub.web._h2.H2Connection} does, counting such
-    refusals against a flood budget).  An option in h2 to make the limit a
-    stream error would replace this; C{tests.test_upstream} fails if h2
-    stops relying on the property.
-    """
-
-    @property
-    def open_inbound_streams(self) -> int:
-        """
-        h2's count of open inbound streams, held below the advertised
-        limit.
-        """
-        count: int = H2Connection.open_inbound_streams.fget(self)  # type: ignore[attr-defined]
-        return min(count, self.local_settings.max_concurrent_streams - 1)
