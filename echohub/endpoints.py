@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamServer
 
 from echohub._upstream import endpointTokens
 from echohub.config import ConfigError, TLSConfig
-from echohub.ops import ProxyServerEndpoint
+from echohub.proxy import ProxyServerEndpoint
 from echohub.tls import (
     CLIENT_AUTH,
     PROFILES,
@@ -171,7 +171,7 @@ def parseListener(
 
         - a C{haproxy:} prefix: each connection starts with a PROXY protocol
           header (v1 or v2), read before anything else, TLS included, as
-          HAProxy's C{send-proxy} sends it (L{echohub.ops.ProxyServerEndpoint}).
+          HAProxy's C{send-proxy} sends it (L{echohub.proxy.ProxyServerEndpoint}).
           Twisted's own C{haproxy:ssl:} would expect it inside TLS.
         - echohub's TLS keys (L{TLS_OVER_OPTIONS}: C{privateKey=},
           C{certKey=}, C{clientCA=}, ...) on a string other than C{ssl:}:

@@ -61,7 +61,6 @@ EXPORTS = {
         "Metrics",
         "Notifier",
         "PEER_CAP",
-        "ProxyServerEndpoint",
         "RECEIVE_BUFFER",
         "RECEIVE_VIEW",
         "RateLimitedLog",
@@ -76,6 +75,15 @@ EXPORTS = {
         "logAccess",
         "makeObserver",
         "startDirectDispatch",
+    ],
+    "echohub.proxy": [
+        "HEADER_TIMEOUT",
+        "InvalidProxyHeaderError",
+        "ProxyHeader",
+        "ProxyHeaderProtocol",
+        "ProxyServerEndpoint",
+        "ProxyWrappingFactory",
+        "parseHeader",
     ],
     "echohub.tls": [
         "CLIENT_AUTH",

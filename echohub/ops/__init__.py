@@ -2,7 +2,7 @@
 """
 What every echohub service shares: listening, the open connections and
 their drain, admission (caps) and accounting, metrics, logs, systemd's
-notifications, worker processes, the PROXY protocol and lingering close.
+notifications, worker processes, and lingering close.
 
 The protocols (L{echohub.line}, L{echohub.web}, L{echohub.tls}) import
 these names from here and never from the private modules; nothing here
@@ -25,7 +25,6 @@ from echohub.ops._listeners import ListenError, ListeningService
 from echohub.ops._logs import RateLimitedLog, makeObserver
 from echohub.ops._metrics import Metrics, Reason
 from echohub.ops._notify import Notifier
-from echohub.ops._proxy import ProxyServerEndpoint
 from echohub.ops._workers import (
     ListenAdopter,
     ListenRecorder,
@@ -54,7 +53,6 @@ __all__ = [
     "ListeningService",
     "Metrics",
     "Notifier",
-    "ProxyServerEndpoint",
     "RateLimitedLog",
     "Reason",
     "ServiceAccess",

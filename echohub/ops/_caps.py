@@ -9,7 +9,7 @@ object and is untested; and as a L{policies.WrappingFactory} it would hide
 the line protocol's L{IHalfCloseableProtocol} from the transport.  So caps are
 plain bookkeeping here, consulted by each protocol's C{connectionMade}:
 that is also the first moment the real client address is known behind a
-PROXY protocol header (see L{echohub.ops._proxy}).
+PROXY protocol header (see L{echohub.proxy}).
 """
 
 from __future__ import annotations

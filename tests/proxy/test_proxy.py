@@ -1,5 +1,5 @@
 """
-Tests for L{echohub.ops._proxy}: PROXY v1/v2 headers before anything else.
+Tests for L{echohub.proxy}: PROXY v1/v2 headers before anything else.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from zope.interface import implementer
 from echohub.ops._access import ServiceAccess
 from echohub.ops._caps import ConnectionCaps
 from echohub.ops._metrics import Metrics
-from echohub.ops._proxy import (
+from echohub.proxy import (
     InvalidProxyHeaderError,
     ProxyHeaderProtocol,
     ProxyWrappingFactory,
