@@ -203,9 +203,7 @@ def pytest_configure(config: pytest.Config) -> None:
     Register pytest-httpbin's names when asked to.
     """
     if config.getoption("echohub_httpbin") or config.getini("echohub_httpbin"):
-        from echohub import _pytest_httpbin
-
-        config.pluginmanager.register(_pytest_httpbin, "echohub-httpbin-names")
+        config.pluginmanager.import_plugin("echohub._pytest_httpbin")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from twisted.web.server import Site
 
 from echohub.config import Config
 from echohub.endpoints import Listener, datagramEndpoint, parseListener
+from echohub.http import negotiate
 from echohub.line import ByteEchoFactory, LineEchoFactory
 from echohub.ops import (
     ConnectionCaps,
@@ -44,7 +45,7 @@ from echohub.ops import (
 )
 from echohub.tls import TLSInfoFactory, TLSReloadService
 from echohub.udp import DatagramLimits, UDPEcho
-from echohub.web import buildSite, negotiate
+from echohub.web import buildSite
 
 
 class EchohubService(MultiService):

@@ -70,13 +70,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from echohub.config import WebConfig
+from echohub.http import EchoChannel, negotiate
 from echohub.tls import (
     DevCertificates,
     ListenerTLS,
     ReloadableServerContext,
     TLSServerFactory,
 )
-from echohub.web import EchoChannel, buildSite, negotiate
+from echohub.web import buildSite
 
 SERVER_ADDRESS = IPv4Address("TCP", "127.0.0.1", 7443)
 CLIENT_ADDRESS = IPv4Address("TCP", "127.0.0.1", 40000)

@@ -107,15 +107,70 @@ EXPORTS = {
         "UDPEcho",
         "UDPServerEndpoint",
     ],
-    "echohub.web": [
+    "echohub.http": [
+        "PLAIN_TEXT",
+        "DateCache",
         "EchoChannel",
+        "EchoRequest",
         "EchoSite",
         "H2Connection",
+        "HTTP11Channel",
+        "HTTPLimits",
+        "ILeanRoute",
+        "ILeanRoutes",
         "NegotiatingFactory",
-        "buildSite",
+        "RawHead",
+        "connectionHeaders",
+        "hstsValue",
         "negotiate",
+        "normalOrigin",
+        "plainText",
+        "rawRequestHead",
+    ],
+    "echohub.websocket": [
+        "WEBSOCKET_VERSION",
+        "EchoSession",
+        "WebSocketResource",
+        "acceptKey",
+    ],
+    "echohub.web": ["buildSite"],
+    "echohub.web.httpbin": [
+        "ECHO_HEADERS",
+        "JSON",
+        "InspectionPolicy",
+        "NotFound",
+        "PlainTextResource",
+        "badRequest",
+        "directory",
+        "echoContentType",
+        "httpbinRoutes",
+        "jsonBody",
     ],
 }
+
+LAYERS = [
+    {"echohub._net", "echohub._upstream", "echohub.config"},
+    {"echohub.ops"},
+    {"echohub.proxy", "echohub.tls", "echohub.udp", "echohub.line"},
+    {"echohub.http"},
+    {"echohub.websocket"},
+    {"echohub.web.httpbin"},
+    {"echohub.web"},
+    {"echohub.endpoints"},
+    {"echohub.service", "echohub.testing"},
+    {"echohub", "echohub.tap", "echohub.pytest_plugin"},
+    {"echohub._pytest_httpbin"},
+]
+"""
+echohub's packages from the bottom up (LAYOUT.md): a module may import
+from its own package or from a lower layer, never from its own layer's
+other packages or from above, so that dependencies point one way: the
+wire (C{http}) knows no route, a route module never reaches into the site
+that serves it.
+"""
+
+MAX_MODULE_LINES = 900
+MAX_PACKAGE_MODULES = 14
 
 _TEST_CASE_NAME = re.compile(r"-\*- test-case-name: *([\w.,]+) *-\*-")
 
@@ -165,6 +220,26 @@ def privateOwner(module: str) -> str | None:
     return None
 
 
+def unitOf(module: str) -> str:
+    """
+    The layered unit (package or top-level module) of C{module}, a module
+    or a name in one: C{echohub.web.httpbin._auth.BasicAuth} is in
+    C{echohub.web.httpbin}, C{echohub._upstream._twisted} in
+    C{echohub._upstream}, C{echohub.config.WebConfig} in C{echohub.config}.
+    """
+    parts = module.split(".")
+    unit = ["echohub"]
+    for part in parts[1:]:
+        candidate = PACKAGE.joinpath(*unit[1:], part)
+        if candidate.is_dir():
+            unit.append(part)
+            continue
+        if len(unit) == 1 and candidate.with_suffix(".py").is_file():
+            unit.append(part)
+        break
+    return ".".join(unit)
+
+
 class ExportsTests(SynchronousTestCase):
     """
     Each package's public names are the ones pinned here: adding or removing
@@ -210,6 +285,53 @@ class LayoutTests(SynchronousTestCase):
                 ):
                     offences.append(f"{path.relative_to(ROOT)}:{line}: {imported}")
         self.assertEqual(offences, [])
+
+    def test_dependenciesPointDown(self) -> None:
+        """
+        Every import of echohub's own goes to the importer's package or to
+        a lower layer of L{LAYERS}.
+        """
+        rank = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
+        offences = []
+        for path in modules()[:-1]:
+            importer = unitOf(moduleName(path))
+            for line, imported in importedModules(path):
+                # "from echohub import service" names the module, not the
+                # root package's own names.
+                if not imported.startswith("echohub.") or imported == "echohub":
+                    continue
+                target = unitOf(imported)
+                if target == importer or target not in rank:
+                    continue
+                if rank[target] >= rank[importer]:
+                    offences.append(
+                        f"{path.relative_to(ROOT)}:{line}: {importer} -> {target}"
+                    )
+        self.assertEqual(offences, [])
+
+    def test_everyUnitLayered(self) -> None:
+        """
+        Every package and top-level module has its place in L{LAYERS}.
+        """
+        units = {unitOf(moduleName(path)) for path in modules()[:-1]}
+        self.assertEqual(units - set().union(*LAYERS), set())
+
+    def test_roomSizes(self) -> None:
+        """
+        No module over L{MAX_MODULE_LINES} lines, no package folder with more
+        than L{MAX_PACKAGE_MODULES} modules: past that, it is two things.
+        """
+        large = [
+            f"{path.relative_to(ROOT)}: {lines} lines"
+            for path in modules()
+            if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+        ]
+        crowded = [
+            f"{folder.relative_to(ROOT)}: {count} modules"
+            for folder in {path.parent for path in PACKAGE.rglob("*.py")}
+            if (count := len(list(folder.glob("*.py")))) > MAX_PACKAGE_MODULES
+        ]
+        self.assertEqual(large + crowded, [])
 
     def test_privateOwner(self) -> None:
         """

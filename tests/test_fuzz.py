@@ -2,7 +2,7 @@
 """
 Property tests and a bounded fuzz target for the two parsers facing the
 network: the line framer (L{echohub.line._protocol}) and the HTTP front
-(L{echohub.web._site} with L{echohub.web._channel}).
+(L{echohub.web._site} with L{echohub.http._channel}).
 
 C{FUZZ_EXAMPLES} sets how many examples the fuzz target runs (default 300,
 what CI runs); raise it for a longer local run.

@@ -73,7 +73,7 @@ def test_wheelContents(built: tuple[Path, Path, str]) -> None:
         "echohub/web/static/index.html",
         "twisted/plugins/echohub_plugin.py",
     }
-    # /image's pictures (echohub.web._images).
+    # /image's pictures (echohub.web.httpbin._images).
     expected |= {
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "echohub" / "web" / "static" / "images").iterdir()

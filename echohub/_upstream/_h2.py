@@ -25,7 +25,7 @@ class StreamRefusingH2Connection(H2Connection):
     public C{open_inbound_streams}, and has no switch for the check: here
     that count is held below the limit, so h2 opens the stream (and keeps
     its header compression in step), and the application resets it with
-    C{REFUSED_STREAM} (L{echohub.web._h2.H2Connection} does, counting such
+    C{REFUSED_STREAM} (L{echohub.http._h2.H2Connection} does, counting such
     refusals against a flood budget).  An option in h2 to make the limit a
     stream error would replace this; C{tests.test_upstream} fails if h2
     stops relying on the property.

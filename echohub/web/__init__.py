@@ -1,23 +1,14 @@
 # -*- test-case-name: tests.test_exports -*-
 """
-The web echo: a twisted.web L{Site} whose resources echo HTTP requests,
-behind an HTTP channel that enforces echohub's limits and deadlines, with
-CORS, a WebSocket echo and a live page.
+The echo site: the resource tree (the live page, C{/echo}, C{/healthz},
+C{/tls}, the WebSocket echo and the httpbin routes of
+L{echohub.web.httpbin}), its CORS policy, and the lean routes it registers
+with the HTTP wire (L{echohub.http}).
 
-L{buildSite} builds the site from the C{[web]} and C{[websocket]}
-settings; L{negotiate} wraps it in the factory a listener serves, which
-speaks HTTP/1.1 or HTTP/2 (ALPN over TLS, prior knowledge in the clear).
+L{buildSite} builds the site from the C{[web]} and C{[websocket]} settings;
+L{echohub.http.negotiate} wraps it in the factory a listener serves.
 """
 
-from echohub.web._h2 import H2Connection
-from echohub.web._negotiate import NegotiatingFactory, negotiate
-from echohub.web._site import EchoChannel, EchoSite, buildSite
+from echohub.web._site import buildSite
 
-__all__ = [
-    "EchoChannel",
-    "EchoSite",
-    "H2Connection",
-    "NegotiatingFactory",
-    "buildSite",
-    "negotiate",
-]
+__all__ = ["buildSite"]

@@ -21,29 +21,12 @@ from dataclasses import dataclass
 
 from twisted.web.iweb import IRequest
 
+from echohub.http import normalOrigin
+
 # Response headers a cross-origin script may read besides the safelisted
 # ones: /response-headers sets arbitrary ones and /sse resumes by event id.
 _EXPOSE = b"*"
 _MAX_AGE = b"600"
-
-_DEFAULT_PORTS = {b"http": b"80", b"https": b"443"}
-
-
-def normalOrigin(origin: bytes) -> bytes:
-    """
-    C{origin} (C{scheme://host[:port]}) in the form two origins are compared
-    in: without surrounding space or a trailing slash, lower-cased, and
-    without the port when it is its scheme's default, since a browser omits
-    it (C{https://example.com:443} is C{https://example.com}).  A bracketed
-    IPv6 host keeps its colons.  Anything else (C{null}, C{*}) is only
-    lower-cased and stripped.
-    """
-    origin = origin.strip().rstrip(b"/").lower()
-    scheme, separator, authority = origin.partition(b"://")
-    host, colon, port = authority.rpartition(b":")
-    if separator and colon and b"]" not in port and port == _DEFAULT_PORTS.get(scheme):
-        return scheme + b"://" + host
-    return origin
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from twisted.web.iweb import IRequest
 
 from echohub.tls import tlsFacts
-from echohub.web._resource import PlainTextResource, jsonBody
+from echohub.web.httpbin import PlainTextResource, jsonBody
 
 
 class TLSResource(PlainTextResource):

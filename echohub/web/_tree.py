@@ -7,19 +7,12 @@ The resource tree of the HTTP echo site, and its own pages.
     - C{/echo}: C{GET}/C{HEAD} echo the C{msg} query argument, C{POST} echoes
       the request body (L{EchoResource}).
     - C{/healthz}: C{ok} for load balancers and probes (L{HealthResource}).
-    - C{/anything}, C{/headers}, C{/ip}, C{/user-agent}: request inspection
-      (L{echohub.web._inspection}).
-    - C{/status}, C{/delay}, C{/bytes}, C{/response-headers}: response
-      controls (L{echohub.web._controls}).
-    - C{/stream}, C{/sse}: streaming (L{echohub.web._streaming}).
+    - C{/tls}: the connection's TLS facts (L{echohub.web._tlsresource}).
     - C{/ws} (and go-httpbin's C{/websocket/echo}): the WebSocket echo
-      (L{echohub.web._websocket}).
-    - httpbin's and go-httpbin's routes: C{/get}, C{/post}... and small
-      facts (L{echohub.web._httpbin}), authentication (L{echohub.web._auth}),
-      cookies (L{echohub.web._cookies}), redirects
-      (L{echohub.web._redirects}), generated data
-      (L{echohub.web._generators}), documents, encodings and caching
-      (L{echohub.web._formats}), images (L{echohub.web._images}).
+      (L{echohub.websocket}).
+    - httpbin's and go-httpbin's routes (C{/anything}, C{/get}, C{/status},
+      C{/delay}, C{/stream}...), from their one table
+      (L{echohub.web.httpbin.httpbinRoutes}).
     - anything else: a plain-text C{404} (L{NotFound}).
 
 With C{[web] prefix} (as C{/echohub}) the whole tree is served under that
@@ -27,13 +20,14 @@ path, for a proxy that forwards one path to echohub; the page's links and
 every redirect follow it.
 
 Every HTTP resource derives from L{PlainTextResource}
-(L{echohub.web._resource}): plain-text errors, C{HEAD} from C{GET}, C{405} with
-C{Allow}.  Nothing a client sends is ever served with an HTML or XML content
-type, so the echo cannot be used to inject script into this origin.  CORS,
-off by default, is applied by the root to every response (L{Root}).
+(L{echohub.web.httpbin}): plain-text errors, C{HEAD} from C{GET}, C{405}
+with C{Allow}.  Nothing a client sends is ever served with an HTML or XML
+content type, so the echo cannot be used to inject script into this origin.
+CORS, off by default, is applied by the root to every response (L{Root}).
 
-The request body limit, C{X-Content-Type-Options: nosniff} and the idle
-timeout are the business of L{echohub.web._site}, not of the resources.
+The request body limit, C{X-Content-Type-Options: nosniff}, the deadlines
+and the idle timeout are the HTTP wire's business (L{echohub.http}), not the
+resources'.
 """
 
 from __future__ import annotations
@@ -48,27 +42,19 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from echohub.config import WebConfig, WebSocketConfig
-from echohub.web._auth import authResources
-from echohub.web._controls import controlResources
-from echohub.web._cookies import cookieResources
+from echohub.http import plainText
 from echohub.web._cors import CORSPolicy
-from echohub.web._formats import formatResources
-from echohub.web._generators import generatorResources
-from echohub.web._httpbin import httpbinResources
-from echohub.web._images import imageResources
-from echohub.web._inspection import InspectionPolicy, inspectionResources
-from echohub.web._redirects import redirectResources
-from echohub.web._resource import (
+from echohub.web._tlsresource import TLSResource
+from echohub.web.httpbin import (
     ECHO_HEADERS,
+    InspectionPolicy,
     NotFound,
     PlainTextResource,
     directory,
     echoContentType,
-    plainText,
+    httpbinRoutes,
 )
-from echohub.web._streaming import streamingResources
-from echohub.web._tlsresource import TLSResource
-from echohub.web._websocket import EchoWebSocketResource
+from echohub.websocket import WebSocketResource
 
 
 def loadPage() -> bytes:
@@ -267,7 +253,7 @@ def buildResourceTree(
         CORSPolicy.fromConfig(config.cors_origins, config.cors_credentials),
         policy.prefix,
     )
-    sockets = EchoWebSocketResource(websocket, clock)
+    sockets = WebSocketResource(websocket, clock)
     children: dict[bytes, IResource] = {
         b"": IndexPage(loadPage() if page is None else page),
         b"echo": EchoResource(),
@@ -275,20 +261,7 @@ def buildResourceTree(
         b"tls": TLSResource(),
         b"ws": sockets,
         b"websocket": directory(b"echo", sockets),
-        **inspectionResources(policy),
-        **controlResources(clock, config.max_delay, config.max_body, policy),
-        **streamingResources(
-            clock, config.max_stream_count, config.max_stream_interval, policy
-        ),
-        **httpbinResources(policy),
-        **authResources(policy.prefix),
-        **cookieResources(policy.prefix),
-        **redirectResources(
-            policy, config.max_redirects, config.allowed_redirect_domains
-        ),
-        **generatorResources(clock, config, policy),
-        **formatResources(policy),
-        **imageResources(),
+        **httpbinRoutes(config, policy, clock),
     }
     for name, child in children.items():
         root.putChild(name, child)

@@ -19,7 +19,7 @@ from echohub.line._protocol import LineEchoFactory
 from echohub.ops._access import FLUSH_INTERVAL, ServiceAccess, logAccess
 from echohub.ops._caps import ConnectionCaps
 from echohub.ops._metrics import Metrics, _Flushing
-from echohub.web._site import buildSite
+from echohub.web import buildSite
 
 PEER = IPv4Address("TCP", "192.0.2.5", 4000)
 

@@ -10,7 +10,6 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
 from echohub.testing import request
-from echohub.web._cors import normalOrigin
 
 LISTED = WebConfig(cors_origins=("https://app.example",))
 ANY = WebConfig(cors_origins=("*",), cors_credentials=True)
@@ -105,41 +104,10 @@ class CORSTests(SynchronousTestCase):
             self.assertIsNone(other.header(b"Access-Control-Allow-Credentials"))
 
 
-class NormalOriginTests(SynchronousTestCase):
+class DefaultPortTests(SynchronousTestCase):
     """
-    L{normalOrigin} is the one comparison form of an origin, for CORS and the
-    WebSocket Origin check alike.
+    CORS compares origins in their normal form (L{echohub.http.normalOrigin}).
     """
-
-    def test_defaultPortDropped(self) -> None:
-        """
-        A scheme's default port, which browsers omit, is dropped; any other
-        port is kept, including one that merely ends in the same digits.
-        """
-        self.assertEqual(normalOrigin(b"https://A.example:443/"), b"https://a.example")
-        self.assertEqual(normalOrigin(b"http://a.example:80"), b"http://a.example")
-        self.assertEqual(normalOrigin(b"http://a.example:443"), b"http://a.example:443")
-        self.assertEqual(
-            normalOrigin(b"http://a.example:8080"), b"http://a.example:8080"
-        )
-        self.assertEqual(
-            normalOrigin(b"https://a.example:1443"), b"https://a.example:1443"
-        )
-
-    def test_ipv6(self) -> None:
-        """
-        A bracketed IPv6 host keeps its colons; its default port is dropped.
-        """
-        self.assertEqual(normalOrigin(b"http://[::80]"), b"http://[::80]")
-        self.assertEqual(normalOrigin(b"http://[::1]:80"), b"http://[::1]")
-        self.assertEqual(normalOrigin(b"http://[::1]:81"), b"http://[::1]:81")
-
-    def test_opaque(self) -> None:
-        """
-        C{null} and C{*} are only stripped and lower-cased.
-        """
-        self.assertEqual(normalOrigin(b" NULL "), b"null")
-        self.assertEqual(normalOrigin(b"*"), b"*")
 
     def test_corsMatchesDefaultPort(self) -> None:
         """

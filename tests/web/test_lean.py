@@ -22,8 +22,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
 from echohub.testing import CLIENT_PEER, H2Client
-from echohub.web._lean import DateCache, leanRoute
-from echohub.web._site import buildSite
+from echohub.web import buildSite
+from echohub.web._lean import ECHO_MESSAGE, EchoLeanRoutes
 
 
 def answered(data: bytes, lean: bool, config: WebConfig | None = None) -> bytes:
@@ -32,7 +32,8 @@ def answered(data: bytes, lean: bool, config: WebConfig | None = None) -> bytes:
     back for C{data}.
     """
     site = buildSite(config or WebConfig(), reactor=MemoryReactorClock())
-    site.lean = lean
+    if not lean:
+        site.lean = None
     channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
     transport = StringTransport(peerAddress=CLIENT_PEER)
     channel.makeConnection(transport)
@@ -160,7 +161,7 @@ class AccessLogTests(SynchronousTestCase):
 
 class LeanRouteTests(SynchronousTestCase):
     """
-    L{leanRoute} takes only the requests whose answer it knows.
+    L{EchoLeanRoutes.match} takes only the requests whose answer it knows.
     """
 
     def test_routes(self) -> None:
@@ -169,9 +170,10 @@ class LeanRouteTests(SynchronousTestCase):
         taken; other paths, methods, no C{msg}, C{Origin} or C{Connection}
         are not.
         """
-        self.assertEqual(leanRoute(b"GET", b"/echo?msg=a+b", []), (0, b"a b"))
-        self.assertIsNotNone(leanRoute(b"POST", b"/echo", []))
-        self.assertIsNotNone(leanRoute(b"GET", b"/healthz", []))
+        match = EchoLeanRoutes().match
+        self.assertEqual(match(b"GET", b"/echo?msg=a+b", []), (ECHO_MESSAGE, b"a b"))
+        self.assertIsNotNone(match(b"POST", b"/echo", []))
+        self.assertIsNotNone(match(b"GET", b"/healthz", []))
         for method, url, headers in [
             (b"GET", b"/echo", []),
             (b"GET", b"/echo?m=1", []),
@@ -181,26 +183,7 @@ class LeanRouteTests(SynchronousTestCase):
             (b"GET", b"/echo?msg=a", [(b"Origin", b"http://o")]),
             (b"GET", b"/healthz", [(b"connection", b"close")]),
         ]:
-            self.assertIsNone(leanRoute(method, url, headers), (method, url))
-
-
-class DateCacheTests(SynchronousTestCase):
-    """
-    L{DateCache} formats the date once per second.
-    """
-
-    def test_perSecond(self) -> None:
-        """
-        The same value within a second, a new one the next second.
-        """
-        now = [784111777.0]
-        dates = DateCache(lambda: now[0])
-        first = dates.value()
-        self.assertEqual(first, b"Sun, 06 Nov 1994 08:49:37 GMT")
-        now[0] += 0.9
-        self.assertIs(dates.value(), first)
-        now[0] += 0.2
-        self.assertEqual(dates.value(), b"Sun, 06 Nov 1994 08:49:38 GMT")
+            self.assertIsNone(match(method, url, headers), (method, url))
 
 
 class NoRequestTests(SynchronousTestCase):
@@ -237,7 +220,8 @@ def answeredOverHTTP2(
     bodiless HTTP/2 request, with or without the lean path.
     """
     client = H2Client(WebConfig())
-    client.site.lean = lean
+    if not lean:
+        client.site.lean = None
     response = client.get(path, headers=headers)
     fields = [(n, v) for n, v in response.headers if n != b"date"]
     return fields, response.body, response.ended

@@ -12,8 +12,8 @@ from hashlib import sha256
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from echohub.http import PLAIN_TEXT
 from echohub.testing import Response, exchange
-from echohub.web._resource import PLAIN_TEXT
 from echohub.web._tree import (
     IndexPage,
     buildResourceTree,

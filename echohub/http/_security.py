@@ -1,0 +1,55 @@
+# -*- test-case-name: tests.http.test_security -*-
+"""
+Response headers that depend on the connection a response goes over, not on
+the resource: today C{Strict-Transport-Security} (RFC 6797), opt-in with
+C{[web] hsts}, sent only over TLS (the RFC forbids it over plain HTTP, where
+an attacker could forge it).
+
+One function, L{connectionHeaders}, so that every HTTP front (the current
+channel, its refusals, a future one) sends the same headers: call it once per
+connection and add its pairs to every response.
+"""
+
+from __future__ import annotations
+
+import re
+
+from twisted.internet.interfaces import ISSLTransport
+
+from echohub.config import ConfigError
+
+_HSTS = re.compile(
+    r"max-age=[0-9]{1,10}(\s*;\s*(includeSubDomains|preload))*\Z", re.IGNORECASE
+)
+
+
+def hstsValue(setting: str) -> bytes | None:
+    """
+    The C{Strict-Transport-Security} value C{[web] hsts} sets, or L{None}
+    when it is empty (the default: off).
+
+    @raise ConfigError: the value is not C{max-age=SECONDS} optionally
+        followed by C{; includeSubDomains} and C{; preload}.
+    """
+    setting = setting.strip()
+    if not setting:
+        return None
+    if _HSTS.match(setting) is None:
+        raise ConfigError(
+            f"[web] hsts = {setting!r}: expected max-age=SECONDS, optionally"
+            " followed by ; includeSubDomains and ; preload"
+        )
+    return setting.encode("ascii")
+
+
+def connectionHeaders(
+    hsts: bytes | None, transport: object
+) -> list[tuple[bytes, bytes]]:
+    """
+    The headers every response on a connection over C{transport} carries:
+    C{Strict-Transport-Security: hsts} if the connection is TLS, none
+    otherwise.
+    """
+    if hsts is not None and ISSLTransport.providedBy(transport):
+        return [(b"Strict-Transport-Security", hsts)]
+    return []

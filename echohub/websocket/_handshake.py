@@ -1,0 +1,160 @@
+# -*- test-case-name: tests.websocket.test_handshake -*-
+"""
+The WebSocket opening handshake (RFC 6455 section 4): L{WebSocketResource}
+checks an upgrade request, applies the Origin policy, answers C{101} and
+hands the connection to an L{EchoSession}; what is not a valid handshake
+gets a plain-text answer that says why.
+"""
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from echohub._net import formatAddress
+from echohub.config import WebSocketConfig
+from echohub.http import normalOrigin, plainText
+from echohub.websocket._session import EchoSession
+
+_log = Logger()
+
+WEBSOCKET_VERSION = b"13"
+
+_ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def acceptKey(key: bytes) -> bytes:
+    """
+    The C{Sec-WebSocket-Accept} answering C{Sec-WebSocket-Key} C{key}
+    (RFC 6455 section 4.2.2).
+    """
+    return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
+
+
+def originAllowed(request: IRequest, allowed: tuple[str, ...]) -> bool:
+    """
+    Whether a WebSocket handshake's C{Origin} is acceptable: absent (not a
+    browser), this site's own (same scheme, host and port as the request),
+    or listed in C{allowed} (C{*} for any).
+    """
+    origin = request.getHeader(b"Origin")
+    if origin is None or "*" in allowed:
+        return True
+    scheme = b"https" if request.isSecure() else b"http"
+    own = normalOrigin(scheme + b"://" + (request.getHeader(b"Host") or b""))
+    listed = {normalOrigin(o.encode("ascii", "replace")) for o in allowed}
+    return normalOrigin(origin) in listed | {own}
+
+
+def handshakeRefusal(request: Request) -> tuple[int, str] | None:
+    """
+    Check a WebSocket upgrade request (method and C{Upgrade} already
+    checked) against RFC 6455 section 4.2.1.
+
+    @return: L{None} if it may be accepted, else the status (C{400}, or
+        C{426} for an unsupported version, which section 4.4 requires to be
+        answered with the versions we speak) and why, for the client and the
+        log.
+    """
+    if request.clientproto not in (b"HTTP/1.1",):
+        return 400, "a WebSocket handshake needs HTTP/1.1"
+    connection = b",".join(request.requestHeaders.getRawHeaders(b"Connection", []))
+    if b"upgrade" not in {t.strip().lower() for t in connection.split(b",")}:
+        return 400, "a WebSocket handshake needs Connection: Upgrade"
+    versions = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Version", [])
+    if [v.strip() for v in versions] != [WEBSOCKET_VERSION]:
+        return 426, "this server speaks Sec-WebSocket-Version 13 only"
+    keys = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Key", [])
+    if len(keys) != 1 or not _isWebSocketKey(keys[0].strip()):
+        return 400, "Sec-WebSocket-Key must be the base64 of 16 bytes"
+    return None
+
+
+def _isWebSocketKey(key: bytes) -> bool:
+    """
+    Whether C{key} is exactly the base64 encoding of 16 bytes: 24
+    characters, canonical padding, nothing else.
+    """
+    if len(key) != 24:
+        return False
+    try:
+        decoded = binascii.a2b_base64(key, strict_mode=True)
+    except binascii.Error:
+        return False
+    return len(decoded) == 16 and binascii.b2a_base64(decoded, newline=False) == key
+
+
+class WebSocketResource(Resource):
+    """
+    C{/ws}: the opening handshake (RFC 6455 section 4.2), checked, with the
+    Origin policy; then the connection is an L{EchoSession}.  What is not a
+    WebSocket handshake gets a plain-text answer.
+    """
+
+    isLeaf = True
+
+    def __init__(self, config: WebSocketConfig, clock: IReactorTime) -> None:
+        super().__init__()
+        self.config = config
+        self.clock = clock
+
+    def render(self, request: Request) -> bytes | int:
+        if request.method != b"GET":
+            request.setHeader(b"Allow", b"GET")
+            return plainText(request, 405, b"405 Method Not Allowed\n")
+        upgrade = (request.getHeader(b"Upgrade") or b"").lower()
+        if upgrade != b"websocket":
+            request.setHeader(b"Upgrade", b"websocket")
+            body = plainText(
+                request, 426, b"426 Upgrade Required: /ws is a WebSocket endpoint\n"
+            )
+            request.setResponseCode(426, b"Upgrade Required")
+            return body
+        refusal = handshakeRefusal(request)
+        if refusal is not None:
+            status, why = refusal
+            _log.info(
+                "Refused a WebSocket handshake from {peer}: {why}",
+                peer=formatAddress(request.getClientAddress()),
+                why=why,
+            )
+            if status == 426:
+                request.setHeader(b"Sec-WebSocket-Version", WEBSOCKET_VERSION)
+                body = plainText(
+                    request, 426, f"426 Upgrade Required: {why}\n".encode()
+                )
+                request.setResponseCode(426, b"Upgrade Required")
+                return body
+            return plainText(request, 400, f"400 Bad Request: {why}\n".encode())
+        if not originAllowed(request, self.config.allowed_origins):
+            _log.info(
+                "Refused a WebSocket from origin {origin}",
+                origin=(request.getHeader(b"Origin") or b"").decode("ascii", "replace"),
+            )
+            return plainText(
+                request,
+                403,
+                b"403 Forbidden: this Origin may not open a WebSocket here"
+                b" ([websocket] allowed_origins)\n",
+            )
+        key = (request.getHeader(b"Sec-WebSocket-Key") or b"").strip()
+        session = EchoSession(request, self.config, self.clock)
+        channel: Any = request.channel
+        transport: Any = channel.transport
+        # The channel hands the connection, and any bytes read after the
+        # request, to the session once this render returns.
+        channel.upgrade(session)
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + acceptKey(key)
+            + b"\r\n\r\n"
+        )
+        session.accepted()
+        return NOT_DONE_YET

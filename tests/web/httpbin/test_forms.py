@@ -1,0 +1,57 @@
+# -*- test-case-name: tests.web.httpbin.test_forms -*-
+"""
+Tests for L{echohub.web.httpbin._forms}: request bodies parsed as httpbin reports
+them, within the part limit.
+"""
+
+from __future__ import annotations
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from echohub.web.httpbin._forms import BodyError, parseBody
+
+
+class ParseBodyTests(SynchronousTestCase):
+    """
+    L{parseBody}.
+    """
+
+    def test_multipart(self) -> None:
+        """
+        Fields and files in order, a preamble and epilogue ignored, a
+        quoted boundary accepted, a file's own type kept for its data URL.
+        """
+        body = (
+            b"preamble\r\n--a b\r\n"
+            b'Content-Disposition: form-data; name="x"\r\n\r\n1\r\n'
+            b"--a b\r\n"
+            b'Content-Disposition: form-data; name="f"; filename="p.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n\x89P\r\n"
+            b"--a b--\r\nepilogue"
+        )
+        parsed = parseBody(body, b'multipart/form-data; boundary="a b"', 10)
+        self.assertEqual(parsed.form, [("x", "1")])
+        self.assertEqual(parsed.files, [("f", "data:image/png;base64,iVA=")])
+        self.assertEqual(parsed.data, b"")
+
+    def test_limits(self) -> None:
+        """
+        Parts are counted before parsing: one too many is C{tooLarge}; a
+        missing boundary is malformed.
+        """
+        part = b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'
+        with self.assertRaises(BodyError) as caught:
+            parseBody(part * 3 + b"--b--\r\n", b"multipart/form-data; boundary=b", 2)
+        self.assertTrue(caught.exception.tooLarge)
+        with self.assertRaises(BodyError) as malformed:
+            parseBody(b"x", b"multipart/form-data", 2)
+        self.assertFalse(malformed.exception.tooLarge)
+
+    def test_urlencoded(self) -> None:
+        """
+        A form body's fields, blank ones kept; its C{data} is empty, as in
+        httpbin.
+        """
+        parsed = parseBody(b"a=1&b=&a=%C3%A9", b"application/x-www-form-urlencoded", 5)
+        self.assertEqual(parsed.form, [("a", "1"), ("b", ""), ("a", "\u00e9")])
+        self.assertEqual(parsed.data, b"")
