@@ -108,6 +108,8 @@ class Reason:
     TLS = "tls"
     PROXY = "proxy"
     FLOOD = "flood"
+    MALFORMED = "malformed"
+    PROTOCOL = "protocol"
 
 
 class Metrics:
