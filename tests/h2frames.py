@@ -192,6 +192,7 @@ def describeRaw(data: bytes) -> str:
     while len(data) >= 9:
         length = int.from_bytes(data[:3], "big")
         kind, flags = data[3], data[4]
+        original = flags
         word = int.from_bytes(data[5:9], "big")
         payload = data[9 : 9 + length]
         data = data[9 + length :]
@@ -223,6 +224,16 @@ def describeRaw(data: bytes) -> str:
             text += f", depends_on={dependency & 0x7FFFFFFF}, weight={weight + 1}"
             if dependency >> 31:
                 text += ", exclusive"
+        elif kind in (DATA, HEADERS, PUSH_PROMISE) and length:
+            offset = 0
+            if original & PADDED:
+                text += f", pad_length={payload[0]}"
+                offset = 1
+            if kind == HEADERS and original & PRIORITY_FLAG and length >= offset + 5:
+                dependency, weight = struct.unpack(">IB", payload[offset : offset + 5])
+                text += f", depends_on={dependency & 0x7FFFFFFF}, weight={weight + 1}"
+                if dependency >> 31:
+                    text += ", exclusive"
         elif kind == PING and length == 8:
             text += f", opaque={payload!r}"
         elif kind == SETTINGS and length and length % 6 == 0:
@@ -233,6 +244,18 @@ def describeRaw(data: bytes) -> str:
     if data:
         parts.append(f"+{len(data)} bytes")
     return " ".join(parts)
+
+
+def fieldsText(fields: Fields) -> str:
+    """
+    A header list in one line, long values shortened.
+    """
+    shown = []
+    for name, value in fields:
+        if len(value) > 40:
+            value = f"{value[:8]}...({len(value)} octets)"
+        shown.append(f"{name}: {value!r}")
+    return "[" + ", ".join(shown) + "]"
 
 
 def describe(frame: Frame) -> str:
@@ -518,7 +541,10 @@ class FrameClient:
             frame.depends_on = dependsOn
             frame.stream_weight = weight
             frame.exclusive = exclusive
-        self.sendFrame(frame)
+        note = describe(frame)
+        if not isinstance(block, bytes):
+            note += f" {fieldsText(block)}"
+        self.send(frame.serialize(), note)
 
     def continuation(self, streamID: int, block: bytes, endHeaders: bool) -> None:
         """
