@@ -544,7 +544,8 @@ class FrameClient:
                 chunk = self.sock.recv(65536)
             except TimeoutError:
                 continue
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError) as e:
+            except ssl.SSLError as e:
+                # A TLS close (close_notify, EOF) or a broken record.
                 return self._closed(f"TLS: {e.__class__.__name__}")
             except ConnectionError as e:
                 return self._closed(e.__class__.__name__)
