@@ -70,7 +70,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from echohub.config import WebConfig
-from echohub.http import EchoChannel, negotiate
+from echohub.http import HTTP1Channel, negotiate
 from echohub.tls import (
     DevCertificates,
     ListenerTLS,
@@ -234,9 +234,10 @@ def parseResponses(data: bytes, bodiless: bool = False) -> list[Response]:
     Parse the responses in C{data}, which must end with a complete response.
 
     @param bodiless: the responses answer C{HEAD} requests, so carry no body
-        whatever their C{Content-Length} says.
+        whatever their C{Content-Length} says.  A C{1xx}, C{204} or C{304}
+        has none either, and no C{Content-Length} (RFC 9110 section 8.6).
     @raise AssertionError: if a response is truncated, or has a body but no
-        C{Content-Length} (echohub never sends chunked responses).
+        C{Content-Length} (echohub never sends chunked responses to these).
     """
     responses = []
     while data:
@@ -251,7 +252,9 @@ def parseResponses(data: bytes, bodiless: bool = False) -> list[Response]:
             headers.setdefault(name.lower(), []).append(value)
         code = int(status)
         length = 0
-        if not bodiless and code >= 200:
+        if code < 200 or code in (204, 304):
+            assert b"content-length" not in headers, headers
+        elif not bodiless:
             assert b"transfer-encoding" not in headers, headers
             length = int(headers[b"content-length"][0])
         assert len(data) >= length, f"truncated body: {data!r}"
@@ -263,7 +266,7 @@ def parseResponses(data: bytes, bodiless: bool = False) -> list[Response]:
 def connect(
     config: WebConfig | None = None,
     transport: StringTransport | None = None,
-) -> tuple[EchoChannel, StringTransport, MemoryReactorClock]:
+) -> tuple[HTTP1Channel, StringTransport, MemoryReactorClock]:
     """
     Connect a client to a new L{buildSite} site over an in-memory transport
     (a new L{StringTransport} from L{CLIENT_PEER}, or C{transport}).
@@ -273,7 +276,7 @@ def connect(
     reactor = MemoryReactorClock()
     site = buildSite(config or WebConfig(), reactor=reactor)
     channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
-    assert isinstance(channel, EchoChannel)
+    assert isinstance(channel, HTTP1Channel)
     if transport is None:
         transport = StringTransport(peerAddress=CLIENT_PEER)
     if isinstance(transport, HalfCloseTransport):

@@ -355,12 +355,3 @@ def plus(*extra: tuple[str, str]) -> Callable[[Target], Fields]:
     h2spec's request and C{extra} fields after it.
     """
     return lambda target: [*request(target), *extra]
-
-
-COMPRESSION = (
-    "HPACK decoding error answered GOAWAY PROTOCOL_ERROR and the close, not"
-    " COMPRESSION_ERROR"
-)
-"""
-Why the server fails every HPACK decoding error case today.
-"""

@@ -19,12 +19,14 @@ PACKAGE = ROOT / "echohub"
 EXPORTS = {
     "echohub": ["Config", "ConfigError", "__version__", "loadConfig", "makeService"],
     "echohub._upstream": [
+        "ENCODER_TABLE_SIZE",
+        "HeaderCompressionError",
         "EPOLL_DOPOLL_SHA256",
         "PYOPENSSL_IO_SHA256",
         "RECORD_CONNECTION_UNAVAILABLE",
         "ReaderFor",
         "RecordConnection",
-        "StreamRefusingH2Connection",
+        "ServerH2Connection",
         "TLSProtocolHooks",
         "directDispatchUnavailable",
         "directSendable",
@@ -110,12 +112,11 @@ EXPORTS = {
     "echohub.http": [
         "PLAIN_TEXT",
         "DateCache",
-        "EchoChannel",
-        "EchoRequest",
-        "EchoSite",
         "H2Connection",
-        "HTTP11Channel",
+        "HTTP1Channel",
         "HTTPLimits",
+        "HTTPRequest",
+        "HTTPSite",
         "ILeanRoute",
         "ILeanRoutes",
         "NegotiatingFactory",
@@ -337,7 +338,7 @@ class LayoutTests(SynchronousTestCase):
         """
         The rule's notion of "private module of a subpackage".
         """
-        self.assertEqual(privateOwner("echohub.web._site.EchoSite"), "echohub.web")
+        self.assertEqual(privateOwner("echohub.web._site.HTTPSite"), "echohub.web")
         self.assertIsNone(privateOwner("echohub._net.formatAddress"))
         self.assertIsNone(privateOwner("echohub.web.buildSite"))
         self.assertIsNone(privateOwner("twisted.web._newclient"))

@@ -16,7 +16,11 @@ This package sits at the bottom of echohub, beside L{echohub._net}: it
 imports nothing else of echohub's.
 """
 
-from echohub._upstream._h2 import StreamRefusingH2Connection
+from echohub._upstream._h2 import (
+    ENCODER_TABLE_SIZE,
+    HeaderCompressionError,
+    ServerH2Connection,
+)
 from echohub._upstream._pyopenssl import (
     PYOPENSSL_IO_SHA256,
     RECORD_CONNECTION_UNAVAILABLE,
@@ -39,12 +43,14 @@ from echohub._upstream._twisted import (
 )
 
 __all__ = [
+    "ENCODER_TABLE_SIZE",
+    "HeaderCompressionError",
     "EPOLL_DOPOLL_SHA256",
     "PYOPENSSL_IO_SHA256",
     "RECORD_CONNECTION_UNAVAILABLE",
     "ReaderFor",
     "RecordConnection",
-    "StreamRefusingH2Connection",
+    "ServerH2Connection",
     "TLSProtocolHooks",
     "directDispatchUnavailable",
     "directSendable",

@@ -6,12 +6,12 @@ resource tree.  It knows no route: a site's resources render the requests
 it makes, and the routes it answers itself (the lean path) are registered
 with it through L{ILeanRoutes}.
 
-L{EchoSite} is the twisted.web site the wire serves; L{negotiate} wraps it
+L{HTTPSite} is the twisted.web site the wire serves; L{negotiate} wraps it
 in the factory a listener serves, which speaks HTTP/1.1 or HTTP/2 (ALPN over
 TLS, prior knowledge in the clear).
 """
 
-from echohub.http._channel import HTTP11Channel
+from echohub.http._channel import HTTP1Channel
 from echohub.http._h2 import H2Connection
 from echohub.http._head import RawHead, rawRequestHead
 from echohub.http._interfaces import ILeanRoute, ILeanRoutes
@@ -20,17 +20,16 @@ from echohub.http._negotiate import NegotiatingFactory, negotiate
 from echohub.http._origin import normalOrigin
 from echohub.http._policy import PLAIN_TEXT, HTTPLimits, plainText
 from echohub.http._security import connectionHeaders, hstsValue
-from echohub.http._site import EchoChannel, EchoRequest, EchoSite
+from echohub.http._site import HTTPRequest, HTTPSite
 
 __all__ = [
     "PLAIN_TEXT",
     "DateCache",
-    "EchoChannel",
-    "EchoRequest",
-    "EchoSite",
     "H2Connection",
-    "HTTP11Channel",
+    "HTTP1Channel",
     "HTTPLimits",
+    "HTTPRequest",
+    "HTTPSite",
     "ILeanRoute",
     "ILeanRoutes",
     "NegotiatingFactory",

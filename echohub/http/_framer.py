@@ -256,6 +256,7 @@ class RequestFramer:
         self._trailer = 0
         self._trailers = 0
         self._head: RequestHead | None = None
+        self._line = b""
         self._parser: httptools.HttpRequestParser | None = None
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -297,6 +298,7 @@ class RequestFramer:
         if self._state == _DONE:
             self._state = _HEAD
             self._head = None
+            self._line = b""
 
     def rest(self) -> bytes:
         """
@@ -315,11 +317,14 @@ class RequestFramer:
         """
         if self._head is not None:
             return self._head.method, self._head.target
-        end = self._buffer.find(b"\r\n")
-        if self._state == _HEAD and end > 0:
-            line = self._buffer[:end].split(b" ")
-            if len(line) == 3:
-                return line[0], line[1]
+        line = self._line
+        if not line:
+            end = self._buffer.find(b"\r\n")
+            if end > 0:
+                line = self._buffer[:end]
+        parts = line.split(b" ")
+        if len(parts) == 3:
+            return parts[0], parts[1]
         return b"", b""
 
     def next(self) -> Event:
@@ -368,6 +373,7 @@ class RequestFramer:
         if raw.count(b"\r\n", lineEnd + 2) - 1 > limits.maxHeaders:
             return self._refuse(HEADERS_TOO_LARGE)
         self._buffer = buffer[end + 4 :]
+        self._line = raw[:lineEnd]
         return self._parseHead(raw, lineEnd)
 
     def _parseHead(self, raw: bytes, lineEnd: int) -> Event:
@@ -402,7 +408,8 @@ class RequestFramer:
         if parser is None:
             parser = httptools.HttpRequestParser(self)
         self._parser = None
-        self._headers = headers = []
+        headers: list[tuple[bytes, bytes]] = []
+        self._headers = headers
         try:
             parser.feed_data(head)
         except httptools.HttpParserUpgrade:

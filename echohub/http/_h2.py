@@ -1,54 +1,50 @@
 # -*- test-case-name: tests.http.test_h2 -*-
 """
-HTTP/2 for the echo site: L{H2Connection}, one connection, and L{H2Stream},
-the channel of one request on it.
+HTTP/2 for the echo site: L{H2Connection}, one connection, whose streams
+(L{echohub.http._h2stream.H2Stream}) are the channels of its requests.
 
 The protocol itself (framing, HPACK, the stream and flow-control state
-machines) is the C{h2} library's; this module owns what C{h2} leaves to the
-server, and what Twisted's own (private) C{twisted.web._http2} lacks:
+machines) is the C{h2} library's, through L{echohub._upstream}'s
+L{ServerH2Connection} (which makes a client's C{GOAWAY}, a stream over the
+limit and a malformed request what RFC 9113 says they are).  This module
+owns what C{h2} leaves to the server, by the one policy
+(L{echohub.http._policy}), the same as HTTP/1.1's:
 
     - B{The site's limits, per stream.}  A C{:path} over C{max_request_line}
-      gets C{414}; a header list over C{max_header_bytes} (each field counted
-      as C{name: value} and a line end, as HTTP/1.1 counts it) or with more
-      than C{max_headers} fields gets C{431}; a C{content-length} over
-      C{max_body} gets C{413} before any body is read, and so does a body
-      that grows past it.  Each refusal is a whole response (with its access
-      log line) followed by C{RST_STREAM} if the client is still sending.
-      A body that arrives too slowly gets C{408} (the HTTP/1.1 body
-      deadline: C{body_timeout}, extended by C{body_min_rate}).
-    - B{Connection deadlines.}  The first request must arrive within
-      C{header_timeout}, and so must every header block once started (a
-      C{HEADERS} frame without C{END_HEADERS} followed by a trickle of
-      C{CONTINUATION}s); a connection with no stream open is closed after
-      C{idle_timeout}; a connection whose responses wait on a peer that
-      does not read them, or does not open its flow-control window, is
-      closed after C{idle_timeout} of no progress.  Each ends with
-      C{GOAWAY}.
-    - B{Bounded cost under the known attacks.}  L{FrameMeter} reads the
-      9-byte header of every frame before C{h2} parses it and answers
-      C{GOAWAY ENHANCE_YOUR_CALM} for: more than L{FLOOD_BUDGETS} resets
-      (rapid reset, CVE-2023-44487), pings, settings, priority or empty
-      frames (CVE-2019-9512/9515/9518, 9513) in L{FLOOD_WINDOW} seconds; and
-      for a header block whose frames add up to more than twice the header
-      limits (CONTINUATION flood, CVE-2024-27316), before C{h2} would buffer
-      it.  HPACK bombs stop at the decoder's header list limit.
-    - B{Backpressure.}  While the transport's buffer is full the connection
-      stops reading, so a client that sends pings or settings and never
-      reads their acknowledgements cannot grow our output; response data
-      goes out only as the peer's flow-control windows allow, and a stream
-      with more than L{STREAM_BUFFER} bytes waiting pauses its producer.
+      gets C{414}; a header list over the header limits (each field counted
+      as the line HTTP/1.1 would send) C{431}; a C{content-length} over
+      C{max_body} C{413} before any body is read, and so does a body that
+      grows past it; a body that stalls or trickles C{408}.  A malformed
+      request (RFC 9113 section 8.1.1: header names, values, pseudo-headers,
+      connection-specific fields, C{te}, a C{content-length} the body does
+      not match) is a stream error, C{RST_STREAM PROTOCOL_ERROR}; the other
+      streams go on.
+    - B{A response the client can read.}  A refusal, like any response
+      that ends before the request does, is followed by what RFC 9113
+      section 8.1 allows: the rest of the request is read and discarded
+      (within the lingering bounds of L{echohub.ops.Lingering}), then the
+      stream is reset with C{NO_ERROR} if the client still sends; clients
+      that read the answer only once their upload is done (curl) see it.
+    - B{Deadlines.}  The first request within C{header_timeout}, and every
+      header block once started; the idle rule (L{IdleTimer}): nothing
+      moving for C{idle_timeout} closes the connection, a response waiting
+      on a peer that does not read it, or keeps its flow-control window
+      shut, included.
+    - B{Bounded cost under the known attacks}: L{FrameGate}'s floods and
+      frame checks (C{GOAWAY}), the decoder's header list limit against
+      HPACK bombs, the encoder's capped table, and bounded output: while
+      the transport's buffer is full the connection stops reading, and
+      response data goes out only as the peer's windows allow.
     - B{Caps and drain.}  A connection over the caps answers its requests
       C{503} and then C{GOAWAY}; a draining server sends C{GOAWAY} (last
-      stream id: the highest seen), refuses newer streams, finishes the
-      open ones and closes.
-
-Requests are the site's own L{EchoRequest}s rendered by the unchanged
-resource tree; C{request.clientproto} is C{b"HTTP/2"}.
+      stream: the highest seen), refuses newer streams, finishes the open
+      ones and closes.  A client's C{GOAWAY} ends nothing in flight: the
+      streams finish (their responses, C{PING}s answered), then the
+      connection closes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from h2.config import H2Configuration
@@ -60,6 +56,7 @@ from h2.events import (
     RequestReceived,
     StreamEnded,
     StreamReset,
+    TrailersReceived,
     WindowUpdated,
 )
 from h2.exceptions import ProtocolError, StreamClosedError
@@ -77,17 +74,22 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from echohub._net import formatAddress
-from echohub._upstream import StreamRefusingH2Connection as _Machine
+from echohub._net import cancelCall, formatAddress
+from echohub._upstream import ServerH2Connection
+from echohub.http._h2checks import FrameGate, Violation, requestProblem, trailerProblem
+from echohub.http._h2stream import H2Stream
 from echohub.http._lean import http2Fields, leanResponse
+from echohub.http._policy import (
+    BODY_TOO_LARGE,
+    OVER_CAPS,
+    Deadline,
+    IdleTimer,
+)
 from echohub.http._security import connectionHeaders
 from echohub.ops import IDrainable, Reason
 
 if TYPE_CHECKING:
-    from echohub.http._site import EchoSite
-
-from echohub.http._h2frames import FrameMeter
-from echohub.http._h2stream import H2Stream
+    from echohub.http._site import HTTPSite
 
 ABORT_TIMEOUT = 15.0
 """
@@ -95,10 +97,23 @@ Seconds a closing connection has to go away before it is aborted.
 """
 
 
+class _Lingering:
+    """
+    A stream whose response is complete while its request is not: its
+    data is read and discarded until it ends, or it is reset.
+    """
+
+    __slots__ = ("started", "last", "call")
+
+    def __init__(self, now: float) -> None:
+        self.started = self.last = now
+        self.call: IDelayedCall | None = None
+
+
 @implementer(IPushProducer, IDrainable)
 class H2Connection(Protocol):
     """
-    One HTTP/2 connection of an L{EchoSite}; see the module docstring.
+    One HTTP/2 connection of an L{HTTPSite}; see the module docstring.
 
     @ivar site: the site whose resources, limits and access log serve every
         stream.
@@ -107,7 +122,7 @@ class H2Connection(Protocol):
     @ivar paused: the transport's buffer is full: nothing is read or sent.
     """
 
-    def __init__(self, site: EchoSite, maxConcurrentStreams: int = 100) -> None:
+    def __init__(self, site: HTTPSite, maxConcurrentStreams: int = 100) -> None:
         self.site = site
         self.clock: IReactorTime = site.reactor
         self.maxConcurrentStreams = maxConcurrentStreams
@@ -115,11 +130,14 @@ class H2Connection(Protocol):
         self.paused = False
         limits = site.limits
         self._maxHeaderList = limits.maxRequestLine + limits.maxHeaderBytes
-        self.meter = FrameMeter(self.clock, 2 * self._maxHeaderList)
-        self._machine = _Machine(
+        self.gate = FrameGate(self.clock, 2 * self._maxHeaderList)
+        self._machine = ServerH2Connection(
             H2Configuration(
                 client_side=False,
                 header_encoding=None,
+                # Header lists are checked per stream here (requestProblem),
+                # so that a malformed request is a stream error.
+                validate_inbound_headers=False,
                 normalize_inbound_headers=False,
                 # Response headers come from twisted.web's Headers (no CR, LF
                 # or NUL), lower-cased and without the connection-specific
@@ -130,13 +148,15 @@ class H2Connection(Protocol):
             )
         )
         self._flushing: dict[int, H2Stream] = {}
+        self._lingering: dict[int, _Lingering] = {}
         self._receiving = False
         self._closing = False
         self._admitted = False
         self._refusal: str | None = None
-        self._goneAway: int | None = None
-        self._timer: IDelayedCall | None = None
-        self._onTimer: Callable[[], None] | None = None
+        self._drainedAfter: int | None = None
+        self._peerGoneAway = False
+        self._deadline = Deadline(self.clock)
+        self._idle: IdleTimer | None = None
         self._abortCall: IDelayedCall | None = None
 
     # Connection life.
@@ -147,20 +167,21 @@ class H2Connection(Protocol):
         and wait for the first request within C{header_timeout}.
         """
         transport: Any = self.transport
+        site = self.site
         self.peer: IAddress = transport.getPeer()
         self.host: IAddress = transport.getHost()
         self.secure = ISSLTransport(transport, None) is not None
-        self.connectionHeaders = connectionHeaders(self.site.hsts, transport)
+        self.connectionHeaders = connectionHeaders(site.hsts, transport)
         self._connectionLines = b"".join(
             name + b": " + value + b"\r\n" for name, value in self.connectionHeaders
         )
         self.peerText = formatAddress(self.peer)
-        refusal = self.site.access.admit(self.peer, self.site.listener)
+        refusal = site.access.admit(self.peer, site.listener)
         if refusal is not None:
             self._refusal = refusal
         else:
             self._admitted = True
-            self.site.connections.add(self)
+            site.connections.add(self)
         machine = self._machine
         machine.local_settings = Settings(
             client=False,
@@ -171,14 +192,19 @@ class H2Connection(Protocol):
             },
         )
         # HPACK counts 32 bytes more per field than HTTP/1.1's line does;
-        # the decoder stops a bomb, L{_tooLarge} answers mere excess 431.
+        # the decoder stops a bomb, the policy answers mere excess 431.
         machine.decoder.max_header_list_size = 2 * self._maxHeaderList + 32 * (
-            2 * self.site.limits.maxHeaders
+            2 * site.limits.maxHeaders
         )
         machine.initiate_connection()
         transport.registerProducer(self, True)
         self._send()
-        self._arm(self.site.limits.headerTimeout, self._firstRequestTimedOut)
+        timeout = site.limits.headerTimeout
+        if timeout is not None:
+            self._deadline.arm(timeout, self._firstRequestLate)
+        self._idle = IdleTimer(
+            self.clock, site.limits.idleTimeout, self._busy, self._idleExpired
+        )
 
     def dataReceived(self, data: bytes) -> None:
         """
@@ -187,9 +213,12 @@ class H2Connection(Protocol):
         """
         if self._closing:
             return
-        why = self.meter.feed(data)
-        if why is not None:
-            self._calm(why)
+        if self._idle is not None:
+            self._idle.touch()
+        wasInBlock = self.gate.inHeaderBlock
+        violation = self.gate.feed(data)
+        if violation is not None:
+            self._violated(violation)
             return
         try:
             events = self._machine.receive_data(data)
@@ -197,7 +226,7 @@ class H2Connection(Protocol):
             self.rejected(
                 Reason.FLOOD
                 if e.error_code == ErrorCodes.ENHANCE_YOUR_CALM
-                else "protocol",
+                else Reason.PROTOCOL,
                 "{service}: HTTP/2 protocol error from {peer}: {error}; GOAWAY",
                 error=str(e),
             )
@@ -210,57 +239,78 @@ class H2Connection(Protocol):
                 self._handle(event)
         finally:
             self._receiving = False
-        if self.meter.inHeaderBlock and self._onTimer != self._stalled:
-            self._arm(self.site.limits.headerTimeout, self._headersTimedOut)
+        timeout = self.site.limits.headerTimeout
+        if self.gate.inHeaderBlock:
+            if not wasInBlock and timeout is not None:
+                self._deadline.arm(timeout, self._headersLate)
+        elif wasInBlock:
+            self._deadline.clear()
         self._flush()
 
     def _handle(self, event: object) -> None:
-        if isinstance(event, RequestReceived):
-            self._requestReceived(event)
-        elif isinstance(event, DataReceived):
-            stream = self.streams.get(event.stream_id)
+        if isinstance(event, DataReceived):
+            streamID = event.stream_id
+            stream = self.streams.get(streamID)
             if stream is not None and event.data:
-                stream.dataReceived(event.data)
-            self._machine.acknowledge_received_data(
-                event.flow_controlled_length,
-                event.stream_id,
-            )
+                stream.received(event.data)
+            elif streamID in self._lingering:
+                self._lingering[streamID].last = self.clock.seconds()
+            self._ack(event.flow_controlled_length, streamID)
+        elif isinstance(event, RequestReceived):
+            self._requestReceived(event)
         elif isinstance(event, StreamEnded):
             stream = self.streams.get(event.stream_id)
             if stream is not None:
                 stream.ended()
+            else:
+                self._stopLingering(event.stream_id)
         elif isinstance(event, StreamReset):
+            self._stopLingering(event.stream_id)
             stream = self.streams.pop(event.stream_id, None)
             if stream is not None:
+                if not event.remote_reset:
+                    self.rejected(
+                        Reason.MALFORMED,
+                        "{service}: {peer} sent a malformed HTTP/2 request (a"
+                        " content-length its body does not match); RST_STREAM",
+                    )
                 self._flushing.pop(stream.streamID, None)
-                stream.lost(Failure(ConnectionLost("stream reset by the client")))
+                stream.lost(Failure(ConnectionLost("stream reset")))
                 self._streamGone()
+        elif isinstance(event, TrailersReceived):
+            problem = trailerProblem(event.headers)
+            if problem is not None:
+                self._malformed(event.stream_id, problem)
         elif isinstance(event, (WindowUpdated, RemoteSettingsChanged)):
             self._flushing.update(
                 (s.streamID, s) for s in self.streams.values() if s.data or s.finished
             )
         elif isinstance(event, ConnectionTerminated):
-            # The client will open no more streams; finish the open ones.
-            self._goneAway = self._goneAway or self._machine.highest_inbound_stream_id
+            # The client opens no more streams; the open ones finish.
+            self._peerGoneAway = True
             if not self.streams:
                 self._close()
 
     def _requestReceived(self, event: RequestReceived) -> None:
         streamID: int = event.stream_id
         headers: list[tuple[bytes, bytes]] = list(event.headers)
-        if self._onTimer != self._stalled:
-            self._cancelTimer()
-        if self._goneAway is not None and streamID > self._goneAway:
-            self._machine.reset_stream(streamID, ErrorCodes.REFUSED_STREAM)
+        if self._deadline.handler == self._firstRequestLate:
+            self._deadline.clear()
+        if self._drainedAfter is not None and streamID > self._drainedAfter:
+            self._reset(streamID, ErrorCodes.REFUSED_STREAM)
             return
         if len(self.streams) >= self.maxConcurrentStreams:
             # Over SETTINGS_MAX_CONCURRENT_STREAMS: a stream error (RFC 9113
             # section 5.1.2), which the client may retry; a flood of them
             # is a flood.
-            self._machine.reset_stream(streamID, ErrorCodes.REFUSED_STREAM)
-            why = self.meter.count("refused")
-            if why is not None:
-                self._calm(why)
+            self._reset(streamID, ErrorCodes.REFUSED_STREAM)
+            violation = self.gate.count("refused")
+            if violation is not None:
+                self._violated(violation)
+            return
+        problem = requestProblem(headers, event.stream_ended is not None)
+        if problem is not None:
+            self._malformed(streamID, problem)
             return
         if event.stream_ended is not None and self._answerLean(streamID, headers):
             return
@@ -294,60 +344,53 @@ class H2Connection(Protocol):
             raw.setRawHeaders(b"cookie", [b"; ".join(cookies)])
         if authority is not None and not raw.hasHeader(b"host"):
             raw.setRawHeaders(b"host", [authority])
+        if request.method == b"CONNECT":
+            # Not a proxy: the resource at / answers 405.
+            request.uri = request.path = b"/"
         if self._refusal is not None:
-            stream.refuse(
-                b"503 Service Unavailable",
-                f"503 Service Unavailable: too many connections ({self._refusal});"
-                " try again later\n",
-            )
+            stream.refuse(OVER_CAPS, cap=self._refusal)
             self._flush()
             self.drain()
             return
         limits = self.site.limits
-        if len(request.uri) > limits.maxRequestLine:
-            self.rejected(
-                Reason.TOO_LONG,
-                "{service}: {peer} sent an HTTP/2 :path over {limit} bytes;"
-                " answered 414",
-                limit=limits.maxRequestLine,
-            )
-            stream.refuse(
-                b"414 URI Too Long",
-                f"414 URI Too Long: request lines are limited to"
-                f" {limits.maxRequestLine} bytes (max_request_line)\n",
-            )
-            return
-        if size > limits.maxHeaderBytes or count > limits.maxHeaders:
-            self.rejected(
-                Reason.TOO_LONG,
-                "{service}: {peer} sent an HTTP/2 header list over the limits;"
-                " answered 431",
-            )
-            stream.refuse(
-                b"431 Request Header Fields Too Large",
-                f"431 Request Header Fields Too Large: headers are limited to"
-                f" {limits.maxHeaderBytes} bytes (max_header_bytes) and"
-                f" {limits.maxHeaders} lines (max_headers)\n",
-            )
+        refusal = limits.headRefusal(len(request.uri), size, count)
+        if refusal is not None:
+            stream.refuse(refusal)
             return
         length = raw.getRawHeaders(b"content-length")
-        if length is not None:
-            # h2 has checked that it is one number and that the body matches.
-            if int(length[0]) > stream.maxBody:
-                stream.refuseTooLarge()
-                return
+        if length is not None and int(length[0]) > limits.maxBody:
+            # h2 has checked that it is one number (or reset the stream).
+            stream.refuse(BODY_TOO_LARGE)
+            return
         request.gotLength(int(length[0]) if length else None)
         request.parseCookies()
         if event.stream_ended is None:
-            stream.startBody(limits.bodyTimeout)
+            stream.startBody()
+
+    def _malformed(self, streamID: int, problem: str) -> None:
+        """
+        The request on C{streamID} is malformed (RFC 9113 section 8.1.1):
+        reset it with C{PROTOCOL_ERROR}; the other streams go on.
+        """
+        self.rejected(
+            Reason.MALFORMED,
+            "{service}: {peer} sent a malformed HTTP/2 request ({problem});"
+            " RST_STREAM PROTOCOL_ERROR",
+            problem=problem,
+        )
+        stream = self.streams.get(streamID)
+        if stream is not None:
+            self.resetStream(stream, ErrorCodes.PROTOCOL_ERROR)
+        else:
+            self._reset(streamID, ErrorCodes.PROTOCOL_ERROR)
 
     def _answerLean(self, streamID: int, headers: list[tuple[bytes, bytes]]) -> bool:
         """
-        Answer a bodiless request for a lean route at once, without
-        a stream object or a L{Request}, with the header list and body the
+        Answer a bodiless request for a lean route at once, without a
+        stream object or a L{Request}, with the header list and body the
         full path gives (L{echohub.http._lean}), its access-log line and
         counters; as on HTTP/1.1, only within every limit and when nothing
-        else (a CORS site, a draining server, an C{Origin}) could change the
+        else (a draining server, a refused connection) could change the
         answer.
 
         @return: whether it was answered.
@@ -367,13 +410,10 @@ class H2Connection(Protocol):
             else:
                 plain.append((name, value))
                 size += len(name) + len(value) + 4
-        limits = site.limits
         if (
             method is None
             or path is None
-            or len(path) > limits.maxRequestLine
-            or size > limits.maxHeaderBytes
-            or len(plain) > limits.maxHeaders
+            or site.limits.headRefusal(len(path), size, len(plain)) is not None
         ):
             return False
         match = site.lean.match(method, path, plain)
@@ -384,13 +424,17 @@ class H2Connection(Protocol):
             route, value, b"", self._connectionLines, site.dates.value()
         )
         machine = self._machine
-        if len(content) > min(
-            machine.local_flow_control_window(streamID),
-            machine.max_outbound_frame_size,
-        ):
-            return False
-        machine.send_headers(streamID, http2Fields(head))
-        machine.send_data(streamID, content, end_stream=True)
+        try:
+            if len(content) > min(
+                machine.local_flow_control_window(streamID),
+                machine.max_outbound_frame_size,
+            ):
+                return False
+            machine.send_headers(streamID, http2Fields(head))
+            machine.send_data(streamID, content, end_stream=True)
+        except StreamClosedError:
+            # Reset by the client in the same read: nothing to answer.
+            return True
         site.leanAnswered(
             self.peerText, method, path, route.echoes, 0, len(content), 0.0
         )
@@ -416,92 +460,130 @@ class H2Connection(Protocol):
         if self.paused or self._closing:
             return
         machine = self._machine
-        blocked = False
+        sent = False
         for streamID, stream in list(self._flushing.items()):
-            if stream.headers is not None:
-                last = stream.finished and not stream.data
-                try:
+            try:
+                if stream.headers is not None:
+                    last = stream.finished and not stream.data
                     machine.send_headers(streamID, stream.headers, end_stream=last)
-                except StreamClosedError:
-                    self._flushing.pop(streamID)
-                    continue
-                stream.headers = None
-                if last:
-                    self._streamDone(stream)
-                    continue
-            data = stream.data
-            ended = False
-            while data:
-                window = min(
-                    machine.local_flow_control_window(streamID),
-                    machine.max_outbound_frame_size,
-                )
-                if window <= 0:
-                    break
-                chunk = data[0]
-                if len(chunk) > window:
-                    data[0] = chunk[window:]
-                    chunk = chunk[:window]
-                else:
-                    data.popleft()
-                stream.queued -= len(chunk)
-                ended = stream.finished and not data
-                machine.send_data(streamID, chunk, end_stream=ended)
+                    stream.headers = None
+                    sent = True
+                    if last:
+                        self._streamDone(stream)
+                        continue
+                data = stream.data
+                ended = False
+                while data:
+                    window = min(
+                        machine.local_flow_control_window(streamID),
+                        machine.max_outbound_frame_size,
+                    )
+                    if window <= 0:
+                        break
+                    first = data[0]
+                    offset = stream.offset
+                    chunk = first[offset : offset + window]
+                    if offset + len(chunk) >= len(first):
+                        data.popleft()
+                        stream.offset = 0
+                    else:
+                        stream.offset = offset + len(chunk)
+                    stream.queued -= len(chunk)
+                    ended = stream.finished and not data
+                    machine.send_data(streamID, chunk, end_stream=ended)
+                    sent = True
+            except StreamClosedError:
+                # Reset by the client meanwhile.
+                self._flushing.pop(streamID, None)
+                continue
             if data:
-                blocked = True
-            elif stream.finished:
+                continue
+            if stream.finished:
                 if not ended:
                     machine.end_stream(streamID)
                 self._streamDone(stream)
             else:
                 del self._flushing[streamID]
                 stream.drained()
+        if sent and self._idle is not None:
+            self._idle.touch()
         self._send()
-        if blocked:
-            if self._onTimer != self._stalled:
-                self._arm(self.site.timeOut, self._stalled)
-        elif self._onTimer == self._stalled and not self.paused:
-            self._cancelTimer()
-            self._idleIfQuiet()
 
     def _streamDone(self, stream: H2Stream) -> None:
         """
-        The response is sent: reset the stream if the client is still
-        sending (RFC 9113 section 8.1), and forget it.
+        The response is sent: forget the stream, reading the rest of its
+        request first if the client is still sending (see the module
+        docstring).
         """
-        self._flushing.pop(stream.streamID, None)
-        if self.streams.pop(stream.streamID, None) is None:
+        streamID = stream.streamID
+        self._flushing.pop(streamID, None)
+        if self.streams.pop(streamID, None) is None:
             return
         if not stream.remoteEnded:
-            try:
-                self._machine.reset_stream(stream.streamID, ErrorCodes.NO_ERROR)
-            except StreamClosedError:
-                pass
+            self._linger(streamID)
         self._streamGone()
+
+    def _linger(self, streamID: int) -> None:
+        bounds = self.site.access.lingering
+        if not (bounds.total and bounds.idle):
+            self._reset(streamID, ErrorCodes.NO_ERROR)
+            return
+        lingering = self._lingering[streamID] = _Lingering(self.clock.seconds())
+        lingering.call = self.clock.callLater(bounds.idle, self._lingerCheck, streamID)
+
+    def _lingerCheck(self, streamID: int) -> None:
+        lingering = self._lingering.get(streamID)
+        if lingering is None:
+            return
+        bounds = self.site.access.lingering
+        now = self.clock.seconds()
+        due = min(lingering.last + bounds.idle, lingering.started + bounds.total)
+        if now < due:
+            lingering.call = self.clock.callLater(
+                due - now, self._lingerCheck, streamID
+            )
+            return
+        del self._lingering[streamID]
+        self._reset(streamID, ErrorCodes.NO_ERROR)
+        self._send()
+
+    def _stopLingering(self, streamID: int) -> None:
+        lingering = self._lingering.pop(streamID, None)
+        if lingering is not None:
+            cancelCall(lingering.call)
 
     def _streamGone(self) -> None:
         if self.streams:
             return
-        if self._goneAway is not None:
+        if self._drainedAfter is not None or self._peerGoneAway:
             self._send()
-            self._close(goAway=False)
-        else:
-            self._idleIfQuiet()
+            self._close(goAway=self._drainedAfter is None)
 
-    def resetStream(self, stream: H2Stream, code: ErrorCodes) -> None:
+    def resetStream(
+        self, stream: H2Stream, code: ErrorCodes = ErrorCodes.CANCEL
+    ) -> None:
         """
         Reset C{stream} with C{code} and forget it.
         """
         if self.streams.pop(stream.streamID, None) is None:
             return
         self._flushing.pop(stream.streamID, None)
-        try:
-            self._machine.reset_stream(stream.streamID, code)
-        except StreamClosedError:
-            pass
+        self._reset(stream.streamID, code)
         stream.lost(Failure(ConnectionDone("stream reset")))
         self._send()
         self._streamGone()
+
+    def _reset(self, streamID: int, code: ErrorCodes) -> None:
+        try:
+            self._machine.reset_stream(streamID, code)
+        except StreamClosedError:
+            pass
+
+    def _ack(self, size: int, streamID: int) -> None:
+        try:
+            self._machine.acknowledge_received_data(size, streamID)
+        except StreamClosedError:
+            pass
 
     def _send(self) -> None:
         data = self._machine.data_to_send()
@@ -521,50 +603,48 @@ class H2Connection(Protocol):
         self.transport.pauseProducing()  # type: ignore[union-attr]
         for stream in self.streams.values():
             stream._pauseProducer()
-        self._arm(self.site.timeOut, self._stalled)
 
     def resumeProducing(self) -> None:
         if not self.paused:
             return
         self.paused = False
+        if self._idle is not None:
+            self._idle.touch()
         self.transport.resumeProducing()  # type: ignore[union-attr]
-        if self._onTimer == self._stalled:
-            self._cancelTimer()
         self._flushing.update(self.streams)
         self._flush()
-        self._idleIfQuiet()
 
     def stopProducing(self) -> None:
         self.transport.loseConnection()  # type: ignore[union-attr]
 
-    # Deadlines: one timer per connection, for whichever applies.
+    # Deadlines.
 
-    def _arm(self, seconds: float | None, handler: Callable[[], None]) -> None:
-        self._cancelTimer()
-        if seconds is not None and not self._closing:
-            self._onTimer = handler
-            self._timer = self.clock.callLater(seconds, self._timerFired)
+    def _busy(self) -> bool:
+        """
+        Whether a request is in the application's hands and not blocked on
+        the peer: then the connection is not idle.
+        """
+        return any(
+            s.dispatched and not s.finished and not s.blocked
+            for s in self.streams.values()
+        )
 
-    def _cancelTimer(self) -> None:
-        self._onTimer = None
-        if self._timer is not None:
-            if self._timer.active():
-                self._timer.cancel()
-            self._timer = None
-
-    def _timerFired(self) -> None:
-        handler, self._onTimer, self._timer = self._onTimer, None, None
-        if handler is not None:
-            handler()
-
-    def _idleIfQuiet(self) -> None:
-        if not self.streams and self._timer is None:
-            self._arm(self.site.timeOut, self._idle)
-
-    def _idle(self) -> None:
+    def _idleExpired(self) -> None:
+        self._idle = None
+        queued = sum(s.queued for s in self.streams.values())
+        if queued or self.paused:
+            self.rejected(
+                Reason.TIMEOUT,
+                "{service}: {peer} read none of {queued} HTTP/2 response bytes for"
+                " {timeout:g} s (idle_timeout); GOAWAY",
+                queued=queued,
+                timeout=self.site.limits.idleTimeout,
+            )
+            self._close(ErrorCodes.ENHANCE_YOUR_CALM, abort=self.paused)
+            return
         self._close()
 
-    def _firstRequestTimedOut(self) -> None:
+    def _firstRequestLate(self) -> None:
         self.rejected(
             Reason.TIMEOUT,
             "{service}: {peer} sent no HTTP/2 request within {timeout:g} s"
@@ -573,7 +653,7 @@ class H2Connection(Protocol):
         )
         self._close()
 
-    def _headersTimedOut(self) -> None:
+    def _headersLate(self) -> None:
         self.rejected(
             Reason.TIMEOUT,
             "{service}: {peer} sent no complete HTTP/2 header block within"
@@ -582,17 +662,6 @@ class H2Connection(Protocol):
         )
         self._close(ErrorCodes.ENHANCE_YOUR_CALM)
 
-    def _stalled(self) -> None:
-        queued = sum(s.queued for s in self.streams.values())
-        self.rejected(
-            Reason.TIMEOUT,
-            "{service}: {peer} read none of {queued} HTTP/2 response bytes for"
-            " {timeout:g} s (idle_timeout); GOAWAY",
-            queued=queued,
-            timeout=self.site.timeOut,
-        )
-        self._close(ErrorCodes.ENHANCE_YOUR_CALM, abort=self.paused)
-
     # Closing.
 
     def drain(self) -> None:
@@ -600,24 +669,26 @@ class H2Connection(Protocol):
         Send C{GOAWAY} (no error, last stream: the highest seen), refuse
         newer streams, finish the open ones, then close.
         """
-        if self._goneAway is not None or self._closing:
+        if self._drainedAfter is not None or self._closing:
             return
-        self._goneAway = self._machine.highest_inbound_stream_id
+        self._drainedAfter = self._machine.highest_inbound_stream_id
         self._send()
+        # By hand: h2 would close its state machine on sending it.
         frame = GoAwayFrame(0)
-        frame.last_stream_id = self._goneAway
+        frame.last_stream_id = self._drainedAfter
         frame.error_code = ErrorCodes.NO_ERROR
         self.transport.write(frame.serialize())  # type: ignore[union-attr]
         if not self.streams:
             self._close(goAway=False)
 
-    def _calm(self, why: str) -> None:
+    def _violated(self, violation: Violation) -> None:
         self.rejected(
-            Reason.FLOOD,
-            "{service}: {peer} sent {why}; GOAWAY ENHANCE_YOUR_CALM",
-            why=why,
+            violation.reason,
+            "{service}: {peer} sent {why}; GOAWAY {code}",
+            why=violation.why,
+            code=violation.code.name,
         )
-        self._close(ErrorCodes.ENHANCE_YOUR_CALM)
+        self._close(violation.code)
 
     def rejected(self, kind: str, format: str, **kwargs: object) -> None:
         """
@@ -639,7 +710,9 @@ class H2Connection(Protocol):
         if self._closing:
             return
         self._closing = True
-        self._cancelTimer()
+        self._deadline.stop()
+        if self._idle is not None:
+            self._idle.stop()
         transport: Any = self.transport
         if goAway:
             self._machine.close_connection(
@@ -660,9 +733,13 @@ class H2Connection(Protocol):
         Tell the open streams' requests, release the caps, stop the timers.
         """
         self._closing = True
-        self._cancelTimer()
-        if self._abortCall is not None and self._abortCall.active():
-            self._abortCall.cancel()
+        self._deadline.stop()
+        if self._idle is not None:
+            self._idle.stop()
+        cancelCall(self._abortCall)
+        for lingering in self._lingering.values():
+            cancelCall(lingering.call)
+        self._lingering = {}
         streams, self.streams = self.streams, {}
         self._flushing = {}
         for stream in streams.values():

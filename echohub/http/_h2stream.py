@@ -1,8 +1,16 @@
 # -*- test-case-name: tests.http.test_h2 -*-
 """
 One HTTP/2 stream as the channel of its twisted.web request (L{H2Stream}):
-what twisted.web's C{Request} calls on a channel, and the refusals echohub's
-limits make, on behalf of its L{echohub.http._h2.H2Connection}.
+what twisted.web's C{Request} calls on a channel, the refusals of the one
+policy (L{echohub.http._policy}), and the response data waiting for the
+peer's flow-control window, on behalf of its
+L{echohub.http._h2.H2Connection}.
+
+Memory is bounded whatever the peer's window: a stream pauses its
+response's producer once L{STREAM_BUFFER} bytes wait to be sent, and every
+response that is larger than that is written through one (the echo site's
+generated bodies are; an echo's body is the request body, already
+accepted).
 """
 
 from __future__ import annotations
@@ -10,7 +18,6 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from h2.errors import ErrorCodes
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -18,17 +25,24 @@ from twisted.internet.interfaces import (
     IPushProducer,
 )
 from twisted.python.failure import Failure
-from twisted.web import http
 from twisted.web.http_headers import Headers
 from zope.interface import implementer
 
+from echohub._net import cancelCall
 from echohub.http._head import RawHead
-from echohub.http._policy import PLAIN_TEXT
-from echohub.ops import Reason
+from echohub.http._policy import (
+    BODY_TIMEOUT,
+    BODY_TOO_LARGE,
+    MALFORMED,
+    PLAIN_TEXT,
+    BodyClock,
+    Refusal,
+    bodilessHeaders,
+)
 
 if TYPE_CHECKING:
     from echohub.http._h2 import H2Connection
-    from echohub.http._site import EchoRequest
+    from echohub.http._site import HTTPRequest
 
 STREAM_BUFFER = 65536
 """
@@ -36,8 +50,6 @@ Bytes of response data a stream may have waiting (on the peer's window or
 the transport) before its producer is paused.
 """
 
-# Connection-specific response headers that HTTP/2 forbids (RFC 9113
-# section 8.2.2); twisted.web adds some of them for HTTP/1.1.
 _HOP_BY_HOP = frozenset(
     (
         b"connection",
@@ -47,34 +59,34 @@ _HOP_BY_HOP = frozenset(
         b"upgrade",
     )
 )
+"""
+Connection-specific response headers that HTTP/2 forbids (RFC 9113 section
+8.2.2); twisted.web adds some of them for HTTP/1.1.
+"""
 
 
 @implementer(IPushProducer)
 class H2Stream:
     """
-    One HTTP/2 stream, as the channel of its L{EchoRequest}: the methods
-    twisted.web's C{Request} calls on a channel (C{writeHeaders}, C{write},
-    C{requestDone}, C{registerProducer}, C{getPeer}...), and the refusals
-    echohub's request and limits call (L{refuse}, L{refuseTooLarge}).
+    One HTTP/2 stream, as the channel of its L{HTTPRequest}.
 
     @ivar streamID: the stream's identifier.
     @ivar site: the site, as C{server.Request} expects of a channel.
     @ivar factory: the site, whose C{log} writes the access log line.
     @ivar transport: the connection's transport, for the TLS facts; a
         request never writes to it.
-    @ivar receivedHeaders: the decoded header list as received,
-        pseudo-headers first, in order; C{request.rawHead} has it as
-        C{name: value} lines, labelled C{"HTTP/2"}, for
-        L{echohub.http._channel.rawRequestHead}.
     @ivar connectionHeaders: the response headers of this connection
         (C{Strict-Transport-Security} over TLS), which the request adds.
     @ivar request: this stream's request.
-    @ivar queued: response bytes waiting to be sent.
+    @ivar headers: the response's header list, until it is sent.
+    @ivar data: response data waiting to be sent, the first piece from
+        L{offset} on.
+    @ivar queued: how many bytes of L{data} wait.
+    @ivar dispatched: the request is in the application's hands.
     @ivar finished: the response is complete (it may not all be sent).
     @ivar remoteEnded: the client has sent all of its request.
+    @ivar refused: a refusal answered the request.
     """
-
-    maxBody: int
 
     def __init__(
         self,
@@ -84,26 +96,24 @@ class H2Stream:
     ) -> None:
         self._conn = connection
         self.streamID = streamID
-        self.site = connection.site
-        self.factory = connection.site
+        self.site = self.factory = connection.site
         self.transport = connection.transport
-        self.maxBody = connection.site.maxBody
         self.connectionHeaders = connection.connectionHeaders
-        self.receivedHeaders = headers
         self.producer: IProducer | None = None
         self._streaming = True
         self._producerPaused = False
         self.headers: list[tuple[bytes, bytes]] | None = None
         self.data: deque[bytes] = deque()
+        self.offset = 0
         self.queued = 0
+        self.dispatched = False
         self.finished = False
         self.remoteEnded = False
         self.refused = False
-        self.bodyReceived = 0
-        self._bodyStarted = 0.0
+        self._body: BodyClock | None = None
         self._deadline: IDelayedCall | None = None
-        self.request: EchoRequest = self.site.requestFactory(self, queued=False)
-        # What echohub.http._channel.rawRequestHead gives /dump/request.
+        self.request: HTTPRequest = self.site.requestFactory(self, queued=False)
+        # What echohub.http.rawRequestHead gives /dump/request.
         self.request.rawHead = RawHead(  # type: ignore[attr-defined]
             "HTTP/2",
             b"".join(b"%s: %s\r\n" % field for field in headers) + b"\r\n",
@@ -121,13 +131,22 @@ class H2Stream:
     def isSecure(self) -> bool:
         return self._conn.secure
 
+    def peerText(self) -> str:
+        """
+        The client's address as the access log shows it.
+        """
+        return self._conn.peerText
+
     def writeHeaders(
         self, version: bytes, code: bytes, reason: bytes, headers: Headers
     ) -> None:
         """
         Keep the response headers for the next flush, which may carry
-        C{END_STREAM} with them when the response has no body.
+        C{END_STREAM} with them when the response has no body; without the
+        connection-specific ones, and without what a response without
+        content must not carry.
         """
+        bodilessHeaders(int(code), headers)
         fields = [(b":status", code)]
         for name, values in headers.getAllRawHeaders():
             lower = name.lower()
@@ -157,7 +176,7 @@ class H2Stream:
         The response is complete: end the stream once it is sent.
         """
         self.finished = True
-        self._cancelDeadline()
+        self._stopDeadline()
         self._conn.wantsFlush(self)
 
     def loseConnection(self) -> None:
@@ -170,7 +189,7 @@ class H2Stream:
         """
         Reset this stream.
         """
-        self._conn.resetStream(self, ErrorCodes.CANCEL)
+        self._conn.resetStream(self)
 
     def registerProducer(self, producer: IProducer, streaming: bool) -> None:
         if self.producer is not None:
@@ -205,8 +224,18 @@ class H2Stream:
             self.producer.resumeProducing()  # type: ignore[attr-defined]
 
     def _pull(self) -> None:
-        if self.producer is not None and not self._streaming and not self.finished:
-            self.producer.resumeProducing()  # type: ignore[attr-defined]
+        producer = self.producer
+        if producer is not None and not self._streaming and not self.finished:
+            if self.queued <= STREAM_BUFFER and not self._conn.paused:
+                producer.resumeProducing()  # type: ignore[attr-defined]
+
+    @property
+    def blocked(self) -> bool:
+        """
+        Whether the response waits on the peer: data is queued that its
+        flow-control window or the transport does not take.
+        """
+        return bool(self.data) or self._conn.paused
 
     # IPushProducer, as the request sees its channel.
 
@@ -219,47 +248,42 @@ class H2Stream:
     def stopProducing(self) -> None:
         self.abortConnection()
 
-    # The limits.
+    # The policy.
 
-    def refuse(self, status: bytes, reason: str) -> None:
+    def refuse(self, refusal: Refusal, **params: object) -> None:
         """
-        Answer with a plain-text error through the request, so that it is
-        logged and counted like any response; the connection resets the
-        stream after it if the client is still sending.  Only the first
+        Answer with C{refusal}'s plain-text answer through the request, so
+        that it is logged and counted like any response; the connection
+        resets the stream after it if the client is still sending, once it
+        has read the rest (within the lingering bounds).  Only the first
         refusal, and only before any response, answers.
         """
         if self.refused or self.request.startedWriting:
             return
         self.refused = True
-        self._cancelDeadline()
+        self._stopDeadline()
+        params.setdefault("version", "HTTP/2")
+        params.setdefault("why", "")
+        params.setdefault("received", self.request.bodyLength)
+        body = self.site.refused(refusal, self._conn.peer, **params)
         request = self.request
-        body = reason.encode("utf-8")
-        request.setResponseCode(int(status[:3]), status[4:])
+        request.setResponseCode(refusal.status, refusal.phrase)
         request.responseHeaders = Headers(
             {
                 b"Content-Type": [PLAIN_TEXT],
                 b"X-Content-Type-Options": [b"nosniff"],
                 b"Content-Length": [b"%d" % (len(body),)],
-                b"Date": [http.datetimeToString()],
+                b"Date": [self.site.dates.value()],
             }
         )
+        for name, value in self.connectionHeaders:
+            request.responseHeaders.setRawHeaders(name, [value])
+        if not self.dispatched:
+            # The request never reached a resource: the method and path
+            # are still to be set for the log.
+            request.clientproto = b"HTTP/2"
         request.write(body)
         request.finish()
-
-    def refuseTooLarge(self) -> None:
-        """
-        Answer C{413} for a request body over the limit.
-        """
-        self._conn.rejected(
-            Reason.TOO_LONG,
-            "{service}: refused an HTTP/2 request body over {limit} bytes from {peer}",
-            limit=self.maxBody,
-        )
-        self.refuse(
-            b"413 Content Too Large",
-            f"413 Content Too Large: request bodies are limited to"
-            f" {self.maxBody} bytes\n",
-        )
 
     def _respondToBadRequestAndDisconnect(self) -> None:
         """
@@ -267,74 +291,73 @@ class H2Stream:
         C{400} on this stream.  (Twisted's name, without its disconnect:
         other streams are not at fault.)
         """
-        self.refuse(b"400 Bad Request", "400 Bad Request: malformed HTTP request\n")
+        self.refuse(MALFORMED, why="a malformed form body")
 
     # What the connection calls.
 
-    def startBody(self, timeout: float | None) -> None:
+    def startBody(self) -> None:
         """
         The request has a body: start its deadline.
         """
-        if timeout is not None:
-            self._bodyStarted = self._conn.clock.seconds()
-            self._deadline = self._conn.clock.callLater(timeout, self._bodyTimedOut)
+        self._body = BodyClock(self.site.limits, self._conn.clock.seconds())
+        self._armDeadline()
 
-    def dataReceived(self, data: bytes) -> None:
+    def received(self, data: bytes) -> None:
         """
-        A piece of the body: count it against the limit (in the request)
-        and the deadline's rate.
+        A piece of the body: count it against the limit and the body rule,
+        and hand it to the request.
         """
-        if not self.refused and not self.finished:
-            self.bodyReceived += len(data)
-            self.request.handleContentChunk(data)
+        if self.refused or self.finished:
+            return
+        request = self.request
+        if request.bodyLength + len(data) > self.site.limits.maxBody:
+            self.refuse(BODY_TOO_LARGE)
+            return
+        if self._body is not None:
+            self._body.progressed(len(data), self._conn.clock.seconds())
+        request.handleContentChunk(data)
 
     def ended(self) -> None:
         """
         The client has sent the whole request: render it.
         """
         self.remoteEnded = True
-        self._cancelDeadline()
+        self._stopDeadline()
         if not self.refused and not self.finished:
             request = self.request
+            self.dispatched = True
             request.requestReceived(request.method, request.uri, b"HTTP/2")
 
-    def _bodyTimedOut(self) -> None:
-        self._deadline = None
-        limits = self.site.limits
-        assert limits.bodyTimeout is not None
-        due = self._bodyStarted + limits.bodyTimeout
-        if limits.bodyMinRate:
-            due += self.bodyReceived / limits.bodyMinRate
-        remaining = due - self._conn.clock.seconds()
-        if remaining > 0:
-            self._deadline = self._conn.clock.callLater(remaining, self._bodyTimedOut)
-            return
-        self._conn.rejected(
-            Reason.TIMEOUT,
-            "{service}: {peer} sent {received} body bytes on an HTTP/2 stream,"
-            " too slowly (body_timeout {timeout:g} s, body_min_rate {rate}"
-            " bytes/s); answered 408",
-            received=self.bodyReceived,
-            timeout=limits.bodyTimeout,
-            rate=limits.bodyMinRate,
-        )
-        self.refuse(
-            b"408 Request Timeout",
-            "408 Request Timeout: the request body arrived too slowly\n",
-        )
+    def _armDeadline(self) -> None:
+        body = self._body
+        due = None if body is None else body.due()
+        if due is not None:
+            clock = self._conn.clock
+            self._deadline = clock.callLater(
+                max(0.0, due - clock.seconds()), self._bodyLate
+            )
 
-    def _cancelDeadline(self) -> None:
-        if self._deadline is not None:
-            if self._deadline.active():
-                self._deadline.cancel()
-            self._deadline = None
+    def _bodyLate(self) -> None:
+        self._deadline = None
+        body = self._body
+        if body is None or self.refused or self.finished:
+            return
+        if body.expired(self._conn.clock.seconds()):
+            self.refuse(BODY_TIMEOUT)
+        else:
+            self._armDeadline()
+
+    def _stopDeadline(self) -> None:
+        cancelCall(self._deadline)
+        self._deadline = None
+        self._body = None
 
     def lost(self, reason: Failure) -> None:
         """
         The stream was reset or the connection lost before the response
         was sent.
         """
-        self._cancelDeadline()
+        self._stopDeadline()
         producer, self.producer = self.producer, None
         if producer is not None:
             producer.stopProducing()

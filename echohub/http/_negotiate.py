@@ -34,8 +34,8 @@ from zope.interface import alsoProvides, implementer
 
 from echohub.config import WebConfig
 from echohub.http._h2 import H2Connection
-from echohub.http._h2frames import PREFACE
-from echohub.http._site import EchoSite
+from echohub.http._h2checks import PREFACE
+from echohub.http._site import HTTPSite
 
 PEEK_TIMEOUT = 1.0
 """
@@ -59,7 +59,7 @@ class NegotiatingFactory(Factory):
 
     def __init__(
         self,
-        site: EchoSite,
+        site: HTTPSite,
         http2: bool = True,
         h2c: bool = True,
         maxConcurrentStreams: int = 100,
@@ -185,7 +185,7 @@ class ProtocolSelector(Protocol):
             self.chosen.connectionLost(reason)
 
 
-def negotiate(site: EchoSite, config: WebConfig) -> NegotiatingFactory:
+def negotiate(site: HTTPSite, config: WebConfig) -> NegotiatingFactory:
     """
     The factory a web listener serves: C{site} over HTTP/1.1 and, as
     C{config} allows, HTTP/2.

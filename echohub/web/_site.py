@@ -10,7 +10,7 @@ from __future__ import annotations
 from twisted.internet.interfaces import IReactorTime
 
 from echohub.config import WebConfig, WebSocketConfig
-from echohub.http import EchoSite, HTTPLimits, hstsValue
+from echohub.http import HTTPLimits, HTTPSite, hstsValue
 from echohub.ops import ConnectionRegistry, Metrics, ServiceAccess
 from echohub.web._lean import EchoLeanRoutes
 from echohub.web._tree import buildResourceTree
@@ -24,12 +24,12 @@ def buildSite(
     listener: str = "web",
     metrics: Metrics | None = None,
     websocket: WebSocketConfig | None = None,
-) -> EchoSite:
+) -> HTTPSite:
     """
     Build the echo site.
 
     The access log goes to the global log (and so to L{twisted.logger}),
-    one event per request (L{EchoSite.log}).
+    one event per request (L{HTTPSite.log}).
 
     @param config: the web settings: body limit and idle timeout (C{0}
         disables it).
@@ -43,15 +43,13 @@ def buildSite(
     root = buildResourceTree(config, websocket, reactor)
     if metrics is not None:
         root.putChild(b"metrics", metrics.resource())
-    return EchoSite(
+    return HTTPSite(
         root,
-        maxBody=config.max_body,
-        timeout=config.idle_timeout or None,
+        limits=HTTPLimits.fromConfig(config),
         reactor=reactor,
         connections=connections,
         access=access,
         listener=listener,
-        limits=HTTPLimits.fromConfig(config),
         # The lean routes answer as the standard tree does without CORS.
         lean=None if config.cors_origins else EchoLeanRoutes(),
         hsts=hstsValue(config.hsts),

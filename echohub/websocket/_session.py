@@ -514,7 +514,6 @@ class EchoSession(Protocol):
         cancelCall(self._abortCall)
         if self._linger is not None:  # lingering close
             self._linger.connectionLost()
-        type(self.channel).connectionLost(self.channel, reason)
         self.channel.site.connections.remove(self)
         request = self.request
         method = request.method.decode("ascii")

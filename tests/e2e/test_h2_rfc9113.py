@@ -80,8 +80,6 @@ def test_caseList() -> None:
 @CASES.case(
     "echohub/5.1/1",
     "Sends a RST_STREAM frame on an idle stream after opening another stream",
-    xfail="RST_STREAM(CANCEL) on idle stream 3, with stream 1 open, is ignored:"
-    " nothing is sent and the connection stays open",
 )
 def idleRstAfterOpen(client: FrameClient, target: Target) -> None:
     """
@@ -127,8 +125,6 @@ def idleDataAfterOpen(client: FrameClient, target: Target) -> None:
 @CASES.case(
     "echohub/6.8/1",
     "Sends a PING frame after a GOAWAY frame, with a stream open",
-    xfail="after the client's GOAWAY(NO_ERROR) with stream 1 open, a PING is"
-    " answered GOAWAY PROTOCOL_ERROR and the close, not PING(ACK)",
 )
 def pingAfterGoAway(client: FrameClient, target: Target) -> None:
     """
@@ -155,9 +151,6 @@ def pingAfterGoAway(client: FrameClient, target: Target) -> None:
 @CASES.case(
     "echohub/6.8/2",
     "Sends a GOAWAY frame while a response is in flight",
-    xfail="after the client's GOAWAY(NO_ERROR), the WINDOW_UPDATE that lets the"
-    " response of stream 1 go on is answered GOAWAY PROTOCOL_ERROR and the"
-    " close; the response never ends",
 )
 def responseAfterGoAway(client: FrameClient, target: Target) -> None:
     """
@@ -177,8 +170,6 @@ def responseAfterGoAway(client: FrameClient, target: Target) -> None:
 @CASES.case(
     "echohub/8.1.1/1",
     "Sends a request with content-length 4 and no content",
-    xfail="POST with content-length: 4 and END_STREAM on its HEADERS is answered"
-    " (HEADERS :status 405, DATA of 23 octets) instead of reset PROTOCOL_ERROR",
 )
 def contentLengthWithoutContent(client: FrameClient, target: Target) -> None:
     """

@@ -17,7 +17,6 @@ from hpack import Decoder, HPACKDecodingError
 
 from echohub.tls._devcert import DevCertificates
 from tests.h2conformance import (
-    COMPRESSION,
     COMPRESSION_ERROR,
     Case,
     Cases,
@@ -250,5 +249,4 @@ for hpackID, description, broken, first, rfc in [
         decodingError(broken, first),
         f"RFC 7541 {rfc} MUST be a decoding error, and RFC 9113 section 4.3"
         " makes that a connection error of type COMPRESSION_ERROR.",
-        xfail=COMPRESSION,
     )

@@ -17,7 +17,6 @@ from hyperframe.frame import GoAwayFrame, PingFrame
 from echohub.tls._devcert import DevCertificates
 from tests.h2conformance import (
     CANCEL,
-    COMPRESSION,
     COMPRESSION_ERROR,
     FRAME_SIZE_ERROR,
     PROTOCOL_ERROR,
@@ -197,7 +196,6 @@ def headersTooLarge(client: FrameClient, target: Target) -> None:
 @CASES.case(
     "http2/4.3/1",
     "Sends invalid header block fragment",
-    xfail=COMPRESSION,
 )
 def invalidHeaderBlock(client: FrameClient, target: Target) -> None:
     """

@@ -226,8 +226,6 @@ def rstBadLength(client: FrameClient, target: Target) -> None:
 @CASES.case(
     "http2/6.5/1",
     "Sends a SETTINGS frame with ACK flag and payload",
-    xfail="SETTINGS(ACK) with a 1-octet payload is answered GOAWAY PROTOCOL_ERROR"
-    " and the close, not FRAME_SIZE_ERROR",
 )
 def settingsAckPayload(client: FrameClient, target: Target) -> None:
     """

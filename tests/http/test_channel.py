@@ -116,25 +116,42 @@ class HeaderDeadlineTests(SynchronousTestCase):
 
 class BodyDeadlineTests(SynchronousTestCase):
     """
-    A body must arrive within C{body_timeout}, extended by one second for
-    every C{body_min_rate} bytes received.
+    The body rule (L{echohub.http._policy.BodyClock}): no more than
+    C{body_timeout} without a byte, and after that long an average of at
+    least C{body_min_rate} bytes a second.
     """
 
     HEAD = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n"
 
     def test_stalledBodyGets408(self) -> None:
         """
-        Part of a body and then nothing: C{408} at the base deadline plus
-        the second its bytes earned.
+        Part of a body and then nothing: C{408} C{body_timeout} after the
+        last byte, naming the settings.
         """
         channel, transport, reactor = connect(LIMITS)
         channel.dataReceived(self.HEAD + b"x" * 100)
-        reactor.advance(3.9)
+        reactor.advance(2.9)
         self.assertFalse(transport.disconnecting)
         reactor.advance(0.1)
         [response] = parseResponses(transport.value())
         self.assertEqual(response.status, 408)
+        self.assertIn(b"body_timeout 3 s, body_min_rate 100 bytes/s", response.body)
         self.assertTrue(transport.disconnecting)
+
+    def test_stallAfterMuchIsNotExtended(self) -> None:
+        """
+        A body that arrived fast and then stalls earns no extra time from
+        the bytes it sent: C{408} C{body_timeout} after its last byte (the
+        old rule let a stalled 1 MiB upload live some 18 minutes).
+        """
+        channel, transport, reactor = connect(LIMITS)
+        channel.dataReceived(self.HEAD + b"x" * 899)
+        reactor.advance(1)
+        channel.dataReceived(b"")
+        reactor.advance(1.9)
+        self.assertFalse(transport.disconnecting)
+        reactor.advance(0.1)
+        self.assertEqual(parseResponses(transport.value())[0].status, 408)
 
     def test_bodyDeadlineReusesTheHeaderTimer(self) -> None:
         """

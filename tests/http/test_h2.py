@@ -27,7 +27,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
 from echohub.http import H2Connection, rawRequestHead
-from echohub.http._h2frames import FLOOD_BUDGETS
+from echohub.http._h2checks import FLOOD_BUDGETS
 from echohub.http._h2stream import STREAM_BUFFER
 from echohub.ops import ConnectionCaps, ServiceAccess
 from echohub.testing import H2Client
@@ -172,7 +172,9 @@ class LimitTests(SynchronousTestCase):
     def test_announcedBodyTooLarge(self) -> None:
         """
         A C{content-length} over C{max_body} gets C{413} before any body is
-        read, then C{RST_STREAM NO_ERROR}; the connection goes on.
+        read; what the client still sends is read and discarded, and once it
+        has been silent for the lingering bounds' idle seconds the stream is
+        reset with C{NO_ERROR}; the connection goes on.
         """
         client = H2Client(WebConfig(max_body=100))
         streamID = client.request(
@@ -193,8 +195,40 @@ class LimitTests(SynchronousTestCase):
         response = client.responses[streamID]
         self.assertEqual(response.status, 413)
         self.assertIn(b"limited to 100 bytes", response.body)
+        self.assertTrue(response.ended)
+        self.assertIsNone(response.reset)
+        client.h2.send_data(streamID, b"x" * 50)
+        client.send()
+        client.clock.advance(4.9)
+        client.read()
+        self.assertIsNone(response.reset)
+        client.clock.advance(0.1)
+        client.read()
         self.assertEqual(response.reset, ErrorCodes.NO_ERROR)
         self.assertEqual(client.get(b"/echo?msg=after").body, b"after")
+
+    def test_refusalReadUntilTheRequestEnds(self) -> None:
+        """
+        A client that ends its request after the C{413} (as curl does once
+        its upload is done) gets no reset at all: it read the whole answer.
+        """
+        client = H2Client(WebConfig(max_body=100))
+        streamID = client.h2.get_next_available_stream_id()
+        client.h2.send_headers(
+            streamID,
+            [(b":method", b"POST"), (b":path", b"/echo"), *GET[1:]],
+        )
+        client.h2.send_data(streamID, b"x" * 101)
+        client.send()
+        self.assertEqual(client.responses[streamID].status, 413)
+        client.h2.send_data(streamID, b"y" * 1000, end_stream=True)
+        client.send()
+        client.clock.advance(60)
+        client.read()
+        response = client.responses[streamID]
+        self.assertTrue(response.ended)
+        self.assertIsNone(response.reset)
+        self.assertEqual(client.server.chosen._lingering, {})
 
     def test_streamedBodyTooLarge(self) -> None:
         """
@@ -416,7 +450,7 @@ class AttackTests(SynchronousTestCase):
         C{h2} buffers more: C{GOAWAY ENHANCE_YOUR_CALM}.
         """
         client = H2Client()
-        limit = client.server.chosen.meter.maxHeaderBlock
+        limit = client.server.chosen.gate.maxHeaderBlock
         headers = HeadersFrame(1)
         headers.data = client.h2.encoder.encode([*GET, (b":path", b"/echo")])
         client.send(headers.serialize())
@@ -497,10 +531,12 @@ class AttackTests(SynchronousTestCase):
         is full) is no longer read, so its pings cannot grow our output; and
         once it has read nothing for C{idle_timeout} it is cut off.
         """
-        client = H2Client(WebConfig(idle_timeout=30))
+        client = H2Client(WebConfig(idle_timeout=30, header_timeout=0))
         client.server.chosen.pauseProducing()
         self.assertEqual(client.transport.producerState, "paused")
-        client.clock.advance(30)
+        client.clock.advance(29.9)
+        self.assertFalse(client.transport.disconnecting)
+        client.clock.advance(0.1)
         client.read()
         self.assertTrue(client.transport.disconnected)
 

@@ -12,8 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from echohub.config import WebConfig
-from echohub.http import EchoChannel, H2Connection, negotiate
-from echohub.http._h2frames import PREFACE
+from echohub.http import H2Connection, HTTP1Channel, negotiate
+from echohub.http._h2checks import PREFACE
 from echohub.http._negotiate import PEEK_TIMEOUT, ProtocolSelector
 from echohub.web import buildSite
 
@@ -80,7 +80,7 @@ class NegotiationTests(SynchronousTestCase):
         for start in (b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\n\r\n", b"PRI /x"):
             protocol, transport, _ = selector(WebConfig())
             protocol.dataReceived(start)
-            self.assertIsInstance(protocol.chosen, EchoChannel)
+            self.assertIsInstance(protocol.chosen, HTTP1Channel)
         protocol, transport, _ = selector(WebConfig())
         protocol.dataReceived(b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertTrue(transport.value().startswith(b"HTTP/1.1 200 OK"))
@@ -90,7 +90,7 @@ class NegotiationTests(SynchronousTestCase):
         With C{h2c = false} a plain connection is HTTP/1.1 from the start.
         """
         protocol, _, _ = selector(WebConfig(h2c=False))
-        self.assertIsInstance(protocol.chosen, EchoChannel)
+        self.assertIsInstance(protocol.chosen, HTTP1Channel)
 
     def test_silentConnection(self) -> None:
         """
@@ -101,7 +101,7 @@ class NegotiationTests(SynchronousTestCase):
         clock.advance(PEEK_TIMEOUT - 0.01)
         self.assertIsNone(protocol.chosen)
         clock.advance(0.01)
-        self.assertIsInstance(protocol.chosen, EchoChannel)
+        self.assertIsInstance(protocol.chosen, HTTP1Channel)
 
     def test_partialPreface(self) -> None:
         """
@@ -113,7 +113,7 @@ class NegotiationTests(SynchronousTestCase):
         clock.advance(4.99)
         self.assertIsNone(protocol.chosen)
         clock.advance(0.01)
-        self.assertIsInstance(protocol.chosen, EchoChannel)
+        self.assertIsInstance(protocol.chosen, HTTP1Channel)
 
     def test_alpn(self) -> None:
         """
@@ -121,8 +121,8 @@ class NegotiationTests(SynchronousTestCase):
         """
         for negotiated, expected in (
             (b"h2", H2Connection),
-            (b"http/1.1", EchoChannel),
-            (None, EchoChannel),
+            (b"http/1.1", HTTP1Channel),
+            (None, HTTP1Channel),
         ):
             transport = NegotiatedTransport()
             transport.negotiatedProtocol = negotiated

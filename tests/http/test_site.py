@@ -24,7 +24,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from echohub.config import WebConfig
-from echohub.http import EchoSite
+from echohub.http import HTTPSite
 from echohub.testing import (
     CLIENT_PEER,
     HalfCloseTransport,
@@ -304,9 +304,7 @@ class ResponseHeaderTests(SynchronousTestCase):
             def render(self, request: IRequest) -> bytes:
                 raise ZeroDivisionError()
 
-        site = EchoSite(
-            Broken(), maxBody=10, timeout=None, reactor=MemoryReactorClock()
-        )
+        site = HTTPSite(Broken(), reactor=MemoryReactorClock())
         channel = site.buildProtocol(None)
         transport = StringTransport()
         channel.makeConnection(transport)

@@ -17,9 +17,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from echohub._upstream import _h2 as _upstream
 
 
-class StreamRefusingH2ConnectionTests(SynchronousTestCase):
+class ServerH2ConnectionTests(SynchronousTestCase):
     """
-    L{_upstream.StreamRefusingH2Connection} lets a stream over the limit
+    L{_upstream.ServerH2Connection} lets a stream over the limit
     open, where h2 ends the connection.
     """
 
@@ -59,6 +59,6 @@ class StreamRefusingH2ConnectionTests(SynchronousTestCase):
         second.
         """
 
-        events = self.opened(_upstream.StreamRefusingH2Connection)
+        events = self.opened(_upstream.ServerH2Connection)
         received = [e.stream_id for e in events if isinstance(e, RequestReceived)]
         self.assertEqual(received, [1, 3])

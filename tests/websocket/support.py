@@ -17,7 +17,7 @@ from twisted.internet.testing import (
 from twisted.python.failure import Failure
 
 from echohub.config import WebConfig, WebSocketConfig
-from echohub.http import EchoChannel
+from echohub.http import HTTP1Channel
 from echohub.ops._connections import ConnectionRegistry
 from echohub.testing import (
     CLIENT_PEER,
@@ -102,7 +102,7 @@ class Connection:
         self.connections = ConnectionRegistry()
         site = buildSite(WebConfig(), self.clock, self.connections, websocket=config)
         self.channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 8080))
-        assert isinstance(self.channel, EchoChannel)
+        assert isinstance(self.channel, HTTP1Channel)
         self.transport = transport or StringTransport(peerAddress=CLIENT_PEER)
         if isinstance(self.transport, HalfCloseTransport):
             self.transport.protocol = self.channel

@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
-from echohub.http import EchoChannel
+from echohub.http import HTTP1Channel
 from echohub.testing import connect, request
 
 
@@ -40,7 +40,7 @@ def dechunk(data: bytes) -> tuple[bytes, bytes, bool]:
 
 def start(
     target: bytes, config: WebConfig | None = None, *headers: bytes
-) -> tuple[EchoChannel, StringTransport, MemoryReactorClock]:
+) -> tuple[HTTP1Channel, StringTransport, MemoryReactorClock]:
     """
     Open a connection and send one C{GET} for C{target}.
     """
