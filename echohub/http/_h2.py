@@ -150,6 +150,8 @@ class H2Connection(Protocol):
         self._flushing: dict[int, H2Stream] = {}
         self._lingering: dict[int, _Lingering] = {}
         self._receiving = False
+        self._inFlush = False
+        self._flushAgain = False
         self._closing = False
         self._admitted = False
         self._refusal: str | None = None
@@ -449,7 +451,9 @@ class H2Connection(Protocol):
         data being received, so that many responses share one write.
         """
         self._flushing[stream.streamID] = stream
-        if not self._receiving:
+        if self._inFlush:
+            self._flushAgain = True
+        elif not self._receiving:
             self._flush()
 
     def _flush(self) -> None:
@@ -457,8 +461,29 @@ class H2Connection(Protocol):
         Send what the streams have queued, as far as the peer's windows and
         the transport allow.
         """
-        if self.paused or self._closing:
+        if self.paused or self._closing or self._inFlush:
             return
+        self._inFlush = True
+        sent = False
+        try:
+            while True:
+                self._flushAgain = False
+                sent = self._flushOnce() or sent
+                if not self._flushAgain or self.paused or self._closing:
+                    break
+        finally:
+            self._inFlush = False
+        if sent and self._idle is not None:
+            self._idle.touch()
+        self._send()
+
+    def _flushOnce(self) -> bool:
+        """
+        One pass of L{_flush} over the streams waiting; a stream's producer
+        may write again as it is resumed, which asks for another pass.
+
+        @return: whether anything was sent.
+        """
         machine = self._machine
         sent = False
         for streamID, stream in list(self._flushing.items()):
@@ -503,11 +528,9 @@ class H2Connection(Protocol):
                     machine.end_stream(streamID)
                 self._streamDone(stream)
             else:
-                del self._flushing[streamID]
+                self._flushing.pop(streamID, None)
                 stream.drained()
-        if sent and self._idle is not None:
-            self._idle.touch()
-        self._send()
+        return sent
 
     def _streamDone(self, stream: H2Stream) -> None:
         """

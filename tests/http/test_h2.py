@@ -7,6 +7,7 @@ frame by a real HTTP/2 client (C{h2}'s) over an in-memory transport.
 from __future__ import annotations
 
 import json
+import random
 
 from h2.connection import H2Connection as H2ClientConnection
 from h2.errors import ErrorCodes
@@ -15,6 +16,7 @@ from hyperframe.frame import (
     ContinuationFrame,
     DataFrame,
     Frame,
+    GoAwayFrame,
     HeadersFrame,
     PingFrame,
     RstStreamFrame,
@@ -31,6 +33,7 @@ from echohub.http._h2checks import FLOOD_BUDGETS
 from echohub.http._h2stream import STREAM_BUFFER
 from echohub.ops import ConnectionCaps, ServiceAccess
 from echohub.testing import H2Client
+from echohub.web.httpbin._controls import PIECE
 
 GET = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x")]
 
@@ -563,3 +566,266 @@ class AttackTests(SynchronousTestCase):
         client.read()
         self.calmed(client)
         self.assertEqual([client.responses[i].body for i in ids], [b""] * 3)
+
+
+def goAway(lastStream: int = 0) -> bytes:
+    """
+    A client's C{GOAWAY} (no error), made by hand: the client's C{h2} would
+    close its own state machine on sending it.
+    """
+    frame = GoAwayFrame(0)
+    frame.last_stream_id = lastStream
+    frame.error_code = ErrorCodes.NO_ERROR
+    return frame.serialize()
+
+
+class ClientGoAwayTests(SynchronousTestCase):
+    """
+    A client's C{GOAWAY} means it opens no new streams: the streams in
+    flight finish, pings are answered, then the connection closes.
+    """
+
+    def test_delayedAnswerArrives(self) -> None:
+        """
+        C{/delay/1} in flight when the client says C{GOAWAY}: its answer
+        arrives whole, a C{PING} gets its acknowledgement meanwhile, and the
+        connection closes with C{GOAWAY NO_ERROR} once it is done.
+        """
+        client = H2Client()
+        streamID = client.request(b"/delay/1")
+        client.send(goAway())
+        self.assertFalse(client.transport.disconnecting)
+        acks: list[bytes] = []
+        client.transport.clear()
+        client.server.dataReceived(PingFrame(0, opaque_data=b"12345678").serialize())
+        acks = [
+            f.opaque_data
+            for f in frames(client.transport.value())
+            if isinstance(f, PingFrame) and "ACK" in f.flags
+        ]
+        self.assertEqual(acks, [b"12345678"])
+        client.clock.advance(1)
+        client.read()
+        response = client.responses[streamID]
+        self.assertEqual((response.status, response.ended), (200, True))
+        self.assertEqual(
+            json.loads(response.body)["url"], "http://example.test/delay/1"
+        )
+        self.assertTrue(client.transport.disconnecting)
+
+    def test_streamFinishes(self) -> None:
+        """
+        C{/stream/3} goes on to its third line and its end.
+        """
+        client = H2Client()
+        streamID = client.request(b"/stream/3")
+        client.send(goAway())
+        for _ in range(10):
+            client.clock.advance(1)
+            client.read()
+        response = client.responses[streamID]
+        self.assertTrue(response.ended)
+        self.assertEqual(len(response.body.splitlines()), 3)
+
+    def test_idleAfterGoAwayCloses(self) -> None:
+        """
+        With nothing in flight, a client's C{GOAWAY} closes the connection.
+        """
+        client = H2Client()
+        client.send(goAway())
+        self.assertTrue(client.transport.disconnecting)
+
+
+class EncoderTableTests(SynchronousTestCase):
+    """
+    The response encoder's table stays at 4096 bytes whatever the client
+    allows.
+    """
+
+    def test_capped(self) -> None:
+        """
+        C{SETTINGS_HEADER_TABLE_SIZE} of 2**32-1, then responses with ever
+        new header values: the encoder's table never passes 4096 bytes, and
+        the client still decodes every response.
+        """
+        client = H2Client()
+        client.h2.update_settings({SettingCodes.HEADER_TABLE_SIZE: 2**32 - 1})
+        client.send()
+        encoder = client.server.chosen._machine.encoder
+        for i in range(100):
+            path = b"/response-headers?x-value-%d=%s" % (i, b"v" * 200)
+            response = client.get(path)
+            self.assertEqual(response.header(b"x-value-%d" % i), b"v" * 200)
+        self.assertEqual(encoder.header_table_size, 4096)
+        table = encoder.header_table
+        kept = sum(32 + len(n) + len(v) for n, v in table.dynamic_entries)
+        self.assertLessEqual(kept, 4096)
+
+
+class MemoryTests(SynchronousTestCase):
+    """
+    A peer that never opens its window costs at most the stream buffer and
+    one piece per stream, whatever it asked for.
+    """
+
+    def test_generatedBodiesWaitInPieces(self) -> None:
+        """
+        Twenty streams of C{/bytes/1048576} with the window shut: at most
+        L{STREAM_BUFFER} plus one piece queued per stream, however long the
+        server runs; once the window opens the bodies arrive whole.
+        """
+        client = H2Client(WebConfig(idle_timeout=0))
+        client.reading = False
+        client.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        client.send()
+        ids = [client.request(b"/bytes/1048576?seed=%d" % i) for i in range(20)]
+        for _ in range(200):
+            client.clock.advance(0)
+        connection = client.server.chosen
+        queued = [s.queued for s in connection.streams.values()]
+        self.assertEqual(len(queued), 20)
+        self.assertLessEqual(max(queued), STREAM_BUFFER + PIECE)
+        client.reading = True
+        client.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+        client.h2.increment_flow_control_window(2**31 - 1 - 65535)
+        client.send()
+        for _ in range(2000):
+            client.clock.advance(0)
+            client.send()
+            if all(client.responses[i].ended for i in ids):
+                break
+        self.assertEqual(
+            client.responses[ids[3]].body, random.Random(3).randbytes(1048576)
+        )
+
+
+class LeanRaceTests(SynchronousTestCase):
+    """
+    A lean request reset in the same read as its C{HEADERS}.
+    """
+
+    def test_headersAndResetTogether(self) -> None:
+        """
+        C{HEADERS} for C{/echo} and C{/healthz} with their C{RST_STREAM} in
+        one read: no error, and the connection serves the next request.
+        """
+        client = H2Client()
+        for path in (b"/echo?msg=a", b"/healthz"):
+            streamID = client.h2.get_next_available_stream_id()
+            client.h2.send_headers(streamID, [*GET, (b":path", path)], end_stream=True)
+            client.h2.reset_stream(streamID)
+        client.send()
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertEqual(client.get(b"/echo?msg=after").body, b"after")
+        self.assertFalse(client.transport.disconnecting)
+
+
+class MalformedTests(SynchronousTestCase):
+    """
+    A malformed request is a stream error; the other streams go on.
+    """
+
+    def test_otherStreamsGoOn(self) -> None:
+        """
+        An upper-case header name, C{te: gzip}, a connection-specific field
+        and a missing C{:path} each reset their stream with
+        C{PROTOCOL_ERROR}, while a C{/delay/1} on the same connection
+        completes.
+        """
+        client = H2Client()
+        client.h2.config.validate_outbound_headers = False
+        client.h2.config.normalize_outbound_headers = False
+        slow = client.request(b"/delay/1")
+        bad = [
+            client.request(b"/echo", headers=((b"X-Upper", b"1"),)),
+            client.request(b"/echo", headers=((b"te", b"gzip"),)),
+            client.request(b"/echo", headers=((b"connection", b"close"),)),
+        ]
+        streamID = client.h2.get_next_available_stream_id()
+        client.h2.send_headers(
+            streamID, [(b":method", b"GET"), (b":scheme", b"http")], end_stream=True
+        )
+        client.send()
+        bad.append(streamID)
+        for streamID in bad:
+            self.assertEqual(
+                client.responses[streamID].reset, ErrorCodes.PROTOCOL_ERROR
+            )
+        client.clock.advance(1)
+        client.read()
+        self.assertEqual(client.responses[slow].status, 200)
+        self.assertIsNone(client.goaway)
+
+    def test_contentLengthMismatch(self) -> None:
+        """
+        A body longer or shorter than its C{content-length}: C{RST_STREAM
+        PROTOCOL_ERROR}, and the connection goes on.
+        """
+        client = H2Client()
+        for announced, body in [(b"3", b"four"), (b"5", b"four")]:
+            streamID = client.h2.get_next_available_stream_id()
+            client.h2.send_headers(
+                streamID,
+                [
+                    (b":method", b"POST"),
+                    (b":path", b"/echo"),
+                    *GET[1:],
+                    (b"content-length", announced),
+                ],
+            )
+            client.h2.config.validate_outbound_headers = False
+            client.server.dataReceived(client.h2.data_to_send())
+            frame = DataFrame(streamID, data=body, flags=["END_STREAM"])
+            client.server.dataReceived(frame.serialize())
+            [reset] = [
+                f
+                for f in frames(client.transport.value())
+                if isinstance(f, RstStreamFrame) and f.stream_id == streamID
+            ]
+            client.transport.clear()
+            self.assertEqual(reset.error_code, ErrorCodes.PROTOCOL_ERROR)
+        self.assertFalse(client.transport.disconnecting)
+
+
+class IdleRuleTests(SynchronousTestCase):
+    """
+    The same idle rule as HTTP/1.1: nothing moving for C{idle_timeout}
+    closes the connection, silent uploads included.
+    """
+
+    def test_silentUploads(self) -> None:
+        """
+        Fifty uploads that never send a byte of body (with no body deadline)
+        do not keep the connection past C{idle_timeout}.
+        """
+        client = H2Client(WebConfig(idle_timeout=2, body_timeout=0))
+        for _ in range(50):
+            streamID = client.h2.get_next_available_stream_id()
+            client.h2.send_headers(
+                streamID, [(b":method", b"POST"), (b":path", b"/echo"), *GET[1:]]
+            )
+        client.send()
+        client.clock.advance(1.9)
+        self.assertFalse(client.transport.disconnecting)
+        client.clock.advance(0.1)
+        self.assertTrue(client.transport.disconnecting)
+
+    def test_stalledUploadsGet408(self) -> None:
+        """
+        With a body deadline, each stalled upload gets C{408} after
+        C{body_timeout} without a byte, however much it sent before.
+        """
+        client = H2Client(WebConfig(body_timeout=3, max_body=100000))
+        streamID = client.h2.get_next_available_stream_id()
+        client.h2.send_headers(
+            streamID, [(b":method", b"POST"), (b":path", b"/echo"), *GET[1:]]
+        )
+        for _ in range(4):
+            client.h2.send_data(streamID, b"x" * 15000)
+        client.send()
+        client.clock.advance(2.9)
+        client.read()
+        self.assertNotIn(streamID, client.responses)
+        client.clock.advance(0.1)
+        client.read()
+        self.assertEqual(client.responses[streamID].status, 408)

@@ -36,6 +36,7 @@ from echohub.web.httpbin._resource import (
     jsonBody,
     plainText,
 )
+from echohub.web.httpbin._streaming import Ticker
 
 _ANY_METHOD: Sequence[bytes] = (
     b"GET",
@@ -285,20 +286,34 @@ class DelayResource(PlainTextResource):
         return self.respond(request, request.method)
 
 
+PIECE = 16384
+"""
+The bytes of generated data written at a time: one HTTP/2 frame's worth, so
+that a client that never opens its flow-control window holds the server to
+its stream buffer and one piece.
+"""
+
+
 class BytesResource(PlainTextResource):
     """
     C{/bytes/<n>}: n random bytes as C{application/octet-stream}, at most
     C{[web] max_body}.  With C{?seed=N} the bytes are the same for the same
     seed, for tests that want reproducible data.
+
+    Bodies over one L{PIECE} are written a piece at a time through a
+    producer (L{Ticker}), paused while the client does not read or its
+    window is shut: a client asking many streams for the largest body
+    costs the server its stream buffers, not the bodies.
     """
 
     isLeaf = True
 
-    def __init__(self, maxBytes: int) -> None:
+    def __init__(self, clock: IReactorTime, maxBytes: int) -> None:
         super().__init__()
+        self.clock = clock
         self.maxBytes = maxBytes
 
-    def render_GET(self, request: IRequest) -> bytes:
+    def render_GET(self, request: IRequest) -> bytes | int:
         segment = _segment(request)
         count = int(segment) if segment is not None and segment.isdigit() else -1
         if not 0 <= count <= self.maxBytes:
@@ -308,17 +323,27 @@ class BytesResource(PlainTextResource):
                 " ([web] max_body)",
             )
         seeds = request.args.get(b"seed")
+        generate = os.urandom
         if seeds:
             try:
                 seed = int(seeds[0])
             except ValueError:
                 return badRequest(request, "seed must be an integer")
-            data = random.Random(seed).randbytes(count)
-        else:
-            data = os.urandom(count)
+            # Pieces of a multiple of four bytes, in order, give the bytes
+            # one randbytes(count) call would.
+            generate = random.Random(seed).randbytes
         request.setHeader(b"Content-Type", b"application/octet-stream")
         request.setHeader(b"Cache-Control", b"no-store")
-        return data
+        if count <= PIECE:
+            return generate(count)
+        request.setHeader(b"Content-Length", b"%d" % (count,))
+
+        def piece(i: int) -> bytes:
+            return generate(min(PIECE, count - i * PIECE))
+
+        assert isinstance(request, Request)
+        Ticker(request, self.clock, piece, 0, -(-count // PIECE), 0).start()
+        return NOT_DONE_YET
 
 
 class ResponseHeadersResource(PlainTextResource):

@@ -317,15 +317,40 @@ class CacheResource(PlainTextResource):
                 b"Cache-Control", b"public, max-age=%d" % int(postpath[0])
             )
             return body
-        if request.getHeader(b"If-Modified-Since") or request.getHeader(
-            b"If-None-Match"
-        ):
-            return statusResponse(request, 304)
+        since = request.getHeader(b"If-Modified-Since")
+        tags = request.getHeader(b"If-None-Match")
+        if since or tags:
+            # httpbin's: any conditional request is answered 304, with the
+            # validators of the copy it holds (RFC 9110 section 15.4.5).
+            return notModified(
+                request,
+                b"public, max-age=0",
+                tags.split(b",")[0].strip() if tags else uuid.uuid4().hex.encode(),
+                since or formatdate(usegmt=True).encode(),
+            )
         body = jsonBody(request, describeRequest(request, self.policy, GET_KEYS, False))
         request.setHeader(b"Cache-Control", b"public, max-age=0")
         request.setHeader(b"Last-Modified", formatdate(usegmt=True).encode())
         request.setHeader(b"ETag", uuid.uuid4().hex.encode())
         return body
+
+
+def notModified(
+    request: IRequest, cacheControl: bytes, etag: bytes, lastModified: bytes | None
+) -> bytes:
+    """
+    Answer C{request} C{304} with the caching fields and validators its
+    C{200} would carry, and nothing else (RFC 9110 section 15.4.5; the wire
+    drops the content headers).
+
+    @return: the empty body, for a renderer to return.
+    """
+    request.setResponseCode(304)
+    request.setHeader(b"Cache-Control", cacheControl)
+    request.setHeader(b"ETag", etag)
+    if lastModified is not None:
+        request.setHeader(b"Last-Modified", lastModified)
+    return b""
 
 
 def entityTags(header: bytes | None) -> list[bytes]:
@@ -362,8 +387,7 @@ class ETagResource(PlainTextResource):
         match = entityTags(request.getHeader(b"If-Match"))
         if noneMatch:
             if etag in noneMatch or b"*" in noneMatch:
-                request.setHeader(b"ETag", etag)
-                return statusResponse(request, 304)
+                return notModified(request, b"no-cache", etag, None)
         elif match and etag not in match and b"*" not in match:
             return statusResponse(request, 412)
         body = jsonBody(request, describeRequest(request, self.policy, GET_KEYS, False))

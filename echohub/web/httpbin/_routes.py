@@ -105,7 +105,7 @@ def httpbinRoutes(
         # Response control
         b"status": StatusResource(prefix=prefix),
         b"delay": DelayResource(clock, config.max_delay, policy),
-        b"bytes": BytesResource(config.max_body),
+        b"bytes": BytesResource(clock, config.max_body),
         b"response-headers": ResponseHeadersResource(),
         b"unstable": UnstableResource(),
         b"trailers": TrailersResource(policy),

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig
 from echohub.testing import connect, parseResponses, request
-from echohub.web.httpbin._controls import StatusResource, parseStatusChoices
+from echohub.web.httpbin._controls import PIECE, StatusResource, parseStatusChoices
 
 
 class StatusTests(SynchronousTestCase):
@@ -219,6 +219,28 @@ class BytesTests(SynchronousTestCase):
             response = request(target, config=config)
             self.assertEqual(response.status, 400, target)
             self.assertIn(b"max_body", response.body)
+
+    def test_largeBodyPieceByPiece(self) -> None:
+        """
+        A body over one piece is written a piece per reactor turn with its
+        C{Content-Length}, and is what one C{randbytes} call of the seed
+        gives; while the client does not read, nothing more is generated.
+        """
+        size = 5 * PIECE + 3
+        channel, transport, clock = connect()
+        channel.dataReceived(b"GET /bytes/%d?seed=5 HTTP/1.1\r\nHost: x\r\n\r\n" % size)
+        self.assertLess(len(transport.value()), 2 * PIECE)
+        channel.pauseProducing()
+        before = len(transport.value())
+        clock.advance(0)
+        clock.advance(0)
+        self.assertEqual(len(transport.value()), before)
+        channel.resumeProducing()
+        for _ in range(10):
+            clock.advance(0)
+        [response] = parseResponses(transport.value())
+        self.assertEqual(response.header(b"Content-Length"), b"%d" % size)
+        self.assertEqual(response.body, random.Random(5).randbytes(size))
 
 
 class ResponseHeadersTests(SynchronousTestCase):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from typing import Any
 from xml.etree import ElementTree
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from echohub.testing import jsonOf, request
+from echohub.testing import H2Client, jsonOf, request
 from echohub.web.httpbin import _formats
 
 
@@ -138,3 +139,71 @@ class CacheTests(SynchronousTestCase):
         self.assertEqual(request(b"/etag/x", headers=(b'If-Match: "y"',)).status, 412)
         self.assertEqual(request(b"/etag/x", headers=(b'If-Match: "x"',)).status, 200)
         self.assertEqual(request(b"/etag/x").header(b"ETag"), b"x")
+
+
+CONTENT_HEADERS = {b"content-length", b"content-type", b"content-encoding"}
+
+
+def http2Response(path: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> Any:
+    return H2Client().get(path, headers=headers)
+
+
+class NotModifiedTests(SynchronousTestCase):
+    """
+    Every C{304} carries the validators and caching fields its C{200}
+    would, and no content headers (RFC 9110 section 15.4.5), over HTTP/1.1
+    and HTTP/2 alike; a C{204} has no C{Content-Length} (section 8.6).
+    """
+
+    CASES = [
+        (b"/cache", b"If-None-Match: abc", b"/cache"),
+        (b"/cache", b"If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT", b"/cache"),
+        (b"/etag/x", b'If-None-Match: "x"', b"/etag/x"),
+        (b"/status/304", b"X-Nothing: 1", b"/status/200"),
+    ]
+
+    def test_http11(self) -> None:
+        """
+        Over HTTP/1.1: no content headers; C{Cache-Control}, C{ETag} and
+        C{Last-Modified} as the C{200} has them.
+        """
+        for path, condition, plain in self.CASES:
+            with self.subTest(path=path, condition=condition):
+                ok = request(plain)
+                notModified = request(path, headers=(condition,))
+                self.assertEqual(notModified.status, 304)
+                self.assertEqual(set(notModified.headers) & CONTENT_HEADERS, set())
+                for name in (b"cache-control", b"etag", b"last-modified"):
+                    self.assertEqual(
+                        name in notModified.headers, name in ok.headers, name
+                    )
+                self.assertEqual(
+                    notModified.header(b"Cache-Control"), ok.header(b"Cache-Control")
+                )
+        conditional = request(b"/cache", headers=(b"If-None-Match: abc",))
+        self.assertEqual(conditional.header(b"ETag"), b"abc")
+
+    def test_http2(self) -> None:
+        """
+        Over HTTP/2: the same fields, no content headers.
+        """
+        for path, condition, plain in self.CASES:
+            name, _, value = condition.partition(b": ")
+            with self.subTest(path=path, condition=condition):
+                response = http2Response(path, ((name.lower(), value),))
+                self.assertEqual(response.status, 304)
+                fields = {n for n, _ in response.headers}
+                self.assertEqual(fields & CONTENT_HEADERS, set())
+                ok = dict(http2Response(plain).headers)
+                self.assertEqual(
+                    dict(response.headers).get(b"cache-control"),
+                    ok.get(b"cache-control"),
+                )
+
+    def test_noContent(self) -> None:
+        """
+        A C{204} has no C{Content-Length}, over either version.
+        """
+        self.assertNotIn(b"content-length", request(b"/status/204").headers)
+        fields = {n for n, _ in http2Response(b"/status/204").headers}
+        self.assertNotIn(b"content-length", fields)
