@@ -14,13 +14,17 @@ workers}.
 
 C{--deploy-files DIR} writes out what an installed echohub needs beside the
 package (C{echohub.tac}, the systemd units, the HAProxy configuration and the
-Kubernetes manifests) and exits.
+Kubernetes manifests) and exits.  C{--healthcheck} asks the configuration's
+first web listener for C{/healthz} and exits 0 or 1: the container image's
+C{HEALTHCHECK}, which has no shell and no C{curl} to do it.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import ssl
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +36,8 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.logger import globalLogBeginner
 from twisted.python import usage
 
-from echohub.config import CONFIG_ENV
+from echohub._upstream import endpointTokens
+from echohub.config import CONFIG_ENV, Config
 from echohub.ops import makeObserver
 from echohub.tap import Options, configFromEnvironment, serviceFromConfig
 
@@ -59,6 +64,15 @@ class CommandOptions(Options):
         " 127.0.0.1:7007, web 127.0.0.1:8080) or what ECHOHUB_CONFIG and the"
         " ECHOHUB_* variables say; options override both."
     )
+    optFlags = [
+        [
+            "healthcheck",
+            None,
+            "Ask the first plain or TLS web listener for /healthz (over"
+            " loopback when it listens on every address); exit 0 if it answers"
+            " 200, else 1.",
+        ]
+    ]
     optParameters: list[list[Any]] = [
         [
             "host",
@@ -177,6 +191,54 @@ def writeDeployFiles(directory: Path) -> list[Path]:
     return written
 
 
+_EVERY_ADDRESS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def healthConnection(config: Config, timeout: float) -> http.client.HTTPConnection:
+    """
+    A connection to the first C{[web] listen} string that a client can reach
+    directly: C{tcp:}, C{tcp6:} or C{ssl:} (a C{haproxy:} or C{systemd:}
+    listener would want a PROXY header or is not known by port).  TLS is
+    not verified: the check is of this server, over loopback.
+
+    @raise LookupError: no such listener.
+    """
+    for description in config.web.listen:
+        args, kwargs = endpointTokens(description)
+        if len(args) == 2 and args[0] in ("tcp", "tcp6", "ssl"):
+            interface = kwargs.get("interface", "")
+            host = _EVERY_ADDRESS.get(interface, interface)
+            if args[0] != "ssl":
+                return http.client.HTTPConnection(host, int(args[1]), timeout=timeout)
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return http.client.HTTPSConnection(
+                host, int(args[1]), timeout=timeout, context=context
+            )
+    raise LookupError("no tcp:, tcp6: or ssl: web listener to check")
+
+
+def healthcheck(config: Config, timeout: float = 5.0) -> int:
+    """
+    Ask this configuration's web listener for C{/healthz}.
+
+    @return: the exit status: 0 when it answered 200, else 1 (with one line
+        on standard error saying why).
+    """
+    try:
+        connection = healthConnection(config, timeout)
+        connection.request("GET", config.web.prefix + "/healthz")
+        status = connection.getresponse().status
+    except (LookupError, OSError, http.client.HTTPException) as e:
+        print(f"echohub: unhealthy: {e}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"echohub: unhealthy: /healthz answered {status}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run(service: IService, reactor: IReactorCore) -> None:
     """
     Run C{service} as twistd runs an application: bind (a failure exits with
@@ -204,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     environ = options.environment(os.environ)
     config = configFromEnvironment(options.overrides(), environ)
+    if options["healthcheck"]:
+        raise SystemExit(healthcheck(config))
     from twisted.internet import reactor
 
     globalLogBeginner.beginLoggingTo(
