@@ -206,8 +206,9 @@ $(VENV)/.installed-test: $(BIN)/python $(SOURCES)
 $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 	$(call install,[dev])
 
+comma := ,
 $(VENV)/.installed-image: $(BIN)/python $(SOURCES)
-	$(call install,[test,image])
+	$(call install,[test$(comma)image])
 
 $(VENV)/.installed-bench: $(BIN)/python $(SOURCES)
 	$(call install,[bench])
