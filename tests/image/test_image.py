@@ -74,6 +74,13 @@ def waitForPort(port: int, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def everyAddress(web: int) -> dict[str, list[tuple[str, int]]]:
+    """
+    Where the log says the line and web listeners are, on every address.
+    """
+    return {"line": [("0.0.0.0", 7007)], "web": [("0.0.0.0", web)]}
+
+
 def engineRun(
     engine: str, image: str, entrypoint: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
