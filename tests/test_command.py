@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import io
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub import __version__
-from echohub.command import FILES, CommandOptions, main, writeDeployFiles
-from echohub.config import allSettings
+from echohub.command import (
+    FILES,
+    CommandOptions,
+    healthcheck,
+    healthConnection,
+    main,
+    writeDeployFiles,
+)
+from echohub.config import Config, WebConfig, allSettings
 from echohub.testing import temporaryDirectory
 from tests.support import ROOT, EchohubProcess, cleanEnvironment, recvUntil
 
@@ -258,3 +266,62 @@ def test_commandConfigurationError() -> None:
         " ECHOHUB_WEB_MAX_BODDY; see the README for the ECHOHUB_* variables"
         " echohub reads\n"
     )
+
+
+class HealthcheckTests(SynchronousTestCase):
+    """
+    C{--healthcheck} asks the configuration's first web listener that a
+    client can reach directly.
+    """
+
+    def test_firstReachableListener(self) -> None:
+        """
+        A C{haproxy:} or C{unix:} listener is passed over; an address that
+        means every address is asked over loopback; C{ssl:} is HTTPS.
+        """
+        cases = [
+            (("haproxy:tcp:1", "unix:/x", "tcp:8080"), "HTTPConnection", "127.0.0.1"),
+            ((r"tcp6:8080:interface=\:\:",), "HTTPConnection", "::1"),
+            (("tcp:8080:interface=10.1.2.3",), "HTTPConnection", "10.1.2.3"),
+            (("ssl:8080:privateKey=k.pem",), "HTTPSConnection", "127.0.0.1"),
+        ]
+        for listen, kind, host in cases:
+            connection = healthConnection(Config(web=WebConfig(listen=listen)), 1)
+            self.assertEqual(
+                (type(connection).__name__, connection.host, connection.port),
+                (kind, host, 8080),
+            )
+
+    def test_noListener(self) -> None:
+        """
+        Without such a listener the check fails, saying why.
+        """
+        config = Config(web=WebConfig(listen=("unix:/x",)))
+        self.assertRaises(LookupError, healthConnection, config, 1)
+        err = io.StringIO()
+        with redirect_stderr(err):
+            self.assertEqual(healthcheck(config), 1)
+        self.assertIn("echohub: unhealthy: no tcp:", err.getvalue())
+
+    def test_nothingListening(self) -> None:
+        """
+        A port nothing answers on fails the check.
+        """
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        config = Config(web=WebConfig(listen=(f"tcp:{port}",)))
+        with redirect_stderr(io.StringIO()):
+            self.assertEqual(healthcheck(config, timeout=5), 1)
+
+
+def test_healthcheckAgainstServer(echohub: Callable[..., EchohubProcess]) -> None:
+    """
+    Against a running echohub, the check passes.
+    """
+    process = echohub(
+        {"ECHOHUB_LINE_LISTEN": ""}, listeners=1, args=[str(ECHOHUB), "--web-port", "0"]
+    )
+    port = process.address("web")[1]
+    config = Config(web=WebConfig(listen=(f"tcp:{port}:interface=127.0.0.1",)))
+    assert healthcheck(config) == 0
