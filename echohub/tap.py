@@ -3,22 +3,24 @@
 The C{twist echohub} / C{twistd echohub} plugin's options, and the one place
 where a configuration error becomes a process exit.
 
-Every setting of L{echohub.config} is an option: C{--line ENDPOINT} and
-C{--web ENDPOINT} (repeatable; an empty value turns the service off) and
-C{--SECTION-KEY VALUE} for the rest.  Options override the environment, which
-overrides the TOML file.
+Every setting of L{echohub.config} is an option, C{--SECTION-KEY VALUE}:
+a list setting's option is repeatable, each value adding whitespace-separated
+items (an empty value gives an empty list, turning a service off), with
+C{--line}, C{--web}, C{--echo} and C{--udp} short for the C{listen} lists.
+Options override the environment, which overrides the TOML file.  The
+C{echohub} command (L{echohub.command}) adds shortcuts to these options.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from twisted.python import usage
 
-from echohub import service
+from echohub import __version__, service
 from echohub._upstream import useTwistLogObserver
 from echohub.config import Config, ConfigError, Setting, allSettings, loadConfig
 from echohub.ops import Worker, makeObserver
@@ -43,7 +45,7 @@ class Options(usage.Options):
         " unix:/path, systemd:domain=INET:index=0).  Settings also come from"
         " ECHOHUB_CONFIG (a TOML file) and ECHOHUB_* environment variables."
     )
-    optParameters = [
+    optParameters: list[list[Any]] = [
         [_optionName(s), None, None, f"{s.doc} [default: {s.default}]"]
         for s in allSettings()
         if s.kind is not tuple
@@ -51,48 +53,81 @@ class Options(usage.Options):
 
     def __init__(self) -> None:
         super().__init__()
-        self.listen: dict[str, list[str]] = {}
+        self.lists: dict[tuple[str, str], list[str]] = {}
 
-    def _addListen(self, section: str, value: str) -> None:
-        self.listen.setdefault(section, []).extend(value.split())
+    def addItems(self, section: str, key: str, value: str) -> None:
+        """
+        Add the whitespace-separated items of C{value} to a list setting.
+        """
+        self.lists.setdefault((section, key), []).extend(value.split())
 
     def opt_line(self, value: str) -> None:
         """
         Endpoint for the line service (repeatable; empty turns it off).
         """
-        self._addListen("line", value)
+        self.addItems("line", "listen", value)
 
     def opt_web(self, value: str) -> None:
         """
         Endpoint for the web service (repeatable; empty turns it off).
         """
-        self._addListen("web", value)
+        self.addItems("web", "listen", value)
 
     def opt_echo(self, value: str) -> None:
         """
         Endpoint for the RFC 862 byte echo over TCP (repeatable).
         """
-        self._addListen("echo", value)
+        self.addItems("echo", "listen", value)
 
     def opt_udp(self, value: str) -> None:
         """
         Datagram endpoint (udp:PORT, udp6:PORT, systemd:...) for the UDP
         echo (repeatable).
         """
-        self._addListen("udp", value)
+        self.addItems("udp", "listen", value)
+
+    def opt_version(self) -> None:
+        """
+        Print echohub's version and exit.
+        """
+        print(f"echohub {__version__}")
+        raise SystemExit(0)
 
     def overrides(self) -> dict[tuple[str, str], object]:
         """
         The settings given on the command line, keyed by (section, key).
         """
         found: dict[tuple[str, str], object] = {
-            (section, "listen"): tuple(values)
-            for section, values in self.listen.items()
+            key: tuple(values) for key, values in self.lists.items()
         }
         for s in allSettings():
             if s.kind is not tuple and self[_optionName(s)] is not None:
                 found[s.section, s.key] = self[_optionName(s)]
         return found
+
+
+def _listOption(s: Setting) -> Callable[[Options, str], None]:
+    """
+    The C{opt_} method of the repeatable option of list setting C{s}.
+    """
+
+    def option(self: Options, value: str) -> None:
+        self.addItems(s.section, s.key, value)
+
+    option.__doc__ = f"{s.doc} (repeatable; whitespace separates items)"
+    return option
+
+
+# usage.Options finds options with their own handler among the class's
+# opt_ methods: one per list setting, so that a new list setting is an
+# option without a new method here.
+for _setting in allSettings():
+    if _setting.kind is tuple:
+        setattr(
+            Options,
+            "opt_" + _optionName(_setting).replace("-", "_"),
+            _listOption(_setting),
+        )
 
 
 @contextmanager

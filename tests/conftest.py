@@ -13,6 +13,32 @@ import pytest
 from echohub.tls._devcert import DevCertificates, ensureDevCertificates
 from tests.support import EchohubProcess, running, sslString
 
+IMAGE_TESTS = Path(__file__).parent / "image"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """
+    The image tests' options: C{make image-test} passes them.
+    """
+    parser.addoption(
+        "--image",
+        help="the container image tests/image tests (make image-test);"
+        " without it tests/image is not collected",
+    )
+    parser.addoption("--engine", default="podman", help="the engine that runs --image")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """
+    Leave C{tests/image} out unless an image is named: those tests need a
+    built image and have their own make target.
+    """
+    if config.getoption("image") is None and collection_path.is_relative_to(
+        IMAGE_TESTS
+    ):
+        return True
+    return None
+
 
 @pytest.fixture(scope="session")
 def devcerts(tmp_path_factory: pytest.TempPathFactory) -> DevCertificates:

@@ -152,6 +152,86 @@ class LoadConfigTests(SynchronousTestCase):
         """
         self.assertConfigError({"ECHOHUB_LINE_LISTN": "tcp:1"}, "ECHOHUB_LINE_LISTN")
 
+    def test_kubernetesServiceLinksIgnored(self) -> None:
+        """
+        The variables Kubernetes sets for Services named C{echohub} and
+        C{echohub-web} (when a pod's C{enableServiceLinks} is left on) name
+        no setting and are ignored.
+        """
+        links = {
+            "ECHOHUB_SERVICE_HOST": "10.96.0.12",
+            "ECHOHUB_SERVICE_PORT": "8080",
+            "ECHOHUB_SERVICE_PORT_HTTP": "8080",
+            "ECHOHUB_PORT": "tcp://10.96.0.12:8080",
+            "ECHOHUB_PORT_8080_TCP": "tcp://10.96.0.12:8080",
+            "ECHOHUB_PORT_8080_TCP_PROTO": "tcp",
+            "ECHOHUB_PORT_8080_TCP_PORT": "8080",
+            "ECHOHUB_PORT_8080_TCP_ADDR": "10.96.0.12",
+            "ECHOHUB_WEB_PORT": "tcp://[fd00::12]:8080",
+            "ECHOHUB_LINE_PORT_7007_UDP_PROTO": "udp",
+        }
+        self.assertEqual(loadConfig(links), Config())
+
+    def test_settingNamedLikeServiceLinkStillRead(self) -> None:
+        """
+        A setting whose variable has a service link's shape
+        (C{..._PORT}) is read as the setting.
+        """
+        config = loadConfig({"ECHOHUB_UDP_MIN_SOURCE_PORT": "2000"})
+        self.assertEqual(config.udp.min_source_port, 2000)
+
+    def test_typoShapedLikeServiceLink(self) -> None:
+        """
+        A mistyped setting whose name looks like a service link but whose
+        value does not is still an error: only name and value together
+        make a service link.
+        """
+        self.assertConfigError(
+            {"ECHOHUB_UDP_SOURCE_PORT": "1024"}, "ECHOHUB_UDP_SOURCE_PORT"
+        )
+        self.assertConfigError({"ECHOHUB_PORT": "8080"}, "ECHOHUB_PORT")
+        self.assertConfigError(
+            {"ECHOHUB_SERVICE_HOST": "echohub.example"}, "ECHOHUB_SERVICE_HOST"
+        )
+
+    def test_defaultsFileUnderEverything(self) -> None:
+        """
+        C{ECHOHUB_DEFAULTS} names a TOML file of defaults: it replaces the
+        declared defaults, and the file named by C{ECHOHUB_CONFIG}, the
+        environment and overrides each replace only the settings they name.
+        """
+        defaults = self.writeToml(
+            '[line]\nlisten = ["tcp:7007"]\n[web]\nlisten = ["tcp:8080"]\n'
+            "max_body = 10\nmax_delay = 1.0\n"
+        )
+        self.assertEqual(
+            loadConfig({"ECHOHUB_DEFAULTS": defaults}).web,
+            WebConfig(listen=("tcp:8080",), max_body=10, max_delay=1.0),
+        )
+        path = self.writeToml("[web]\nmax_body = 20\n")
+        config = loadConfig(
+            {
+                "ECHOHUB_DEFAULTS": defaults,
+                "ECHOHUB_CONFIG": path,
+                "ECHOHUB_LINE_LISTEN": "tcp:7100",
+            },
+            {("web", "max_delay"): "2"},
+        )
+        self.assertEqual(config.line.listen, ("tcp:7100",))
+        self.assertEqual(
+            config.web, WebConfig(listen=("tcp:8080",), max_body=20, max_delay=2.0)
+        )
+
+    def test_missingDefaultsFile(self) -> None:
+        """
+        A defaults file that does not exist is named, with the variable
+        that named it.
+        """
+        path = os.path.join(tempfile.gettempdir(), "echohub-no-such-defaults.toml")
+        self.assertConfigError(
+            {"ECHOHUB_DEFAULTS": path}, path, "ECHOHUB_DEFAULTS", "does not exist"
+        )
+
     def test_missingFile(self) -> None:
         """
         A config file that does not exist is named.

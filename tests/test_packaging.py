@@ -20,8 +20,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_SOURCES = ("echohub", "twisted", "deploy")
-_FILES = ("setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in", "echohub.tac")
+_SOURCES = ("echohub", "twisted", "deploy", "docs")
+_FILES = (
+    "setup.cfg",
+    "pyproject.toml",
+    "README.md",
+    "MANIFEST.in",
+    "echohub.tac",
+    "LICENSE",
+    "CHANGELOG.md",
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +69,19 @@ def built() -> Iterator[tuple[Path, Path, str]]:
 def test_wheelContents(built: tuple[Path, Path, str]) -> None:
     """
     The wheel holds every module of the package, the live page, the
-    plugin dropin and C{py.typed}, and no other file outside its metadata.
+    plugin dropin, C{py.typed}, and the deployment files (C{echohub.tac} and
+    C{deploy/}, under C{echohub/_files}), and no other file outside its
+    metadata.
     """
     wheel, _, _ = built
     names = {n for n in zipfile.ZipFile(wheel).namelist() if ".dist-info/" not in n}
     expected = {
         p.relative_to(ROOT).as_posix() for p in (ROOT / "echohub").rglob("*.py")
+    }
+    expected |= {"echohub/_files/echohub.tac"} | {
+        "echohub/_files/" + p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "deploy").rglob("*")
+        if p.is_file()
     }
     expected |= {
         "echohub/py.typed",
@@ -83,15 +98,49 @@ def test_wheelContents(built: tuple[Path, Path, str]) -> None:
     assert names == expected, (sorted(names - expected), sorted(expected - names))
 
 
+def test_wheelMetadata(built: tuple[Path, Path, str]) -> None:
+    """
+    The wheel is the C{echohub-server} distribution (C{echohub} on PyPI is
+    another project) at echohub's version, carries the MIT licence text,
+    names the project's URLs, and installs the C{echohub} command.
+    """
+    wheel, _, _ = built
+    from echohub import __version__
+
+    assert wheel.name == f"echohub_server-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        info = f"echohub_server-{__version__}.dist-info"
+        licence = archive.read(f"{info}/licenses/LICENSE").decode()
+        metadata = archive.read(f"{info}/METADATA").decode()
+        entryPoints = archive.read(f"{info}/entry_points.txt").decode()
+    assert licence == (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License\n")
+    head = metadata.split("\n\n", 1)[0].splitlines()
+    assert "Name: echohub-server" in head
+    assert "License: MIT" in head
+    assert "License-File: LICENSE" in head
+    assert any(line.startswith("Project-URL: Changelog, https://") for line in head)
+    assert "echohub = echohub.command:main" in entryPoints
+
+
 def test_sdistContents(built: tuple[Path, Path, str]) -> None:
     """
     The sdist carries what a deployment needs beside the package: the
-    README, the C{.tac} file and the systemd units.
+    README, the licence, the changelog, the C{.tac} file, the systemd units
+    and the Kubernetes manifests.
     """
     _, sdist, _ = built
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for name in ("README.md", "echohub.tac", "deploy/echohub.service", "MANIFEST.in"):
+    for name in (
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+        "echohub.tac",
+        "deploy/echohub.service",
+        "deploy/kubernetes/kustomization.yaml",
+        "MANIFEST.in",
+    ):
         assert name in names, name
     assert "echohub/web/static/index.html" in names
 

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import (
+    EventLoggingObserver,
+    MemoryReactorClock,
+    StringTransport,
+)
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from echohub import __version__
 from echohub.config import (
     Config,
     ConfigError,
@@ -22,7 +28,8 @@ from echohub.config import (
 from echohub.line._protocol import DRAIN_GRACE
 from echohub.ops._listeners import ListeningService
 from echohub.service import makeService
-from echohub.testing import RefusingEndpoint
+from echohub.testing import RefusingEndpoint, temporaryDirectory
+from echohub.tls import ensureDevCertificates
 from echohub.udp import UDPEcho, UDPServerEndpoint
 
 
@@ -203,3 +210,69 @@ class LifecycleTests(SynchronousTestCase):
         self.assertTrue(service.connections.draining)
         self.assertEqual(sent[1]["STOPPING"], "1")
         self.assertEqual(metrics.registry.get_sample_value("echohub_draining"), 1)
+
+
+class AnnounceTests(SynchronousTestCase):
+    """
+    Once started, L{EchohubService} logs one line naming the URL of every
+    listener (L{EchohubService.urls}); the C{echohub} command's first line.
+    """
+
+    def test_urls(self) -> None:
+        """
+        Each bound listener is named with its service and a URL whose scheme
+        says what it speaks (C{tls} and C{https} over TLS); web URLs end in
+        C{/}, the metrics listener's in C{/metrics}, a UNIX socket is a path.
+        """
+        certs = ensureDevCertificates(str(temporaryDirectory(self) / "certs"))
+        tls = (
+            f"ssl:7443:privateKey={certs.server.privateKey.path}"
+            f":certKey={certs.server.certificate.path}"
+        )
+        settings = Config(
+            line=LineConfig(listen=("tcp:7007", tls)),
+            web=WebConfig(listen=("tcp:8080", tls.replace("7443", "8443"))),
+            echo=EchoConfig(listen=("unix:/run/echo.sock",)),
+            server=ServerConfig(metrics_listen=("tcp:9100",)),
+        )
+        service = makeService(settings, MemoryReactorClock())
+        self.assertEqual(service.urls(), [])
+        service.privilegedStartService()
+        self.assertEqual(
+            service.urls(),
+            [
+                "line tcp://0.0.0.0:7007",
+                "line tls://0.0.0.0:7443",
+                "echo unix:/run/echo.sock",
+                "web http://0.0.0.0:8080/",
+                "web https://0.0.0.0:8443/",
+                "metrics http://0.0.0.0:9100/metrics",
+            ],
+        )
+
+    def test_announcedOnce(self) -> None:
+        """
+        Starting logs C{echohub VERSION serving} and the URLs, once; a
+        worker process (C{announce=False}) leaves it to its parent.
+        """
+        for announce in (True, False):
+            observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+            service = makeService(config(), MemoryReactorClock())
+            service.announce = announce
+            service.privilegedStartService()
+            service.startService()
+            lines = [
+                formatEvent(event)
+                for event in observer
+                if " serving " in formatEvent(event)
+            ]
+            expected = (
+                [
+                    f"echohub {__version__} serving line tcp://0.0.0.0:7007,"
+                    " web http://0.0.0.0:8080/"
+                ]
+                if announce
+                else []
+            )
+            self.assertEqual(lines, expected)
+            self.successResultOf(service.stopService())

@@ -282,7 +282,7 @@ class CompressedResource(PlainTextResource):
                 request,
                 501,
                 b"501 Not Implemented: /brotli needs the brotli package"
-                b" (pip install 'echohub[brotli]')\n",
+                b" (pip install 'echohub-server[brotli]')\n",
             )
         facts = describeRequest(
             request, self.policy, ("headers", "method", "origin"), False

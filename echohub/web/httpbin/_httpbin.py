@@ -135,7 +135,7 @@ def echohubVersion() -> str:
     The installed echohub's version, for C{/version}.
     """
     try:
-        return version("echohub")
+        return version("echohub-server")
     except PackageNotFoundError:
         return "unknown"
 
