@@ -7,22 +7,27 @@ of Twisted endpoint description strings.  L{loadConfig} reads the settings
 once, L{makeService} turns them into the L{MultiService} that C{echohub.tac}
 and the C{twist}/C{twistd} plugin run.
 
-The tree, top down (dependencies point down only):
+The tree, top down (dependencies point down only; C{tests/test_exports.py}
+holds the layers):
 
-    - L{echohub.service}, L{echohub.tap}: the composition root and plugin;
+    - L{echohub.command}, L{echohub.tap}, L{echohub.pytest_plugin}: the
+      C{echohub} command, the C{twist}/C{twistd} plugin, the pytest plugin;
+    - L{echohub.service}: the composition root;
     - L{echohub.endpoints}: echohub's endpoint-string dialect;
-    - L{echohub.line}, L{echohub.web}: the protocols;
-    - L{echohub.tls}: TLS contexts, protocol, reload, facts, certificates;
+    - L{echohub.web}: the echo site (its httpbin routes in
+      L{echohub.web.httpbin}); L{echohub.websocket}: RFC 6455;
+    - L{echohub.http}: the HTTP wire, HTTP/1.1 and HTTP/2 under one policy;
+    - L{echohub.line}, L{echohub.udp}, L{echohub.tls}, L{echohub.proxy}: the
+      stream and datagram echoes, TLS, the PROXY protocol;
     - L{echohub.ops}: what every service shares (listeners, connections,
-      caps, metrics, logs, systemd, workers, PROXY protocol);
+      caps, metrics, logs, systemd, workers, lingering close);
     - L{echohub.config}, L{echohub._net}, L{echohub._upstream}: settings,
-      small helpers, and the one home of Twisted's private names.
+      small helpers, and the one home of the libraries' private names.
 
 L{echohub.testing} holds in-memory helpers for testing against echohub.
 """
 
-__version__ = "0.1.0"
-
+from echohub._version import __version__
 from echohub.config import Config, ConfigError, loadConfig
 from echohub.service import makeService
 

@@ -21,8 +21,8 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from echohub import __version__
 from echohub._net import formatAddress
+from echohub._version import __version__
 from echohub.config import Config
 from echohub.endpoints import Listener, datagramEndpoint, parseListener
 from echohub.http import negotiate

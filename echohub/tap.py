@@ -20,8 +20,9 @@ from typing import Any
 
 from twisted.python import usage
 
-from echohub import __version__, service
+from echohub import service
 from echohub._upstream import useTwistLogObserver
+from echohub._version import __version__
 from echohub.config import Config, ConfigError, Setting, allSettings, loadConfig
 from echohub.ops import Worker, makeObserver
 
