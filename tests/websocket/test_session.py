@@ -23,7 +23,8 @@ from echohub.testing import (
     connect,
 )
 from echohub.websocket import acceptKey
-from echohub.websocket._session import EchoSession, unmask
+from echohub.websocket._codec import unmask
+from echohub.websocket._session import EchoSession
 from tests.websocket.support import (
     BINARY,
     CLOSE,
