@@ -17,7 +17,8 @@ What the codec enforces, as soon as the bytes that break a rule arrive:
       Control frames may come between the fragments of a message.
     - B{UTF-8 text} (section 8.1): text that is not UTF-8 is a violation
       with C{1007} as soon as the invalid byte arrives, even in the middle
-      of a frame.
+      of a frame (an encoded surrogate on its last byte: the C decoder
+      waits for it).
     - B{A message-size cap}: the frame whose header takes a message over
       C{maxMessage} is a violation with C{1009} at once, before its
       payload is read, so that memory stays within the cap plus one read.
