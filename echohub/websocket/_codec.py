@@ -41,16 +41,17 @@ message's pieces are joined once, when it is complete.
 
 B{Where permessage-deflate (RFC 7692) goes.}  Its parameters, agreed in
 the opening handshake (C{Sec-WebSocket-Extensions}), would be given to the
-codec's constructor, and nothing outside the codec would change: events
-stay whole messages, holding the inflated payload.  In L{_parse}, RSV1
-becomes allowed on the first frame of a data message (and stays a
-C{1002} on continuations and control frames); such a message skips the
-whole-message shortcut and takes the piece path, L{_piece}, where each
-unmasked piece is inflated, in steps bounded by what the cap has left
-(C{decompress(piece, left + 1)}), before the UTF-8 check and the gathering;
-the cap is then applied to the inflated size, as well as to the wire
-size on each header.  On sending, L{_frame} would set RSV1 on a compressed
-message's frame.
+codec's constructor; the events keep their shape (a L{Message} holds the
+inflated payload) and the session does not change.  In
+L{WebSocketCodec._parse}, RSV1 becomes allowed on the first frame of a data
+message (and stays a C{1002} on continuations and control frames), and a
+compressed message never takes the whole-message shortcut: it goes to
+L{WebSocketCodec._piece}, where each unmasked piece is inflated in steps
+bounded by what the cap has left (C{decompress(piece, left + 1)}, the
+C{00 00 ff ff} tail added after the last), before the UTF-8 check and the
+gathering, so that the cap applies to the inflated size as well as, on
+each header, to the size on the wire.  On sending,
+L{WebSocketCodec.message} compresses and L{_frame} sets RSV1.
 """
 
 from __future__ import annotations
@@ -237,7 +238,8 @@ class WebSocketCodec:
 
     def receive(self, data: bytes) -> list[Event]:
         """
-        Parse the frames C{data} completes.
+        Take bytes the client sent, and parse the frames they complete (and
+        the payload they carry of a frame still arriving).
 
         @return: the events, in the order of the frames; a
             L{ProtocolViolation} or a L{CloseReceived} is the last one,

@@ -94,6 +94,9 @@ class EchoSession(Protocol):
 
     @ivar transport: the connection's own transport (TCP or TLS), which the
         registry aborts at a drain's deadline.
+    @ivar site: the site that answered the handshake, whose registry and
+        lingering close the session uses.
+    @ivar codec: the connection's framing.
     @ivar closing: whether the session has started closing; from then on
         nothing more is echoed and nothing more the client sends is read.
     @ivar closeCode: the close code of the session, for the log: the one
@@ -108,7 +111,7 @@ class EchoSession(Protocol):
         self, request: Request, config: WebSocketConfig, clock: IReactorTime
     ) -> None:
         self.request = request
-        self.channel: Any = request.channel
+        self.site: Any = request.site
         self.config = config
         self.clock = clock
         self.closing = False
@@ -127,19 +130,30 @@ class EchoSession(Protocol):
         self._awaitingPong = False
         self._pings = 0
 
+    # The hand-over from the HTTP/1.1 channel (echohub.http): all the session
+    # knows of the channel is here.
+
     def accepted(self) -> None:
         """
-        The C{101} is sent: apply backpressure, take the channel's place in
-        the connection registry and start pinging.
+        The C{101} is sent: take the channel's place as the transport's
+        producer and in the connection registry, and start pinging.
         """
-        # The HTTP channel is still the transport's producer: a second one
-        # cannot be registered while it is.
+        channel = self.request.channel
+        # The channel is still the transport's producer: a second one cannot
+        # be registered while it is.
         self.transport.unregisterProducer()
         self.transport.registerProducer(self.transport, True)
-        connections = self.channel.site.connections
-        connections.add(self)
-        connections.remove(self.channel)
+        self.site.connections.add(self)
+        self.site.connections.remove(channel)
         self._schedulePing()
+
+    def _channelLost(self, reason: Failure) -> None:
+        """
+        Run the HTTP channel's own clean-up: it handed the session its
+        C{connectionLost}, not its end.
+        """
+        channel = self.request.channel
+        type(channel).connectionLost(channel, reason)
 
     # Receiving.
 
@@ -166,7 +180,7 @@ class EchoSession(Protocol):
                 self._awaitingPong = False
             elif isinstance(event, CloseReceived):
                 self._peerClosed(event)
-            else:
+            else:  # a ProtocolViolation
                 self.close(event.code, event.reason)
         self._flush()
 
@@ -255,9 +269,7 @@ class EchoSession(Protocol):
         self._transportClosing = True
         if self.closeCode in LINGERING_CODES:  # lingering close
             # It unregisters the producer itself, and reads on.
-            self._linger = self.channel.site.access.lingering.close(
-                self.transport, self.clock
-            )
+            self._linger = self.site.access.lingering.close(self.transport, self.clock)
             return
         self.transport.unregisterProducer()
         self.transport.resumeProducing()
@@ -281,8 +293,8 @@ class EchoSession(Protocol):
         cancelCall(self._abortCall)
         if self._linger is not None:  # lingering close
             self._linger.connectionLost()
-        type(self.channel).connectionLost(self.channel, reason)
-        self.channel.site.connections.remove(self)
+        self._channelLost(reason)
+        self.site.connections.remove(self)
         request = self.request
         method = request.method.decode("ascii")
         path = request.uri.decode("ascii", "replace")
