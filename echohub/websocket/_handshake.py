@@ -4,6 +4,18 @@ The WebSocket opening handshake (RFC 6455 section 4): L{WebSocketResource}
 checks an upgrade request, applies the Origin policy, answers C{101} and
 hands the connection to an L{EchoSession}; what is not a valid handshake
 gets a plain-text answer that says why.
+
+    - B{Handshake validation} (RFC 6455 section 4.2.1, 4.4): a
+      C{Sec-WebSocket-Key} that is not the base64 of 16 bytes, a missing
+      C{Connection: upgrade} or an HTTP version before 1.1 gets C{400}; a
+      C{Sec-WebSocket-Version} other than C{13} gets C{426} with
+      C{Sec-WebSocket-Version: 13}.  Each is logged at info level.
+    - B{An Origin policy.}  A browser page from another origin could open a
+      WebSocket to this server with its visitor's network position, so a
+      handshake whose C{Origin} is neither this site's own nor in
+      C{allowed_origins} gets C{403}.  Requests without C{Origin} (curl, the
+      C{websockets} library, any non-browser client) are accepted: only
+      browsers send it, and only browsers need protecting.
 """
 
 import base64

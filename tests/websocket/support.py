@@ -29,9 +29,14 @@ TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 1, 2, 0, 8, 9, 10
 SMALL = WebSocketConfig(max_message=100, ping_interval=30, close_timeout=5)
 
 
-def frame(opcode: int, payload: bytes = b"", fin: bool = True) -> bytes:
+def frame(
+    opcode: int,
+    payload: bytes = b"",
+    fin: bool = True,
+    mask: bytes = b"\x01\x02\x03\x04",
+) -> bytes:
     """
-    One masked client frame.
+    One client frame, masked with C{mask}.
     """
     head = bytes([(0x80 if fin else 0) | opcode])
     length = len(payload)
@@ -41,7 +46,6 @@ def frame(opcode: int, payload: bytes = b"", fin: bool = True) -> bytes:
         head += bytes([0x80 | 126]) + struct.pack("!H", length)
     else:
         head += bytes([0x80 | 127]) + struct.pack("!Q", length)
-    mask = b"\x01\x02\x03\x04"
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 

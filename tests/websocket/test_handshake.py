@@ -21,7 +21,8 @@ from echohub.testing import (
     parseResponses,
 )
 from echohub.web import buildSite
-from tests.websocket.support import Connection, upgrade
+from echohub.websocket import acceptKey
+from tests.websocket.support import Connection, handshake, upgrade
 
 
 class OriginTests(SynchronousTestCase):
@@ -146,3 +147,23 @@ class HandshakeValidationTests(SynchronousTestCase):
         channel.dataReceived(upgrade(version=b"HTTP/1.0"))
         self.assertTrue(transport.value().startswith(b"HTTP/1.0 400 "))
         self.assertNoErrorLogged()
+
+
+class AcceptTests(SynchronousTestCase):
+    """
+    The C{101} proves the handshake was read (RFC 6455 section 4.2.2).
+    """
+
+    def test_acceptKey(self) -> None:
+        """
+        The accept value of RFC 6455's own example, in the C{101}.
+        """
+        self.assertEqual(
+            acceptKey(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        )
+        channel, transport, _ = connect()
+        channel.dataReceived(handshake())
+        self.assertIn(
+            b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
+            transport.value(),
+        )

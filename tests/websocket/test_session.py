@@ -2,14 +2,14 @@
 """
 Tests for L{echohub.websocket._session}: the WebSocket echo at C{/ws}, driven through
 the real site over an in-memory transport and clock, with hand-made frames.
+Framing itself is the codec's, tested without a transport in
+C{tests/websocket/test_codec.py}.
 """
 
 from __future__ import annotations
 
 import struct
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from twisted.internet.testing import (
     EventLoggingObserver,
 )
@@ -20,10 +20,8 @@ from echohub.config import WebSocketConfig
 from echohub.testing import (
     CLIENT_PEER,
     HalfCloseTransport,
-    connect,
 )
-from echohub.websocket import acceptKey
-from echohub.websocket._session import EchoSession, unmask
+from echohub.websocket._session import EchoSession
 from tests.websocket.support import (
     BINARY,
     CLOSE,
@@ -34,7 +32,6 @@ from tests.websocket.support import (
     Connection,
     closeFrame,
     frame,
-    handshake,
 )
 
 
@@ -76,38 +73,27 @@ class EchoTests(SynchronousTestCase):
 
     def test_clientClose(self) -> None:
         """
-        The client's close is answered with the same code and the connection
-        closes with no producer left registered (which would stall a TLS
-        shutdown).
+        The client's close is answered with the same code and reason, and
+        the connection closes with no producer left registered (which would
+        stall a TLS shutdown).
         """
         connection = Connection()
-        self.assertEqual(
-            connection.send(frame(CLOSE, struct.pack("!H", 1000))), [closeFrame(1000)]
-        )
+        close = closeFrame(4000, "bye \u20ac".encode())
+        self.assertEqual(connection.send(frame(*close)), [close])
         self.assertTrue(connection.transport.disconnecting)
         self.assertIsNone(connection.transport.producer)
 
 
-class MessageSizeTests(SynchronousTestCase):
+class ViolationTests(SynchronousTestCase):
     """
-    C{max_message} is enforced while a message is received.
+    A violation the codec finds closes the session with its code.
     """
 
-    def test_atLimit(self) -> None:
+    def test_closesAtOnce(self) -> None:
         """
-        A message of exactly C{max_message} bytes, in fragments, is echoed.
-        """
-        connection = Connection()
-        echoed = connection.send(
-            frame(BINARY, b"x" * 60, fin=False), frame(CONTINUATION, b"y" * 40)
-        )
-        self.assertEqual(echoed, [(BINARY, b"x" * 60 + b"y" * 40)])
-
-    def test_fragmentsOverLimit(self) -> None:
-        """
-        The frame whose header takes a message over the limit closes the
-        connection with C{1009} at once; nothing of the message is echoed
-        and later frames are ignored.
+        The frame whose header takes a message over C{max_message} closes
+        the connection with C{1009} at once; nothing of the message is
+        echoed and later frames are ignored.
         """
         connection = Connection()
         self.assertEqual(connection.send(frame(TEXT, b"a" * 60, fin=False)), [])
@@ -121,19 +107,9 @@ class MessageSizeTests(SynchronousTestCase):
             connection.send(frame(CONTINUATION, b"c"), frame(TEXT, b"x")), []
         )
 
-    def test_hugeFrameRefusedBeforeItArrives(self) -> None:
-        """
-        A single frame announcing 2**40 bytes is refused on its header, with
-        none of its payload read.
-        """
-        connection = Connection()
-        header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 2**40) + b"\x00" * 4
-        [(opcode, payload)] = connection.send(header)
-        self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", 1009)))
-
     def test_answersBeforeTheCloseOnly(self) -> None:
         """
-        In the read that passes the limit, what came before is answered,
+        In the read that breaks the protocol, what came before is answered,
         then the close; what came after is not.
         """
         connection = Connection()
@@ -378,149 +354,3 @@ class CloseCodeLogTests(SynchronousTestCase):
         Connection().lose()
         [event] = [e for e in observer if e.get("websocket")]
         self.assertEqual(event["code"], 1006)
-
-
-class FramingTests(SynchronousTestCase):
-    """
-    RFC 6455 framing, as the session parses and answers it.
-    """
-
-    def test_acceptKey(self) -> None:
-        """
-        The accept value of RFC 6455's own example, in the C{101}.
-        """
-        self.assertEqual(
-            acceptKey(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        )
-        channel, transport, _ = connect()
-        channel.dataReceived(handshake())
-        self.assertIn(
-            b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
-            transport.value(),
-        )
-
-    @given(
-        data=st.binary(max_size=300),
-        mask=st.binary(min_size=4, max_size=4),
-        phase=st.integers(min_value=0, max_value=3),
-    )
-    def test_unmask(self, data: bytes, mask: bytes, phase: int) -> None:
-        """
-        Unmasking is the byte-by-byte XOR of RFC 6455 section 5.3, from any
-        offset in the mask.
-        """
-        self.assertEqual(
-            unmask(data, mask, phase),
-            bytes(b ^ mask[(i + phase) % 4] for i, b in enumerate(data)),
-        )
-
-    def test_lengths(self) -> None:
-        """
-        Payloads with 7-, 16- and 64-bit lengths are echoed with the same
-        length form.
-        """
-        connection = Connection(WebSocketConfig(max_message=200000))
-        for size in (125, 126, 65535, 65536, 100000):
-            payload = bytes(i % 251 for i in range(size))
-            self.assertEqual(
-                connection.send(frame(BINARY, payload)), [(BINARY, payload)]
-            )
-
-    @settings(max_examples=200, deadline=None)
-    @given(
-        messages=st.lists(
-            st.tuples(st.booleans(), st.binary(max_size=300), st.integers(1, 4)),
-            min_size=1,
-            max_size=6,
-        ),
-        cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=20),
-    )
-    def test_anySegmentation(
-        self, messages: list[tuple[bool, bytes, int]], cuts: list[int]
-    ) -> None:
-        """
-        Messages in any number of fragments, the stream cut anywhere, come
-        back whole, each as one frame of its type, in order.
-        """
-        stream = b""
-        expected = []
-        for text, payload, parts in messages:
-            if text:
-                payload = payload.decode("latin-1").encode("utf-8")
-            opcode = TEXT if text else BINARY
-            size = -(-len(payload) // parts) or 1
-            pieces = [payload[i : i + size] for i in range(0, len(payload), size)]
-            pieces = pieces or [b""]
-            for index, piece in enumerate(pieces):
-                stream += frame(
-                    opcode if index == 0 else CONTINUATION,
-                    piece,
-                    fin=index == len(pieces) - 1,
-                )
-            expected.append((opcode, payload))
-        connection = Connection(WebSocketConfig(max_message=10000))
-        points = sorted({0, len(stream), *(c for c in cuts if c <= len(stream))})
-        echoed = []
-        for start, end in zip(points, points[1:], strict=False):
-            echoed += connection.send(stream[start:end])
-        self.assertEqual(echoed, expected)
-
-    def refused(self, data: bytes, code: int) -> None:
-        connection = Connection()
-        [(opcode, payload)] = connection.send(data)
-        self.assertEqual((opcode, payload[:2]), (CLOSE, struct.pack("!H", code)))
-
-    def test_protocolErrors(self) -> None:
-        """
-        What RFC 6455 forbids a client gets C{1002}.
-        """
-        unmasked = bytes([0x81, 2]) + b"hi"
-        for data in (
-            unmasked,
-            bytes([0x81 | 0x40]) + frame(TEXT, b"x")[1:],  # RSV1
-            frame(CONTINUATION, b"x"),
-            frame(TEXT, b"a", fin=False) + frame(TEXT, b"b"),
-            frame(PING, b"p", fin=False),
-            frame(PING, b"p" * 126),
-            frame(11, b""),
-            frame(CLOSE, b"\x03"),
-            frame(CLOSE, struct.pack("!H", 1005)),
-            frame(CLOSE, struct.pack("!H", 999)),
-            frame(CLOSE, struct.pack("!H", 1004)),
-            frame(CLOSE, struct.pack("!H", 5000)),
-            bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 2**63) + b"\x00" * 4,
-        ):
-            with self.subTest(data=data):
-                self.refused(data, 1002)
-
-    def test_invalidUTF8FailsFast(self) -> None:
-        """
-        Invalid UTF-8 closes with C{1007} as soon as it arrives: in a
-        fragment before the message ends, in part of a frame, or in a
-        close reason.
-        """
-        self.refused(frame(TEXT, b"ok\xed\xa0\x80", fin=False), 1007)
-        whole = frame(TEXT, b"abc\xff" + b"x" * 50)
-        self.refused(whole[:10], 1007)
-        self.refused(frame(CLOSE, struct.pack("!H", 1000) + b"\xff"), 1007)
-        self.refused(frame(TEXT, b"\xe2\x82"), 1007)
-
-    def test_textSplitInsideACharacter(self) -> None:
-        """
-        A character split across fragments is valid.
-        """
-        connection = Connection()
-        euro = "\u20ac".encode()
-        echoed = connection.send(
-            frame(TEXT, euro[:1], fin=False), frame(CONTINUATION, euro[1:])
-        )
-        self.assertEqual(echoed, [(TEXT, euro)])
-
-    def test_closeEchoesCodeAndReason(self) -> None:
-        """
-        A close with an application code and a reason gets the same back.
-        """
-        connection = Connection()
-        close = struct.pack("!H", 4000) + "bye \u20ac".encode()
-        self.assertEqual(connection.send(frame(CLOSE, close)), [(CLOSE, close)])
-        self.assertTrue(connection.transport.disconnecting)
