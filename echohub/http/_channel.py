@@ -57,8 +57,6 @@ from zope.interface import implementer
 from echohub._net import cancelCall, formatAddress
 from echohub.http._framer import (
     END,
-    NEED_DATA,
-    PAUSED,
     Body,
     Refused,
     RequestFramer,
@@ -141,6 +139,7 @@ class HTTP1Channel(Protocol):
         self._secure: bool | None = None
         self._connectionLines = b""
         self._started = 0.0
+        self._now = 0.0
         self._refused = False
         self._draining = False
         self._admitted = False
@@ -190,11 +189,12 @@ class HTTP1Channel(Protocol):
             if self._linger is not None:  # lingering close
                 self._linger.discard(data)
             return
+        now = self._now = self._clock.seconds()
         if self._idle is not None:
-            self._idle.touch()
+            self._idle.touch(now)
         framer = self._framer
-        if framer.readingHead and self._deadline.handler is None:
-            self._startHeaderDeadline()
+        if self._deadline.handler is None and framer.readingHead:
+            self._startHeaderDeadline(now)
         framer.receive(data)
         if self._out is not None:
             self._process()
@@ -247,29 +247,27 @@ class HTTP1Channel(Protocol):
     # closing request is ever parsed.
 
     def _process(self) -> None:
-        if self._processing:
+        if self._processing or self._stopped():
             return
         self._processing = True
         framer = self._framer
         try:
-            while not (
-                self.requests
-                or self._writePaused
-                or self._refused
-                or self._upgraded is not None
-                or self._lost
-            ):
+            while True:
                 event = framer.next()
-                if event is NEED_DATA or event is PAUSED:
-                    break
-                if isinstance(event, Body):
-                    self._bodyReceived(event.data)
+                kind = event.__class__
+                if kind is Body:
+                    self._bodyReceived(event.data)  # type: ignore[union-attr]
                 elif event is END:
                     self._requestComplete()
-                elif isinstance(event, RequestHead):
-                    self._headReceived(event)
-                elif isinstance(event, Refused):
-                    self._refusedByFramer(event)
+                    if self._stopped():
+                        break
+                elif kind is RequestHead:
+                    self._headReceived(event)  # type: ignore[arg-type]
+                elif kind is Refused:
+                    self._refusedByFramer(event)  # type: ignore[arg-type]
+                    break
+                else:  # NEED_DATA, PAUSED
+                    break
         finally:
             self._processing = False
         if self._upgraded is not None:
@@ -277,7 +275,25 @@ class HTTP1Channel(Protocol):
             if rest:
                 self._upgraded.dataReceived(rest)
             return
+        if self._head is not None and self._body is None and not self._refused:
+            # A body is still on its way: from now on, the body rule.
+            self._body = BodyClock(self.site.limits, self._now)
+            self._body.progressed(framer.received, self._now)
+            self._armBodyDeadline()
         self._updateReading()
+
+    def _stopped(self) -> bool:
+        """
+        Whether no request may be parsed now: one is handled, the client
+        does not read, or the connection is refused, handed over or gone.
+        """
+        return bool(
+            self.requests
+            or self._writePaused
+            or self._refused
+            or self._upgraded is not None
+            or self._lost
+        )
 
     def _headReceived(self, head: RequestHead) -> None:
         """
@@ -304,18 +320,18 @@ class HTTP1Channel(Protocol):
                 headers.addRawHeader(name, value)
             request.gotLength(head.length)
             self._request = request
-        if head.hasBody:
+        if head.chunked or head.length:
+            # The body's deadline starts at the end of this read, if the
+            # body is not all in it (see _process).
             if head.expectContinue and head.version == b"HTTP/1.1":
                 self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self._body = BodyClock(site.limits, self._clock.seconds())
-            self._armBodyDeadline()
         else:
             self._deadline.clear()
 
     def _bodyReceived(self, data: bytes) -> None:
         body = self._body
         if body is not None:
-            body.progressed(len(data), self._clock.seconds())
+            body.progressed(len(data), self._now)
         if self._lean is not None:
             self._leanBody.append(data)
         elif self._request is not None:
@@ -330,11 +346,12 @@ class HTTP1Channel(Protocol):
         assert head is not None
         lean, self._lean = self._lean, None
         if lean is not None:
-            self._deadline.clear()
+            if self._deadline.handler is not None:
+                self._deadline.clear()
             self._answerLean(head, lean)
             self._framer.nextRequest()
             if self._framer.buffered:
-                self._startHeaderDeadline()
+                self._startHeaderDeadline(self._now)
             return
         request, self._request = self._request, None
         assert request is not None
@@ -365,7 +382,7 @@ class HTTP1Channel(Protocol):
             route.echoes,
             len(body),
             len(content),
-            self._clock.seconds() - self._started,
+            self._now - self._started,
         )
 
     # Refusals.
@@ -454,12 +471,13 @@ class HTTP1Channel(Protocol):
 
     # Deadlines.
 
-    def _startHeaderDeadline(self) -> None:
+    def _startHeaderDeadline(self, now: float | None = None) -> None:
         """
-        The headers of a request are due from now: from the connection, or
-        from the first byte of a later request.
+        The headers of a request are due from C{now} (by default, the
+        clock's now): from the connection, or from the first byte of a later
+        request.
         """
-        self._started = self._clock.seconds()
+        self._started = self._clock.seconds() if now is None else now
         timeout = self.site.limits.headerTimeout
         if timeout is not None:
             self._deadline.arm(timeout, self._headersLate)
@@ -540,8 +558,6 @@ class HTTP1Channel(Protocol):
             self._out.append(data)
         elif self.transport is not None:
             fastWrite(self.transport, data)
-        if self._idle is not None and not self._writePaused:
-            self._idle.touch()
 
     # The channel interface of twisted.web's Request.
 
@@ -635,8 +651,12 @@ class HTTP1Channel(Protocol):
             self.loseConnection()
             return
         self._framer.nextRequest()
+        self._now = self._clock.seconds()
+        if self._idle is not None:
+            # The answer went out: the idle time counts from here.
+            self._idle.touch(self._now)
         if self._framer.buffered:
-            self._startHeaderDeadline()
+            self._startHeaderDeadline(self._now)
         if not self._processing:
             self._process()
 
@@ -725,7 +745,7 @@ class HTTP1Channel(Protocol):
         """
         self._writePaused = False
         if self._idle is not None:
-            self._idle.touch()
+            self._idle.touch(self._clock.seconds())
         if self._requestProducer is not None and self._requestProducerStreaming:
             self._requestProducer.resumeProducing()  # type: ignore[attr-defined]
         self._updateReading()
@@ -742,6 +762,7 @@ class HTTP1Channel(Protocol):
     def _replay(self) -> None:
         self._replayCall = None
         if not self._lost:
+            self._now = self._clock.seconds()
             self._process()
 
     def _updateReading(self) -> None:

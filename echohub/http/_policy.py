@@ -300,20 +300,16 @@ class Deadline:
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
         self._call: IDelayedCall | None = None
-        self._handler: Callable[[], None] | None = None
-
-    @property
-    def handler(self) -> Callable[[], None] | None:
+        self.handler: Callable[[], None] | None = None
         """
         What runs when the deadline passes, or L{None} if none is set.
         """
-        return self._handler
 
     def arm(self, seconds: float, handler: Callable[[], None]) -> None:
         """
         Run C{handler} in C{seconds}, instead of any deadline set.
         """
-        self._handler = handler
+        self.handler = handler
         call = self._call
         if call is not None and call.active():
             call.reset(seconds)
@@ -325,19 +321,19 @@ class Deadline:
         No deadline from now on; the timer, if any, stays for the next
         deadline and does nothing if it fires first.
         """
-        self._handler = None
+        self.handler = None
 
     def stop(self) -> None:
         """
         No deadline and no timer.
         """
-        self._handler = None
+        self.handler = None
         call, self._call = self._call, None
         if call is not None and call.active():
             call.cancel()
 
     def _passed(self) -> None:
-        handler, self._handler, self._call = self._handler, None, None
+        handler, self.handler, self._call = self.handler, None, None
         if handler is not None:
             handler()
 
@@ -376,11 +372,11 @@ class IdleTimer:
         if timeout is not None:
             self._call = clock.callLater(timeout, self._check)
 
-    def touch(self) -> None:
+    def touch(self, now: float | None = None) -> None:
         """
-        Something moved.
+        Something moved, at C{now} (by default, the clock's now).
         """
-        self._last = self._clock.seconds()
+        self._last = self._clock.seconds() if now is None else now
 
     def stop(self) -> None:
         """
