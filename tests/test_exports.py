@@ -171,6 +171,13 @@ wire (C{http}) knows no route, a route module never reaches into the site
 that serves it.
 """
 
+LIBRARIES = frozenset(
+    ["twisted", "OpenSSL", "h2", "hpack", "hyperframe", "httptools", "zope"]
+)
+"""
+The libraries whose private names only L{echohub._upstream} may use.
+"""
+
 MAX_MODULE_LINES = 900
 MAX_PACKAGE_MODULES = 14
 
@@ -334,6 +341,42 @@ class LayoutTests(SynchronousTestCase):
             if (count := len(list(folder.glob("*.py")))) > MAX_PACKAGE_MODULES
         ]
         self.assertEqual(large + crowded, [])
+
+    def test_libraryInternalsOnlyInUpstream(self) -> None:
+        """
+        No module outside C{echohub._upstream} imports a private name of
+        the libraries echohub builds on, or reaches into one through a
+        module it imported: every such use sits behind one guarded piece
+        there (C{docs/internals.md}).
+        """
+        offences = []
+        for path in modules()[:-1]:
+            if "_upstream" in path.parts:
+                continue
+            tree = ast.parse(path.read_text())
+            libraryNames = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if alias.name.split(".")[0] in LIBRARIES:
+                            libraryNames.add(alias.asname or alias.name.split(".")[0])
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    if node.module.split(".")[0] not in LIBRARIES:
+                        continue
+                    names = [*node.module.split("."), *(a.name for a in node.names)]
+                    if any(n.startswith("_") and not n.startswith("__") for n in names):
+                        offences.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                    libraryNames.update(a.asname or a.name for a in node.names)
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id in libraryNames
+                ):
+                    offences.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+        self.assertEqual(offences, [])
 
     def test_privateOwner(self) -> None:
         """

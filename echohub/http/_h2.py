@@ -625,7 +625,7 @@ class H2Connection(Protocol):
         self.paused = True
         self.transport.pauseProducing()  # type: ignore[union-attr]
         for stream in self.streams.values():
-            stream._pauseProducer()
+            stream.pauseProducing()
 
     def resumeProducing(self) -> None:
         if not self.paused:
