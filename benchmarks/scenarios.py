@@ -226,10 +226,10 @@ def _httpScenario(
     )
 
 
-def _h2load(http1: bool) -> Callable[[Context], Measurement]:
+def _h2load(http1: bool, connections: int = 10) -> Callable[[Context], Measurement]:
     def measure(ctx: Context) -> Measurement:
         path = "/echo?msg=" + GET_MESSAGE.decode()
-        conns, streams = (100, 1) if http1 else (10, 10)
+        conns, streams = (100, 1) if http1 else (connections, 10)
         return runH2load(
             ctx.server, path, conns, streams, ctx.duration, ctx.clientCpu, http1
         )
@@ -237,20 +237,23 @@ def _h2load(http1: bool) -> Callable[[Context], Measurement]:
     return measure
 
 
-def _h2loadScenario(name: str, title: str, http1: bool) -> Scenario:
+def _h2loadScenario(
+    name: str, title: str, http1: bool, connections: int = 10
+) -> Scenario:
     """
-    echohub under h2load, HTTP/2 or HTTP/1.1 with the same 100 requests in
-    flight: the peers have no h2c to compare with.
+    echohub under h2load, HTTP/2 or HTTP/1.1 with the same requests in
+    flight, beside hypercorn, the Python server with h2c (the other peers
+    have none).
     """
     return Scenario(
         name,
         title,
         WEB,
-        ("echohub",),
+        ("echohub", "hypercorn"),
         "rate",
         "req/s",
         True,
-        _h2load(http1),
+        _h2load(http1, connections),
         needs=("h2load",),
     )
 
@@ -408,6 +411,13 @@ SCENARIOS = {
             "h2-get",
             "HTTP/2 (h2c) GET /echo?msg=...: h2load -c 10 -m 10",
             http1=False,
+        ),
+        _h2loadScenario(
+            "h2-get-1c",
+            "HTTP/2 (h2c) GET /echo?msg=...: h2load -c 1 -m 10 (one connection,"
+            " ten streams)",
+            http1=False,
+            connections=1,
         ),
         _h2loadScenario(
             "h1-h2load-get",

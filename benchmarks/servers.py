@@ -212,6 +212,13 @@ SERVERS = {
             ("aiohttp", "uvloop"),
         ),
         Server(
+            "hypercorn",
+            "hypercorn (ASGI), h2c with prior knowledge",
+            "hypercorn_echo",
+            (),
+            ("hypercorn",),
+        ),
+        Server(
             "websockets",
             "websockets echo server",
             "websockets_echo",
