@@ -242,14 +242,14 @@ def _h2loadScenario(
 ) -> Scenario:
     """
     echohub under h2load, HTTP/2 or HTTP/1.1 with the same requests in
-    flight, beside hypercorn, the Python server with h2c (the other peers
-    have none).
+    flight; over HTTP/2 beside hypercorn, the Python server with h2c (the
+    other peers have none).
     """
     return Scenario(
         name,
         title,
         WEB,
-        ("echohub", "hypercorn"),
+        ("echohub",) if http1 else ("echohub", "hypercorn"),
         "rate",
         "req/s",
         True,

@@ -117,8 +117,12 @@ EXPORTS = {
         "HTTPLimits",
         "HTTPRequest",
         "HTTPSite",
+        "IHTTPStream",
         "ILeanRoute",
         "ILeanRoutes",
+        "IStreamHandler",
+        "IStreamRoute",
+        "IStreamRoutes",
         "NegotiatingFactory",
         "RawHead",
         "connectionHeaders",
@@ -150,11 +154,17 @@ EXPORTS = {
 }
 
 LAYERS = [
-    {"echohub._net", "echohub._version", "echohub._upstream", "echohub.config"},
+    {
+        "echohub._net",
+        "echohub._version",
+        "echohub._upstream",
+        "echohub.config",
+        "echohub.controls",
+    },
     {"echohub.ops"},
     {"echohub.proxy", "echohub.tls", "echohub.udp", "echohub.line"},
     {"echohub.http"},
-    {"echohub.websocket"},
+    {"echohub.websocket", "echohub.grpc"},
     {"echohub.web.httpbin"},
     {"echohub.web"},
     {"echohub.endpoints"},

@@ -14,12 +14,18 @@ TLS, prior knowledge in the clear).
 from echohub.http._channel import HTTP1Channel
 from echohub.http._h2 import H2Connection
 from echohub.http._head import RawHead, rawRequestHead
-from echohub.http._interfaces import ILeanRoute, ILeanRoutes
+from echohub.http._interfaces import (
+    IHTTPStream,
+    ILeanRoute,
+    ILeanRoutes,
+    IStreamHandler,
+    IStreamRoute,
+    IStreamRoutes,
+)
 from echohub.http._lean import DateCache
 from echohub.http._negotiate import NegotiatingFactory, negotiate
-from echohub.http._origin import normalOrigin
 from echohub.http._policy import PLAIN_TEXT, HTTPLimits, plainText
-from echohub.http._security import connectionHeaders, hstsValue
+from echohub.http._security import connectionHeaders, hstsValue, normalOrigin
 from echohub.http._site import HTTPRequest, HTTPSite
 
 __all__ = [
@@ -30,8 +36,12 @@ __all__ = [
     "HTTPLimits",
     "HTTPRequest",
     "HTTPSite",
+    "IHTTPStream",
     "ILeanRoute",
     "ILeanRoutes",
+    "IStreamHandler",
+    "IStreamRoute",
+    "IStreamRoutes",
     "NegotiatingFactory",
     "RawHead",
     "connectionHeaders",

@@ -77,7 +77,7 @@ from zope.interface import implementer
 from echohub._net import cancelCall, formatAddress
 from echohub._upstream import ServerH2Connection
 from echohub.http._h2checks import FrameGate, Violation, requestProblem, trailerProblem
-from echohub.http._h2stream import H2Stream
+from echohub.http._h2stream import H2Stream, HandlerStream, _Outbound
 from echohub.http._lean import http2Fields, leanResponse
 from echohub.http._policy import (
     BODY_TOO_LARGE,
@@ -126,7 +126,7 @@ class H2Connection(Protocol):
         self.site = site
         self.clock: IReactorTime = site.reactor
         self.maxConcurrentStreams = maxConcurrentStreams
-        self.streams: dict[int, H2Stream] = {}
+        self.streams: dict[int, _Outbound] = {}
         self.paused = False
         limits = site.limits
         self._maxHeaderList = limits.maxRequestLine + limits.maxHeaderBytes
@@ -147,7 +147,7 @@ class H2Connection(Protocol):
                 normalize_outbound_headers=False,
             )
         )
-        self._flushing: dict[int, H2Stream] = {}
+        self._flushing: dict[int, _Outbound] = {}
         self._lingering: dict[int, _Lingering] = {}
         self._receiving = False
         self._inFlush = False
@@ -199,6 +199,12 @@ class H2Connection(Protocol):
             2 * site.limits.maxHeaders
         )
         machine.initiate_connection()
+        # The connection's window holds every stream's: a stream whose
+        # window is held back (a stream handler's response backed up)
+        # cannot starve the others.
+        machine.increment_flow_control_window(
+            min(2**31 - 1, (self.maxConcurrentStreams + 1) * 65535) - 65535
+        )
         transport.registerProducer(self, True)
         self._send()
         timeout = site.limits.headerTimeout
@@ -253,11 +259,15 @@ class H2Connection(Protocol):
         if isinstance(event, DataReceived):
             streamID = event.stream_id
             stream = self.streams.get(streamID)
+            size = event.flow_controlled_length
             if stream is not None and event.data:
-                stream.received(event.data)
+                if not stream.received(event.data):
+                    # Held back until the stream's response drains.
+                    stream.unacknowledged += size
+                    return
             elif streamID in self._lingering:
                 self._lingering[streamID].last = self.clock.seconds()
-            self._ack(event.flow_controlled_length, streamID)
+            self._ack(size, streamID)
         elif isinstance(event, RequestReceived):
             self._requestReceived(event)
         elif isinstance(event, StreamEnded):
@@ -314,6 +324,14 @@ class H2Connection(Protocol):
         if problem is not None:
             self._malformed(streamID, problem)
             return
+        routes = self.site.streamRoutes
+        if routes is not None and self._refusal is None:
+            route = routes.match(headers)
+            if route is not None and self._withinLimits(headers):
+                handled = HandlerStream(self, streamID)
+                self.streams[streamID] = handled
+                handled.handler = route.open(handled, headers)
+                return
         if event.stream_ended is not None and self._answerLean(streamID, headers):
             return
         stream = H2Stream(self, streamID, headers)
@@ -368,6 +386,30 @@ class H2Connection(Protocol):
         request.parseCookies()
         if event.stream_ended is None:
             stream.startBody()
+
+    def _withinLimits(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """
+        Whether a request's head is within the site's limits (a request
+        that is not is refused by the policy, through twisted.web).
+        """
+        path = b""
+        size = count = 0
+        for name, value in headers:
+            if name == b":path":
+                path = value
+            elif name[:1] != b":":
+                size += len(name) + len(value) + 4
+                count += 1
+        return self.site.limits.headRefusal(len(path), size, count) is None
+
+    def acknowledge(self, size: int, streamID: int) -> None:
+        """
+        Open C{streamID}'s window (and the connection's) by C{size} bytes the
+        client sent, held back until now.
+        """
+        self._ack(size, streamID)
+        if not (self._inFlush or self._receiving):
+            self._send()
 
     def _malformed(self, streamID: int, problem: str) -> None:
         """
@@ -445,7 +487,7 @@ class H2Connection(Protocol):
 
     # Output.
 
-    def wantsFlush(self, stream: H2Stream) -> None:
+    def wantsFlush(self, stream: _Outbound) -> None:
         """
         C{stream} has something to send: send it now, or at the end of the
         data being received, so that many responses share one write.
@@ -489,7 +531,9 @@ class H2Connection(Protocol):
         for streamID, stream in list(self._flushing.items()):
             try:
                 if stream.headers is not None:
-                    last = stream.finished and not stream.data
+                    last = (
+                        stream.finished and not stream.data and stream.trailers is None
+                    )
                     machine.send_headers(streamID, stream.headers, end_stream=last)
                     stream.headers = None
                     sent = True
@@ -514,9 +558,13 @@ class H2Connection(Protocol):
                     else:
                         stream.offset = offset + len(chunk)
                     stream.queued -= len(chunk)
-                    ended = stream.finished and not data
+                    ended = stream.finished and not data and stream.trailers is None
                     machine.send_data(streamID, chunk, end_stream=ended)
                     sent = True
+                if not data and stream.finished and stream.trailers is not None:
+                    machine.send_headers(streamID, stream.trailers, end_stream=True)
+                    stream.trailers = None
+                    ended = sent = True
             except StreamClosedError:
                 # Reset by the client meanwhile.
                 self._flushing.pop(streamID, None)
@@ -532,7 +580,7 @@ class H2Connection(Protocol):
                 stream.drained()
         return sent
 
-    def _streamDone(self, stream: H2Stream) -> None:
+    def _streamDone(self, stream: _Outbound) -> None:
         """
         The response is sent: forget the stream, reading the rest of its
         request first if the client is still sending (see the module
@@ -583,7 +631,7 @@ class H2Connection(Protocol):
             self._close(goAway=self._drainedAfter is None)
 
     def resetStream(
-        self, stream: H2Stream, code: ErrorCodes = ErrorCodes.CANCEL
+        self, stream: _Outbound, code: ErrorCodes = ErrorCodes.CANCEL
     ) -> None:
         """
         Reset C{stream} with C{code} and forget it.
@@ -703,6 +751,9 @@ class H2Connection(Protocol):
         self.transport.write(frame.serialize())  # type: ignore[union-attr]
         if not self.streams:
             self._close(goAway=False)
+            return
+        for stream in list(self.streams.values()):
+            stream.drain()
 
     def _violated(self, violation: Violation) -> None:
         self.rejected(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from h2.errors import ErrorCodes
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -30,6 +31,7 @@ from zope.interface import implementer
 
 from echohub._net import cancelCall
 from echohub.http._head import RawHead
+from echohub.http._interfaces import IHTTPStream, IStreamHandler
 from echohub.http._policy import (
     BODY_TIMEOUT,
     BODY_TOO_LARGE,
@@ -65,40 +67,27 @@ Connection-specific response headers that HTTP/2 forbids (RFC 9113 section
 """
 
 
-@implementer(IPushProducer)
-class H2Stream:
+class _Outbound:
     """
-    One HTTP/2 stream, as the channel of its L{HTTPRequest}.
+    What every kind of stream shares: the response waiting for the peer's
+    flow-control window and the transport, its producer paused once
+    L{STREAM_BUFFER} bytes wait, and what the connection's flush reads.
 
     @ivar streamID: the stream's identifier.
-    @ivar site: the site, as C{server.Request} expects of a channel.
-    @ivar factory: the site, whose C{log} writes the access log line.
-    @ivar transport: the connection's transport, for the TLS facts; a
-        request never writes to it.
-    @ivar connectionHeaders: the response headers of this connection
-        (C{Strict-Transport-Security} over TLS), which the request adds.
-    @ivar request: this stream's request.
     @ivar headers: the response's header list, until it is sent.
     @ivar data: response data waiting to be sent, the first piece from
         L{offset} on.
     @ivar queued: how many bytes of L{data} wait.
+    @ivar trailers: the trailer section to end the stream with, if any.
+    @ivar unacknowledged: request bytes whose flow control is held back.
     @ivar dispatched: the request is in the application's hands.
     @ivar finished: the response is complete (it may not all be sent).
     @ivar remoteEnded: the client has sent all of its request.
-    @ivar refused: a refusal answered the request.
     """
 
-    def __init__(
-        self,
-        connection: H2Connection,
-        streamID: int,
-        headers: list[tuple[bytes, bytes]],
-    ) -> None:
+    def __init__(self, connection: H2Connection, streamID: int) -> None:
         self._conn = connection
         self.streamID = streamID
-        self.site = self.factory = connection.site
-        self.transport = connection.transport
-        self.connectionHeaders = connection.connectionHeaders
         self.producer: IProducer | None = None
         self._streaming = True
         self._producerPaused = False
@@ -106,54 +95,11 @@ class H2Stream:
         self.data: deque[bytes] = deque()
         self.offset = 0
         self.queued = 0
+        self.trailers: list[tuple[bytes, bytes]] | None = None
+        self.unacknowledged = 0
         self.dispatched = False
         self.finished = False
         self.remoteEnded = False
-        self.refused = False
-        self._body: BodyClock | None = None
-        self._deadline: IDelayedCall | None = None
-        self.request: HTTPRequest = self.site.requestFactory(self, queued=False)
-        # What echohub.http.rawRequestHead gives /dump/request.
-        self.request.rawHead = RawHead(  # type: ignore[attr-defined]
-            "HTTP/2",
-            b"".join(b"%s: %s\r\n" % field for field in headers) + b"\r\n",
-            tuple(headers),
-        )
-
-    # What twisted.web's Request calls.
-
-    def getPeer(self) -> IAddress:
-        return self._conn.peer
-
-    def getHost(self) -> IAddress:
-        return self._conn.host
-
-    def isSecure(self) -> bool:
-        return self._conn.secure
-
-    def peerText(self) -> str:
-        """
-        The client's address as the access log shows it.
-        """
-        return self._conn.peerText
-
-    def writeHeaders(
-        self, version: bytes, code: bytes, reason: bytes, headers: Headers
-    ) -> None:
-        """
-        Keep the response headers for the next flush, which may carry
-        C{END_STREAM} with them when the response has no body; without the
-        connection-specific ones, and without what a response without
-        content must not carry.
-        """
-        bodilessHeaders(int(code), headers)
-        fields = [(b":status", code)]
-        for name, values in headers.getAllRawHeaders():
-            lower = name.lower()
-            if lower not in _HOP_BY_HOP:
-                fields.extend((lower, value) for value in values)
-        self.headers = fields
-        self._conn.wantsFlush(self)
 
     def write(self, data: bytes) -> None:
         """
@@ -170,26 +116,6 @@ class H2Stream:
     def writeSequence(self, data: list[bytes]) -> None:
         for piece in data:
             self.write(piece)
-
-    def requestDone(self, request: object) -> None:
-        """
-        The response is complete: end the stream once it is sent.
-        """
-        self.finished = True
-        self._stopDeadline()
-        self._conn.wantsFlush(self)
-
-    def loseConnection(self) -> None:
-        """
-        End this stream, not the connection.
-        """
-        self.requestDone(self.request)
-
-    def abortConnection(self) -> None:
-        """
-        Reset this stream.
-        """
-        self._conn.resetStream(self)
 
     def registerProducer(self, producer: IProducer, streaming: bool) -> None:
         if self.producer is not None:
@@ -237,10 +163,134 @@ class H2Stream:
         """
         return bool(self.data) or self._conn.paused
 
-    # IPushProducer, as the request sees its channel.
-
     def pauseProducing(self) -> None:
+        """
+        The connection's transport is full: pause the producer.
+        """
         self._pauseProducer()
+
+    def received(self, data: bytes) -> bool:
+        """
+        A piece of the request body.
+
+        @return: whether to acknowledge it at once (open the client's
+            flow-control window again).
+        """
+        raise NotImplementedError()
+
+    def ended(self) -> None:
+        """
+        The client has sent the whole request.
+        """
+        raise NotImplementedError()
+
+    def lost(self, reason: Failure) -> None:
+        """
+        The stream was reset, or the connection lost, before the response
+        was sent.
+        """
+        raise NotImplementedError()
+
+    def drain(self) -> None:
+        """
+        The server is stopping: finish soon.
+        """
+
+
+@implementer(IPushProducer)
+class H2Stream(_Outbound):
+    """
+    One HTTP/2 stream, as the channel of its L{HTTPRequest}: what
+    twisted.web's C{Request} calls on a channel, and the refusals of the one
+    policy.
+
+    @ivar site: the site, as C{server.Request} expects of a channel.
+    @ivar factory: the site, whose C{log} writes the access log line.
+    @ivar transport: the connection's transport, for the TLS facts; a
+        request never writes to it.
+    @ivar connectionHeaders: the response headers of this connection
+        (C{Strict-Transport-Security} over TLS), which the request adds.
+    @ivar request: this stream's request.
+    @ivar refused: a refusal answered the request.
+    """
+
+    def __init__(
+        self,
+        connection: H2Connection,
+        streamID: int,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        super().__init__(connection, streamID)
+        self.site = self.factory = connection.site
+        self.transport = connection.transport
+        self.connectionHeaders = connection.connectionHeaders
+        self.refused = False
+        self._body: BodyClock | None = None
+        self._deadline: IDelayedCall | None = None
+        self.request: HTTPRequest = self.site.requestFactory(self, queued=False)
+        # What echohub.http.rawRequestHead gives /dump/request.
+        self.request.rawHead = RawHead(  # type: ignore[attr-defined]
+            "HTTP/2",
+            b"".join(b"%s: %s\r\n" % field for field in headers) + b"\r\n",
+            tuple(headers),
+        )
+
+    # What twisted.web's Request calls.
+
+    def getPeer(self) -> IAddress:
+        return self._conn.peer
+
+    def getHost(self) -> IAddress:
+        return self._conn.host
+
+    def isSecure(self) -> bool:
+        return self._conn.secure
+
+    def peerText(self) -> str:
+        """
+        The client's address as the access log shows it.
+        """
+        return self._conn.peerText
+
+    def writeHeaders(
+        self, version: bytes, code: bytes, reason: bytes, headers: Headers
+    ) -> None:
+        """
+        Keep the response headers for the next flush, which may carry
+        C{END_STREAM} with them when the response has no body; without the
+        connection-specific ones, and without what a response without
+        content must not carry.
+        """
+        bodilessHeaders(int(code), headers)
+        fields = [(b":status", code)]
+        for name, values in headers.getAllRawHeaders():
+            lower = name.lower()
+            if lower not in _HOP_BY_HOP:
+                fields.extend((lower, value) for value in values)
+        self.headers = fields
+        self._conn.wantsFlush(self)
+
+    def requestDone(self, request: object) -> None:
+        """
+        The response is complete: end the stream once it is sent.
+        """
+        self.finished = True
+        self._stopDeadline()
+        self._conn.wantsFlush(self)
+
+    def loseConnection(self) -> None:
+        """
+        End this stream, not the connection.
+        """
+        self.requestDone(self.request)
+
+    def abortConnection(self) -> None:
+        """
+        Reset this stream.
+        """
+        self._conn.resetStream(self)
+
+    # IPushProducer, as the request sees its channel.
 
     def resumeProducing(self) -> None:
         self.drained()
@@ -302,20 +352,24 @@ class H2Stream:
         self._body = BodyClock(self.site.limits, self._conn.clock.seconds())
         self._armDeadline()
 
-    def received(self, data: bytes) -> None:
+    def received(self, data: bytes) -> bool:
         """
         A piece of the body: count it against the limit and the body rule,
         and hand it to the request.
+
+        @return: C{True}: bounded by C{max_body}, the body is acknowledged
+            as it arrives.
         """
         if self.refused or self.finished:
-            return
+            return True
         request = self.request
         if request.bodyLength + len(data) > self.site.limits.maxBody:
             self.refuse(BODY_TOO_LARGE)
-            return
+            return True
         if self._body is not None:
             self._body.progressed(len(data), self._conn.clock.seconds())
         request.handleContentChunk(data)
+        return True
 
     def ended(self) -> None:
         """
@@ -363,3 +417,96 @@ class H2Stream:
             producer.stopProducing()
         if not self.request.finished:
             self.request.connectionLost(reason)
+
+
+@implementer(IHTTPStream, IPushProducer)
+class HandlerStream(_Outbound):
+    """
+    An HTTP/2 stream taken over by an L{IStreamHandler} (see
+    L{IStreamRoutes}).
+
+    What the client sends is acknowledged (its window opened again) as it
+    arrives while the response keeps up; while more than L{STREAM_BUFFER}
+    bytes of response wait on the peer, it is held back, and acknowledged
+    when they drain: a client that sends without reading stalls itself.
+
+    @ivar handler: the handler, once the route has opened it.
+    """
+
+    handler: IStreamHandler
+
+    def __init__(self, connection: H2Connection, streamID: int) -> None:
+        super().__init__(connection, streamID)
+        self.dispatched = True
+        self.peer = connection.peer
+        self.host = connection.host
+        self.secure = connection.secure
+        self.peerText = connection.peerText
+
+    # IHTTPStream
+
+    def sendHeaders(self, fields: list[tuple[bytes, bytes]], end: bool = False) -> None:
+        self.headers = fields
+        if end:
+            self.finished = True
+        self._conn.wantsFlush(self)
+
+    def sendData(self, data: bytes, end: bool = False) -> None:
+        self.write(data)
+        if end:
+            self.finished = True
+            self._conn.wantsFlush(self)
+
+    def sendTrailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+        self.trailers = fields
+        self.finished = True
+        self._conn.wantsFlush(self)
+
+    def reset(self, code: int) -> None:
+        self._conn.resetStream(self, ErrorCodes(code))
+
+    # IPushProducer, for the producer's sake.
+
+    def resumeProducing(self) -> None:
+        self.drained()
+
+    def stopProducing(self) -> None:
+        self.reset(ErrorCodes.CANCEL)
+
+    # What the connection calls.
+
+    def received(self, data: bytes) -> bool:
+        """
+        Hand C{data} to the handler.
+
+        @return: whether to acknowledge it now: not while the response is
+            backed up (the connection acknowledges what was held back once
+            it drains).
+        """
+        if not self.finished:
+            self.handler.dataReceived(data)
+        return self.queued <= STREAM_BUFFER
+
+    def drained(self) -> None:
+        """
+        What waited was sent: acknowledge what was held back, and resume the
+        producer.
+        """
+        if self.unacknowledged and self.queued <= STREAM_BUFFER:
+            held, self.unacknowledged = self.unacknowledged, 0
+            self._conn.acknowledge(held, self.streamID)
+        super().drained()
+
+    def ended(self) -> None:
+        self.remoteEnded = True
+        if not self.finished:
+            self.handler.ended()
+
+    def lost(self, reason: Failure) -> None:
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            producer.stopProducing()
+        self.handler.streamLost(reason)
+
+    def drain(self) -> None:
+        self.handler.drain()

@@ -1,8 +1,11 @@
-# -*- test-case-name: tests.http.test_security -*-
+# -*- test-case-name: tests.http.test_security,tests.http.test_origin -*-
 """
-Response headers that depend on the connection a response goes over, not on
-the resource: today C{Strict-Transport-Security} (RFC 6797), opt-in with
-C{[web] hsts}, sent only over TLS (the RFC forbids it over plain HTTP, where
+Origins (RFC 6454) in the one form two of them are compared in
+(L{normalOrigin}), for CORS (L{echohub.web}) and the WebSocket Origin check
+(L{echohub.websocket}) alike; and response headers that depend on the
+connection a response goes over, not on the resource: today
+C{Strict-Transport-Security} (RFC 6797), opt-in with C{[web] hsts}, sent
+only over TLS (the RFC forbids it over plain HTTP, where
 an attacker could forge it).
 
 One function, L{connectionHeaders}, so that every HTTP front (the current
@@ -53,3 +56,23 @@ def connectionHeaders(
     if hsts is not None and ISSLTransport.providedBy(transport):
         return [(b"Strict-Transport-Security", hsts)]
     return []
+
+
+_DEFAULT_PORTS = {b"http": b"80", b"https": b"443"}
+
+
+def normalOrigin(origin: bytes) -> bytes:
+    """
+    C{origin} (C{scheme://host[:port]}) in the form two origins are compared
+    in: without surrounding space or a trailing slash, lower-cased, and
+    without the port when it is its scheme's default, since a browser omits
+    it (C{https://example.com:443} is C{https://example.com}).  A bracketed
+    IPv6 host keeps its colons.  Anything else (C{null}, C{*}) is only
+    lower-cased and stripped.
+    """
+    origin = origin.strip().rstrip(b"/").lower()
+    scheme, separator, authority = origin.partition(b"://")
+    host, colon, port = authority.rpartition(b":")
+    if separator and colon and b"]" not in port and port == _DEFAULT_PORTS.get(scheme):
+        return scheme + b"://" + host
+    return origin

@@ -37,7 +37,7 @@ from twisted.web.resource import IResource
 
 from echohub._net import formatAddress
 from echohub.http._channel import HTTP1Channel
-from echohub.http._interfaces import ILeanRoutes
+from echohub.http._interfaces import ILeanRoutes, IStreamRoutes
 from echohub.http._lean import DateCache
 from echohub.http._policy import PLAIN_TEXT, HTTPLimits, Refusal
 from echohub.ops import ConnectionCaps, ConnectionRegistry, ServiceAccess, logAccess
@@ -125,6 +125,8 @@ class HTTPSite(server.Site):
         TLS, or L{None} for none.
     @ivar lean: the routes channels answer themselves (L{ILeanRoutes}), or
         L{None} for none.
+    @ivar streamRoutes: the HTTP/2 requests served by stream handlers rather
+        than twisted.web (L{IStreamRoutes}), or L{None} for none.
     @ivar dates: the C{Date} values of the wire's own answers.
     @ivar connections: where connections register for draining.
     @ivar access: the service's caps, metrics and logs.
@@ -143,6 +145,7 @@ class HTTPSite(server.Site):
         listener: str = "web",
         hsts: bytes | None = None,
         lean: ILeanRoutes | None = None,
+        streamRoutes: IStreamRoutes | None = None,
     ) -> None:
         """
         @param resource: the root resource.
@@ -154,6 +157,7 @@ class HTTPSite(server.Site):
         @param listener: see L{listener}.
         @param hsts: see L{hsts}.
         @param lean: see L{lean}.
+        @param streamRoutes: see L{streamRoutes}.
         """
         self.limits = HTTPLimits() if limits is None else limits
         super().__init__(
@@ -169,6 +173,7 @@ class HTTPSite(server.Site):
         self.listener = listener
         self.hsts = hsts
         self.lean = lean
+        self.streamRoutes = streamRoutes
         self.dates = DateCache()
         self._responseCounters: dict[int, Any] = {}
 

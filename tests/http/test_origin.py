@@ -1,5 +1,5 @@
 """
-Tests for L{echohub.http._origin}.
+Tests for L{echohub.http._security.normalOrigin}.
 """
 
 from __future__ import annotations
