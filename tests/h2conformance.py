@@ -355,3 +355,33 @@ def plus(*extra: tuple[str, str]) -> Callable[[Target], Fields]:
     h2spec's request and C{extra} fields after it.
     """
     return lambda target: [*request(target), *extra]
+
+
+def conformanceTests(
+    cases: Cases, groups: dict[str, int] | None = None
+) -> tuple[Callable[..., None], Callable[[], None]]:
+    """
+    A conformance module's two tests: each of C{cases} over h2c and TLS
+    against the module's server (the C{h2targets} fixture of
+    C{tests/e2e/conftest.py}, which also parametrizes them), and the check
+    that the module holds C{groups} (group to number of cases; by default
+    every case).
+    """
+
+    def test_conformance(
+        case: Case, transport: str, h2targets: dict[str, Target]
+    ) -> None:
+        """
+        One case on a new connection, over h2c and over TLS; the case's
+        docstring says what the RFC demands.
+        """
+        runCase(case, transport, h2targets)
+
+    def test_caseList() -> None:
+        """
+        The module holds its cases and nothing else, numbered in order in
+        each section.
+        """
+        cases.check(groups or {cases.cases[0].id.split("/")[0]: len(cases.cases)})
+
+    return test_conformance, test_caseList

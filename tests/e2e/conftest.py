@@ -1,5 +1,7 @@
 """
-Fixtures shared by the end-to-end WebSocket tests.
+Fixtures shared by the end-to-end tests: the WebSocket server, and the
+HTTP/2 conformance modules' server and parametrization
+(L{tests.h2conformance}).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from echohub.tls import DevCertificates
+from tests.h2conformance import conformanceServer
+from tests.h2frames import Target
 from tests.support import MAX_MESSAGE, EchohubProcess, running, sslString
 
 
@@ -35,3 +39,25 @@ def wsServer(
         listeners=2,
     ) as process:
         yield process
+
+
+@pytest.fixture(scope="module")
+def h2targets(
+    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
+) -> Iterator[dict[str, Target]]:
+    """
+    One echohub for an HTTP/2 conformance module's cases
+    (L{conformanceServer}), by transport.
+    """
+    with conformanceServer(tmp_path_factory, devcerts) as found:
+        yield found
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """
+    Parametrize an HTTP/2 conformance module's C{test_conformance} over its
+    C{CASES} and both transports.
+    """
+    cases = getattr(metafunc.module, "CASES", None)
+    if cases is not None:
+        cases.parametrize(metafunc)

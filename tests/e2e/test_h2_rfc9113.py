@@ -8,27 +8,22 @@ L{tests.h2conformance} for the suite's rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from h2.settings import SettingCodes
 from hyperframe.frame import GoAwayFrame, PingFrame
 
-from echohub.tls._devcert import DevCertificates
 from tests.h2conformance import (
     CANCEL,
     NO_ERROR,
     PING_DATA,
     PROTOCOL_ERROR,
     STREAM_CLOSED,
-    Case,
     Cases,
-    conformanceServer,
+    conformanceTests,
     malformed,
     openStream,
     plus,
     request,
-    runCase,
 )
 from tests.h2frames import (
     Closed,
@@ -43,35 +38,7 @@ pytestmark = pytest.mark.e2e
 CASES = Cases()
 
 
-@pytest.fixture(scope="module")
-def targets(
-    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
-) -> Iterator[dict[str, Target]]:
-    """
-    One echohub for this module's cases (L{conformanceServer}).
-    """
-    with conformanceServer(tmp_path_factory, devcerts) as found:
-        yield found
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    CASES.parametrize(metafunc)
-
-
-def test_conformance(case: Case, transport: str, targets: dict[str, Target]) -> None:
-    """
-    One case on a new connection, over h2c and over TLS; the case's
-    docstring says what the RFC demands.
-    """
-    runCase(case, transport, targets)
-
-
-def test_caseList() -> None:
-    """
-    The module holds only C{echohub/...} cases, numbered in order in each
-    section.
-    """
-    CASES.check({"echohub": len(CASES.cases)})
+test_conformance, test_caseList = conformanceTests(CASES)
 
 
 # Stream states (section 5.1), GOAWAY (6.8), HTTP messages and fields (8).

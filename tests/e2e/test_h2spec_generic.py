@@ -8,25 +8,20 @@ rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 from hyperframe.frame import DataFrame
 
-from echohub.tls._devcert import DevCertificates
 from tests.h2conformance import (
     CANCEL,
     PING_DATA,
-    Case,
     Cases,
     Run,
     closeStream,
-    conformanceServer,
+    conformanceTests,
     openStream,
     request,
-    runCase,
     serverPrefaceFirst,
 )
 from tests.h2frames import (
@@ -44,35 +39,7 @@ pytestmark = pytest.mark.e2e
 CASES = Cases()
 
 
-@pytest.fixture(scope="module")
-def targets(
-    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
-) -> Iterator[dict[str, Target]]:
-    """
-    One echohub for this module's cases (L{conformanceServer}).
-    """
-    with conformanceServer(tmp_path_factory, devcerts) as found:
-        yield found
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    CASES.parametrize(metafunc)
-
-
-def test_conformance(case: Case, transport: str, targets: dict[str, Target]) -> None:
-    """
-    One case on a new connection, over h2c and over TLS; the case's
-    docstring says what the RFC demands.
-    """
-    runCase(case, transport, targets)
-
-
-def test_caseList() -> None:
-    """
-    The module holds h2spec's generic group, its 44 cases numbered in order
-    in each section.
-    """
-    CASES.check({"generic": 44})
+test_conformance, test_caseList = conformanceTests(CASES, {"generic": 44})
 
 
 # generic: frames and requests a server must accept (h2spec "generic").

@@ -9,21 +9,18 @@ suite's rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from h2.settings import SettingCodes
 from hpack import Decoder, HPACKDecodingError
 
-from echohub.tls._devcert import DevCertificates
 from tests.h2conformance import (
     COMPRESSION_ERROR,
-    Case,
     Cases,
     Run,
-    conformanceServer,
+    conformanceTests,
     request,
-    runCase,
 )
 from tests.h2frames import (
     FrameClient,
@@ -44,35 +41,7 @@ pytestmark = pytest.mark.e2e
 CASES = Cases()
 
 
-@pytest.fixture(scope="module")
-def targets(
-    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
-) -> Iterator[dict[str, Target]]:
-    """
-    One echohub for this module's cases (L{conformanceServer}).
-    """
-    with conformanceServer(tmp_path_factory, devcerts) as found:
-        yield found
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    CASES.parametrize(metafunc)
-
-
-def test_conformance(case: Case, transport: str, targets: dict[str, Target]) -> None:
-    """
-    One case on a new connection, over h2c and over TLS; the case's
-    docstring says what the RFC demands.
-    """
-    runCase(case, transport, targets)
-
-
-def test_caseList() -> None:
-    """
-    The module holds h2spec's hpack group, its 8 cases numbered in order
-    in each section.
-    """
-    CASES.check({"hpack": 8})
+test_conformance, test_caseList = conformanceTests(CASES, {"hpack": 8})
 
 
 def test_hpackHelpers() -> None:

@@ -8,13 +8,10 @@ rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from h2.settings import SettingCodes
 from hyperframe.frame import GoAwayFrame, PingFrame
 
-from echohub.tls._devcert import DevCertificates
 from tests.h2conformance import (
     CANCEL,
     COMPRESSION_ERROR,
@@ -23,16 +20,14 @@ from tests.h2conformance import (
     REFUSED_STREAM,
     STREAM_CLOSED,
     UNKNOWN_FRAME,
-    Case,
     Cases,
     closeStream,
-    conformanceServer,
+    conformanceTests,
     dummy,
     headersInHeaderBlock,
     openStream,
     priorityInHeaderBlock,
     request,
-    runCase,
     serverPrefaceFirst,
 )
 from tests.h2frames import (
@@ -49,35 +44,7 @@ pytestmark = pytest.mark.e2e
 CASES = Cases()
 
 
-@pytest.fixture(scope="module")
-def targets(
-    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
-) -> Iterator[dict[str, Target]]:
-    """
-    One echohub for this module's cases (L{conformanceServer}).
-    """
-    with conformanceServer(tmp_path_factory, devcerts) as found:
-        yield found
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    CASES.parametrize(metafunc)
-
-
-def test_conformance(case: Case, transport: str, targets: dict[str, Target]) -> None:
-    """
-    One case on a new connection, over h2c and over TLS; the case's
-    docstring says what the RFC demands.
-    """
-    runCase(case, transport, targets)
-
-
-def test_caseList() -> None:
-    """
-    The module holds h2spec's http2 group from section 3 to 5.5, its 33
-    cases numbered in order in each section.
-    """
-    CASES.check({"http2": 33})
+test_conformance, test_caseList = conformanceTests(CASES, {"http2": 33})
 
 
 @CASES.case("http2/3.5/1", "Sends client connection preface", handshake=False)

@@ -8,13 +8,12 @@ echohub.  See L{tests.h2conformance} for the suite's rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from h2.settings import SettingCodes
 from hyperframe.frame import DataFrame
 
-from echohub.tls._devcert import DevCertificates
 from tests.h2conformance import (
     CANCEL,
     FLOW_CONTROL_ERROR,
@@ -22,11 +21,10 @@ from tests.h2conformance import (
     PING_DATA,
     PROTOCOL_ERROR,
     STREAM_CLOSED,
-    Case,
     Cases,
     Fields,
     Run,
-    conformanceServer,
+    conformanceTests,
     dummy,
     headersInHeaderBlock,
     malformed,
@@ -34,7 +32,6 @@ from tests.h2conformance import (
     plus,
     priorityInHeaderBlock,
     request,
-    runCase,
     trailers,
 )
 from tests.h2frames import (
@@ -55,35 +52,7 @@ pytestmark = pytest.mark.e2e
 CASES = Cases()
 
 
-@pytest.fixture(scope="module")
-def targets(
-    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
-) -> Iterator[dict[str, Target]]:
-    """
-    One echohub for this module's cases (L{conformanceServer}).
-    """
-    with conformanceServer(tmp_path_factory, devcerts) as found:
-        yield found
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    CASES.parametrize(metafunc)
-
-
-def test_conformance(case: Case, transport: str, targets: dict[str, Target]) -> None:
-    """
-    One case on a new connection, over h2c and over TLS; the case's
-    docstring says what the RFC demands.
-    """
-    runCase(case, transport, targets)
-
-
-def test_caseList() -> None:
-    """
-    The module holds h2spec's http2 group from section 6.1 to 8.2, its 62
-    cases numbered in order in each section.
-    """
-    CASES.check({"http2": 62})
+test_conformance, test_caseList = conformanceTests(CASES, {"http2": 62})
 
 
 @CASES.case("http2/6.1/1", "Sends a DATA frame with 0x0 stream identifier")
