@@ -514,6 +514,13 @@ class RequestFramer:
             return END
         if not buffer:
             return NEED_DATA
+        return self._piece(buffer)
+
+    def _piece(self, buffer: bytes) -> Body:
+        """
+        The body bytes in C{buffer}, up to what remains of the body or the
+        chunk: the whole buffer without a copy when it is all body.
+        """
         if len(buffer) <= self._remaining:
             piece, self._buffer = buffer, b""
         else:
@@ -530,16 +537,10 @@ class RequestFramer:
             if state == _CHUNK_DATA:
                 if not buffer:
                     return NEED_DATA
-                if len(buffer) <= self._remaining:
-                    piece, self._buffer = buffer, b""
-                else:
-                    piece = buffer[: self._remaining]
-                    self._buffer = buffer[self._remaining :]
-                self._remaining -= len(piece)
-                self._received += len(piece)
+                body = self._piece(buffer)
                 if not self._remaining:
                     self._state = _CHUNK_END
-                return Body(piece)
+                return body
             if state == _CHUNK_END:
                 if len(buffer) < 2:
                     if buffer and buffer != b"\r":
