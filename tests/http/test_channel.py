@@ -450,3 +450,62 @@ class IdleTimeoutTests(SynchronousTestCase):
         self.assertFalse(transport.disconnecting)
         reactor.advance(1)
         self.assertTrue(transport.disconnecting)
+
+
+class PersistenceTests(SynchronousTestCase):
+    """
+    Persistence by RFC 9112 section 9.3, said in the response.
+    """
+
+    def test_http10KeepAlive(self) -> None:
+        """
+        An HTTP/1.0 request with C{Connection: keep-alive} and a response
+        with a length: C{Connection: keep-alive}, and the connection serves
+        the next request.
+        """
+        channel, transport, _ = connect()
+        channel.dataReceived(
+            b"GET /echo?msg=a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        )
+        self.assertIn(b"\r\nConnection: keep-alive\r\n", transport.value())
+        self.assertFalse(transport.disconnecting)
+        channel.dataReceived(b"GET /echo?msg=b HTTP/1.0\r\n\r\n")
+        self.assertTrue(transport.value().endswith(b"b"))
+        self.assertTrue(transport.disconnecting)
+
+    def test_http10KeepAliveWithoutLength(self) -> None:
+        """
+        An HTTP/1.0 keep-alive request whose response has no length (a
+        stream): no C{Connection: keep-alive}, and the connection ends with
+        the response.
+        """
+        channel, transport, clock = connect()
+        channel.dataReceived(
+            b"GET /stream/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        )
+        for _ in range(5):
+            clock.advance(1)
+        head = transport.value().split(b"\r\n\r\n", 1)[0]
+        self.assertTrue(head.startswith(b"HTTP/1.0 200 "))
+        self.assertNotIn(b"keep-alive", head.lower())
+        self.assertNotIn(b"content-length", head.lower())
+        self.assertTrue(transport.disconnecting)
+
+    def test_closingResponseEndsParsing(self) -> None:
+        """
+        After a response to C{Connection: close}, a pipelined request gets
+        nothing: not a C{400}, not an answer.
+        """
+        responses = exchange(
+            b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            b"GET /echo?msg=b HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n"
+        )
+        self.assertEqual([r.body for r in responses], [b"a"])
+
+    def test_otherVersion505(self) -> None:
+        """
+        C{HTTP/2.0} in an HTTP/1 request line: C{505} naming what is spoken,
+        and close.
+        """
+        response = closedWith(505, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")
+        self.assertIn(b"HTTP/1.0, HTTP/1.1 and HTTP/2", response.body)

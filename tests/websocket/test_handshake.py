@@ -22,7 +22,14 @@ from echohub.testing import (
 )
 from echohub.web import buildSite
 from echohub.websocket import acceptKey
-from tests.websocket.support import Connection, handshake, upgrade
+from tests.websocket.support import (
+    TEXT,
+    Connection,
+    frame,
+    frames,
+    handshake,
+    upgrade,
+)
 
 
 class OriginTests(SynchronousTestCase):
@@ -167,3 +174,22 @@ class AcceptTests(SynchronousTestCase):
             b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n",
             transport.value(),
         )
+
+
+class HandshakeBodyTests(SynchronousTestCase):
+    """
+    A handshake with a body: the body is the request's, not WebSocket
+    frames (only what follows it is).
+    """
+
+    def test_bodyIsNotFrames(self) -> None:
+        """
+        A C{GET /ws} with C{Content-Length: 5}: its 5 bytes are read as its
+        body, the frame after them is the session's first, echoed.
+        """
+        head = handshake().replace(b"\r\n\r\n", b"\r\nContent-Length: 5\r\n\r\n")
+        channel, transport, _ = connect(WebConfig())
+        channel.dataReceived(head + b"\x81\x85ABC" + frame(TEXT, b"hi"))
+        status, _, rest = transport.value().partition(b"\r\n\r\n")
+        self.assertTrue(status.startswith(b"HTTP/1.1 101 "))
+        self.assertEqual(frames(rest), [(TEXT, b"hi")])
