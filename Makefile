@@ -126,7 +126,7 @@ soak: $(VENV)/.installed-test
 # engine the machine has (ENGINE=docker).  container/containers.conf holds
 # the podman settings this kind of host needs (runc, rlimits, no systemd).
 IMAGE   ?= localhost/echohub
-VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' echohub/__init__.py)
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' echohub/_version.py)
 ENGINE  ?= $(shell command -v podman >/dev/null || ! docker info >/dev/null 2>&1 \
              && echo podman || echo docker)
 WHEELS  := build/image/wheels
