@@ -177,13 +177,6 @@ class HTTPSite(server.Site):
         self.dates = DateCache()
         self._responseCounters: dict[int, Any] = {}
 
-    @property
-    def maxBody(self) -> int:
-        """
-        The largest accepted request body, in bytes.
-        """
-        return self.limits.maxBody
-
     def refused(self, refusal: Refusal, peer: IAddress, **parameters: object) -> bytes:
         """
         Count and log (rate-limited) a refusal of a request from C{peer},
