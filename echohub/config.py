@@ -351,6 +351,12 @@ class WebConfig:
         "Most links one /links/N page holds; more gets 400.",
         minimum=1,
     )
+    echo_any_path: bool = setting(
+        False,
+        "Whether every path no route serves, any method, is answered with the"
+        " request as JSON (/anything's shape, with the x-set-response-* controls)"
+        " rather than 404.",
+    )
 
 
 @dataclass(frozen=True)
@@ -467,6 +473,31 @@ class WebSocketConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """
+    What the log says of each request, beyond the access line.
+    """
+
+    requests: str = setting(
+        "off",
+        "Each HTTP request in the log as one structured event: off, headers (the"
+        " request line and headers) or body (and up to body_bytes of the body).",
+        choices=("off", "headers", "body"),
+    )
+    body_bytes: int = setting(
+        4096,
+        "Most bytes of a request body [log] requests = body logs; the rest is"
+        " counted, not logged.",
+        minimum=0,
+    )
+    show_sensitive_headers: bool = setting(
+        False,
+        "Whether logged requests keep Authorization, Proxy-Authorization and"
+        " Cookie values; when false they are replaced by a note.",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """
     The whole configuration of one echohub process.
@@ -479,6 +510,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -489,6 +521,7 @@ SECTIONS: dict[str, type[Any]] = {
     "server": ServerConfig,
     "tls": TLSConfig,
     "websocket": WebSocketConfig,
+    "log": LogConfig,
 }
 
 

@@ -141,15 +141,21 @@ EXPORTS = {
     "echohub.web": ["buildSite"],
     "echohub.web.httpbin": [
         "ECHO_HEADERS",
+        "HTTPBIN_REASONS",
         "JSON",
+        "NO_CONTENT",
         "InspectionPolicy",
         "NotFound",
         "PlainTextResource",
         "badRequest",
+        "describeOrRefuse",
         "directory",
         "echoContentType",
+        "headerRefusal",
         "httpbinRoutes",
+        "isActiveType",
         "jsonBody",
+        "requestBody",
     ],
 }
 

@@ -26,6 +26,7 @@ HTTP/1.1 (L{echohub.http._channel}) or HTTP/2 (L{echohub.http._h2}).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
 
@@ -59,6 +60,10 @@ class HTTPRequest(server.Request):
     content: BytesIO  # type: ignore[assignment]
     defaultContentType = PLAIN_TEXT
     bodyLength = 0
+    # The reason phrases of this request's response by status, where a
+    # resource on its way has chosen others than Twisted's (httpbin's
+    # routes answer with httpbin's); None for Twisted's.
+    reasons: Mapping[int, bytes] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """
@@ -66,6 +71,15 @@ class HTTPRequest(server.Request):
         """
         super().__init__(*args, **kwargs)
         self.startedAt = self.channel.site.reactor.seconds()
+
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        """
+        Set the status, with its reason phrase from L{reasons} when a
+        resource chose them and no phrase is given.
+        """
+        if message is None and self.reasons is not None:
+            message = self.reasons.get(code)
+        super().setResponseCode(code, message)
 
     def gotLength(self, length: int | None) -> None:
         """
