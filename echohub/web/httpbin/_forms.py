@@ -33,7 +33,7 @@ class BodyError(Exception):
     """
 
 
-class _Malformed(Exception):
+class _MalformedError(Exception):
     """
     A multipart body that cannot be parsed: reported as an empty form.
     """
@@ -101,7 +101,7 @@ def parseBody(body: bytes, contentType: bytes | None, maxParts: int) -> Body:
     if mediaType == "multipart/form-data":
         try:
             return _multipart(body, params.get("boundary", ""), maxParts)
-        except _Malformed:
+        except _MalformedError:
             return Body(b"", mediaType)
     try:
         parsed = json.loads(body) if body else None
@@ -116,7 +116,7 @@ def _multipart(body: bytes, boundary: str, maxParts: int) -> Body:
     C{filename} are files, the others fields.
     """
     if not 1 <= len(boundary) <= 70:
-        raise _Malformed("multipart/form-data needs a boundary of 1 to 70 characters")
+        raise _MalformedError("a multipart/form-data boundary has 1 to 70 characters")
     delimiter = b"--" + boundary.encode("latin-1")
     if body.count(delimiter) - 1 > maxParts:
         raise BodyError(f"at most {maxParts} form parts ([web] max_form_parts)")
@@ -125,7 +125,7 @@ def _multipart(body: bytes, boundary: str, maxParts: int) -> Body:
     start = body.find(delimiter)
     end = body.find(b"\r\n" + delimiter + b"--", start)
     if start < 0 or end < 0:
-        raise _Malformed("the multipart body has no closing boundary")
+        raise _MalformedError("the multipart body has no closing boundary")
     result = Body(b"", "multipart/form-data")
     chunks = body[start + len(delimiter) : end].split(b"\r\n" + delimiter)
     for chunk in chunks:
@@ -137,11 +137,11 @@ def _multipart(body: bytes, boundary: str, maxParts: int) -> Body:
             if rest.startswith(b"\r\n"):
                 head, content = b"", rest[2:]
             else:
-                raise _Malformed("a multipart part has no header section")
+                raise _MalformedError("a multipart part has no header section")
         part = BytesHeaderParser(policy=HTTP).parsebytes(head + b"\r\n\r\n")
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
-            raise _Malformed("a multipart part has no Content-Disposition name")
+            raise _MalformedError("a multipart part has no Content-Disposition name")
         filename = part.get_filename()
         if filename is None:
             result.form.append((name, content.decode("utf-8", "replace")))
