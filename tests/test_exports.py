@@ -67,6 +67,7 @@ EXPORTS = {
         "RECEIVE_VIEW",
         "RateLimitedLog",
         "Reason",
+        "RequestLog",
         "ServiceAccess",
         "Worker",
         "WorkersService",

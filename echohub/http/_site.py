@@ -26,6 +26,7 @@ HTTP/1.1 (L{echohub.http._channel}) or HTTP/2 (L{echohub.http._h2}).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
@@ -41,7 +42,13 @@ from echohub.http._channel import HTTP1Channel
 from echohub.http._interfaces import ILeanRoutes, IStreamRoutes
 from echohub.http._lean import DateCache
 from echohub.http._policy import PLAIN_TEXT, HTTPLimits, Refusal
-from echohub.ops import ConnectionCaps, ConnectionRegistry, ServiceAccess, logAccess
+from echohub.ops import (
+    ConnectionCaps,
+    ConnectionRegistry,
+    RequestLog,
+    ServiceAccess,
+    logAccess,
+)
 
 _log = Logger()
 
@@ -145,6 +152,8 @@ class HTTPSite(server.Site):
     @ivar connections: where connections register for draining.
     @ivar access: the service's caps, metrics and logs.
     @ivar listener: the listener this site serves, as metrics label it.
+    @ivar requestLog: what C{[log] requests} logs of each request, or
+        L{None} for nothing.
     """
 
     requestFactory = HTTPRequest
@@ -160,6 +169,7 @@ class HTTPSite(server.Site):
         hsts: bytes | None = None,
         lean: ILeanRoutes | None = None,
         streamRoutes: IStreamRoutes | None = None,
+        requestLog: RequestLog | None = None,
     ) -> None:
         """
         @param resource: the root resource.
@@ -172,6 +182,7 @@ class HTTPSite(server.Site):
         @param hsts: see L{hsts}.
         @param lean: see L{lean}.
         @param streamRoutes: see L{streamRoutes}.
+        @param requestLog: see L{requestLog}.
         """
         self.limits = HTTPLimits() if limits is None else limits
         super().__init__(
@@ -188,6 +199,7 @@ class HTTPSite(server.Site):
         self.hsts = hsts
         self.lean = lean
         self.streamRoutes = streamRoutes
+        self.requestLog = requestLog
         self.dates = DateCache()
         self._responseCounters: dict[int, Any] = {}
 
@@ -237,28 +249,42 @@ class HTTPSite(server.Site):
         method: bytes,
         target: bytes,
         echoes: bool,
-        bytesIn: int,
+        body: bytes,
         bytesOut: int,
         duration: float,
+        version: str,
+        secure: bool,
+        headers: list[tuple[bytes, bytes]],
     ) -> None:
         """
         Count and log an answer of the lean path (L{echohub.http._lean}),
         over HTTP/1.1 or HTTP/2, as L{log} does a rendered request's.
 
         @param echoes: whether the answer was an echo.
+        @param body: the request's body.
+        @param headers: the request's header fields, as received.
         """
         self.countResponse(200)
-        self.access.transferred(bytesIn, bytesOut)
+        self.access.transferred(len(body), bytesOut)
         if echoes:
             self.access.echoed()
+        agent = None
+        for name, value in headers:
+            if name.lower() == b"user-agent":
+                agent = value
+        if self.requestLog is not None:
+            self.requestLog.log(peer, method, target, version, headers, body)
         self.logAccess(
             peer,
             method.decode("ascii"),
             target.decode("ascii", "replace"),
             200,
-            bytesIn,
+            len(body),
             bytesOut,
             duration,
+            version,
+            secure,
+            agent,
         )
 
     def log(self, request: server.Request) -> None:  # type: ignore[override]
@@ -267,8 +293,9 @@ class HTTPSite(server.Site):
 
         Instead of Twisted's combined log format, one event with the fields
         an operator filters on (and the JSON log keeps): peer, method, path,
-        status, body bytes in and out, duration, in the shape L{logAccess}
-        gives every service's lines.
+        status, body bytes in and out, duration, HTTP version, TLS and
+        C{User-Agent}, in the shape L{logAccess} gives every service's
+        lines.  With C{[log] requests}, the request itself is logged first.
         """
         assert isinstance(request, HTTPRequest)
         self.countResponse(request.code)
@@ -276,16 +303,39 @@ class HTTPSite(server.Site):
         if request.code == 200 and request.path == b"/echo":
             self.access.echoed()
         peerText = getattr(request.channel, "peerText", None)
-        self.logAccess(
+        peer = (
             peerText()
             if peerText is not None
-            else formatAddress(request.getClientAddress()),
+            else formatAddress(request.getClientAddress())
+        )
+        version = request.clientproto.decode("ascii", "replace")
+        if self.requestLog is not None:
+            head = getattr(request, "rawHead", None)
+            self.requestLog.log(
+                peer,
+                request.method,
+                request.uri,
+                version,
+                head.headers
+                if head is not None
+                else [
+                    (name, value)
+                    for name, values in request.requestHeaders.getAllRawHeaders()
+                    for value in values
+                ],
+                request.content.getvalue(),
+            )
+        self.logAccess(
+            peer,
             request.method.decode("ascii", "replace"),
             request.uri.decode("ascii", "replace"),
             request.code,
             request.bodyLength,
             request.sentLength,
             self.reactor.seconds() - request.startedAt,
+            version,
+            request.isSecure(),
+            request.getHeader(b"user-agent"),
         )
 
     def logAccess(
@@ -297,13 +347,26 @@ class HTTPSite(server.Site):
         bytesIn: int,
         bytesOut: int,
         duration: float,
+        version: str = "-",
+        secure: bool = False,
+        agent: bytes | None = None,
     ) -> None:
         """
         Write one access-log line, and count the response: for a rendered
         request (L{log}), a lean answer, or a refusal by the wire (C{400},
         C{408}, C{413}, C{414}, C{431}, C{505}), whose method and target are
-        C{-} when they never arrived.
+        C{-} when they never arrived.  The line ends with the HTTP version,
+        C{tls} or C{plain}, and the C{User-Agent} quoted (escaped, so that
+        a client cannot write a line of its own), C{-} when none was sent.
+
+        @param version: C{HTTP/1.1}, C{HTTP/1.0} or C{HTTP/2}.
+        @param secure: whether the connection is TLS.
+        @param agent: the request's C{User-Agent}.
         """
+        agentText = (
+            "-" if agent is None else json.dumps(agent.decode("utf-8", "replace"))
+        )
+        transport = "tls" if secure else "plain"
         logAccess(
             _log,
             "web",
@@ -312,10 +375,14 @@ class HTTPSite(server.Site):
             bytesOut,
             duration,
             f"{method} {path} {status}",
+            f", {version} {transport}, {agentText}",
             method=method,
             path=path,
             status=status,
             listener=self.listener,
+            version=version,
+            tls=secure,
+            user_agent=None if agent is None else agent.decode("utf-8", "replace"),
         )
 
     def buildProtocol(  # type: ignore[override]

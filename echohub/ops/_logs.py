@@ -37,6 +37,7 @@ import atexit
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import IO, Any
@@ -310,7 +311,47 @@ def makeObserver(
         observer = JSONLinesObserver(out)
     else:
         observer = FileLogObserver(out, ClassicTextFormatter())
-    return DescriptorExhaustionFilter(observer)
+    return DescriptorExhaustionFilter(NoiseFilter(observer))
+
+
+# Twisted's lines about ports and factories: each listener's start is
+# echohub's own "SERVICE listening on ADDRESS (ENDPOINT)" line and the
+# ready line, so these say it again, with an object's repr.
+_NOISE_FORMATS = frozenset(
+    {
+        "Starting factory {factory!r}",
+        "Stopping factory {factory!r}",
+        "Starting protocol {protocol!r}",
+        "Stopping protocol {protocol!r}",
+    }
+)
+_NOISE_TEXT = re.compile(r"\S.* starting on \S+|\((?:\w+ )?Port \S+ Closed\)")
+
+
+@implementer(ILogObserver)
+class NoiseFilter:
+    """
+    Drop Twisted's start and stop lines of factories, protocols and ports
+    ("Starting factory <...>", "NegotiatingFactory starting on 8080",
+    "(TCP Port 8080 Closed)"): a start is said by echohub's own listening
+    and ready lines, and a stop by the drain.  Every other event passes.
+    """
+
+    def __init__(self, observer: ILogObserver) -> None:
+        self.observer = observer
+
+    def __call__(self, event: LogEvent) -> None:
+        if event.get("log_format") in _NOISE_FORMATS:
+            return
+        message = event.get("message")
+        if (
+            message
+            and len(message) == 1
+            and isinstance(message[0], str)
+            and _NOISE_TEXT.fullmatch(message[0])
+        ):
+            return
+        self.observer(event)
 
 
 @implementer(ILogObserver)
