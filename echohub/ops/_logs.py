@@ -325,7 +325,9 @@ _NOISE_FORMATS = frozenset(
         "Stopping protocol {protocol!r}",
     }
 )
-_NOISE_TEXT = re.compile(r"\S.* starting on \S+|\((?:\w+ )?Port \S+ Closed\)")
+_NOISE_TEXT = re.compile(
+    r"\S.* starting on \S+|\((?:\w+ )?Port \S+ Closed\)|(?:Start|Stopp)ing protocol <.*>"
+)
 
 
 @implementer(ILogObserver)

@@ -399,6 +399,7 @@ class NoiseFilterTests(SynchronousTestCase):
             {"log_format": "{log_text}", "message": ("HTTPSite starting on 8080",)},
             {"log_format": "{log_text}", "message": ("(TCP Port 8080 Closed)",)},
             {"log_format": "{log_text}", "message": ("(UDP Port 7 Closed)",)},
+            {"log_format": "{log_text}", "message": ("Stopping protocol <a.B at 1>",)},
         ]
         kept = [
             {"log_format": "web listening on {address}", "address": "x"},
