@@ -326,7 +326,9 @@ _NOISE_FORMATS = frozenset(
     }
 )
 _NOISE_TEXT = re.compile(
-    r"\S.* starting on \S+|\((?:\w+ )?Port \S+ Closed\)|(?:Start|Stopp)ing protocol <.*>"
+    r"\S.* starting on \S+"
+    r"|\((?:\w+ )?Port \S+ Closed\)"
+    r"|(?:Start|Stopp)ing protocol <.*>"
 )
 
 
