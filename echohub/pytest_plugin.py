@@ -37,6 +37,7 @@ C{ECHOHUB_*} settings in the environment apply to it as usual.
 
 from __future__ import annotations
 
+import importlib
 import os
 import queue
 import re
@@ -296,7 +297,7 @@ def _standIn(ca: str) -> Any:
         return ca
 
     try:
-        import pytest_httpbin.certs as certs
+        certs = importlib.import_module("pytest_httpbin.certs")
     except ImportError:
         package = types.ModuleType("pytest_httpbin")
         package.__path__ = []
@@ -315,8 +316,8 @@ def _standIn(ca: str) -> Any:
         modules = {m.__name__: m for m in (package, certsModule, serve)}
         sys.modules.update(modules)
         return list(modules)
-    original = certs.where
-    certs.where = where
+    original = getattr(certs, "where")  # noqa: B009 (a module's attribute)
+    setattr(certs, "where", where)  # noqa: B010
     return original
 
 
@@ -337,9 +338,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         for name in restore:
             sys.modules.pop(name, None)
     elif restore is not None:
-        import pytest_httpbin.certs as certs
-
-        certs.where = restore
+        setattr(importlib.import_module("pytest_httpbin.certs"), "where", restore)  # noqa: B010
     directory = config.stash.get(_CERTIFICATES, None)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)

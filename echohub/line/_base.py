@@ -300,7 +300,7 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
         if reason is not None and reason.check(SSL.Error):
             # Counted here; the TLS layer has logged it, once.
             self._closeReason = f"TLS failure: {openSSLReason(reason.value)}"
-            self.factory.access.rejected(Reason.TLS, "", peer, quiet=True)
+            self.factory.access.countRejection(Reason.TLS)
         elif not self._closing and (reason is None or reason.check(ConnectionDone)):
             self._closeReason = "client closed"
         self.factory.access.closed(

@@ -443,11 +443,11 @@ class WebSocketEchoClient:
             except UnicodeDecodeError:
                 self._transport.sendBytesMessage(line)
 
-    def textMessageReceived(self, data: str) -> None:
-        self._received(data.encode("utf-8"), text=True)
+    def textMessageReceived(self, message: str) -> None:
+        self._received(message.encode("utf-8"), text=True)
 
-    def bytesMessageReceived(self, data: bytes) -> None:
-        self._received(data, text=False)
+    def bytesMessageReceived(self, data: bytes | bytearray) -> None:
+        self._received(bytes(data), text=False)
 
     def _received(self, data: bytes, text: bool) -> None:
         if self.done.called:

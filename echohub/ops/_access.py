@@ -184,13 +184,16 @@ class ServiceAccess:
         )
         return reason
 
+    def countRejection(self, reason: str) -> None:
+        """
+        Count a rejection of C{reason} that another layer logged (a failed
+        TLS handshake, which the TLS layer logs once).
+        """
+        if self.metrics is not None:
+            self.metrics.rejections.labels(self.service, reason).inc()
+
     def rejected(
-        self,
-        reason: str,
-        format: str,
-        peer: IAddress,
-        quiet: bool = False,
-        **kwargs: object,
+        self, reason: str, format: str, peer: IAddress, **kwargs: object
     ) -> None:
         """
         Count a rejection of C{reason} and log it, at most once per interval
@@ -198,13 +201,8 @@ class ServiceAccess:
 
         @param format: the log line; C{{service}}, C{{reason}} and C{{peer}}
             are filled in, C{kwargs} give the rest.
-        @param quiet: count it only: another layer logged it (a failed TLS
-            handshake, which the TLS layer logs once).
         """
-        if self.metrics is not None:
-            self.metrics.rejections.labels(self.service, reason).inc()
-        if quiet:
-            return
+        self.countRejection(reason)
         self.warnings.warn(
             f"{self.service} {reason}",
             format,

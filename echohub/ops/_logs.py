@@ -166,6 +166,24 @@ class JournaldObserver:
 _SIMPLE = (str, int, float, bool, type(None))
 
 
+def _isDocument(value: object, depth: int = 4) -> bool:
+    """
+    Whether C{value} is a simple value, or a dict or list made only of them
+    (a logged request, L{echohub.ops._requests}), a few levels deep.
+    """
+    if isinstance(value, _SIMPLE):
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and _isDocument(v, depth - 1) for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_isDocument(v, depth - 1) for v in value)
+    return False
+
+
 @implementer(ILogObserver)
 class JSONLinesObserver:
     """
@@ -173,8 +191,9 @@ class JSONLinesObserver:
 
     Unlike L{twisted.logger.jsonFileLogObserver}, whose records serialise
     every key of the event (and start with an RS byte), these carry the
-    formatted message and only the event's own simple fields, which is what
-    a log shipper wants.
+    formatted message and only the event's own simple fields (and documents
+    made of them, such as a logged request), which is what a log shipper
+    wants.
     """
 
     def __init__(self, out: IO[str]) -> None:
@@ -190,7 +209,7 @@ class JSONLinesObserver:
         }
         for key, value in event.items():
             if not key.startswith("log_") and key not in record:
-                if isinstance(value, _SIMPLE):
+                if _isDocument(value):
                     record[key] = value
         self.out.write(json.dumps(record, default=str) + "\n")
         self.out.flush()

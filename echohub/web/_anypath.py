@@ -190,5 +190,6 @@ class AnyPathEcho(PlainTextResource):
         def gone(reason: Failure) -> None:
             cancelCall(timer)
 
-        request.notifyFinish().addErrback(gone)
+        # Every twisted.web Request has it; IRequest does not declare it.
+        request.notifyFinish().addErrback(gone)  # type: ignore[attr-defined]
         return NOT_DONE_YET

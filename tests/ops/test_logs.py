@@ -139,7 +139,8 @@ class JSONLinesObserverTests(SynchronousTestCase):
     def test_fields(self) -> None:
         """
         The object holds level, namespace, the formatted message and the
-        event's simple fields, not Twisted's internal ones.
+        event's simple fields and documents of them, not Twisted's internal
+        ones nor other objects.
         """
         out = io.StringIO()
         emit(
@@ -149,6 +150,8 @@ class JSONLinesObserverTests(SynchronousTestCase):
             peer="1.2.3.4:5",
             bytes_in=7,
             complex=object(),
+            document={"headers": [["a", "b"]], "n": 1},
+            mixed={"x": object()},
         )
         record = json.loads(out.getvalue())
         self.assertEqual(record["level"], "info")
@@ -156,6 +159,8 @@ class JSONLinesObserverTests(SynchronousTestCase):
         self.assertEqual(record["message"], "1.2.3.4:5 7 bytes")
         self.assertEqual((record["peer"], record["bytes_in"]), ("1.2.3.4:5", 7))
         self.assertNotIn("complex", record)
+        self.assertEqual(record["document"], {"headers": [["a", "b"]], "n": 1})
+        self.assertNotIn("mixed", record)
         self.assertIsInstance(record["time"], float)
 
 
