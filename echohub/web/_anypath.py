@@ -38,6 +38,7 @@ from echohub.controls import (
 )
 from echohub.web.httpbin import (
     ECHO_HEADERS,
+    JSON,
     NO_CONTENT,
     InspectionPolicy,
     PlainTextResource,
@@ -168,7 +169,7 @@ class AnyPathEcho(PlainTextResource):
             if isinstance(facts, bytes):
                 return facts
             body = jsonBody(request, facts)
-            contentType = request.responseHeaders.getRawHeaders(b"Content-Type")[0]
+            contentType = JSON
         for name, value in ECHO_HEADERS:
             request.setHeader(name, value)
         request.setResponseCode(shape.status)

@@ -25,6 +25,7 @@ import pytest
 from echohub.tls._devcert import DevCertificates
 from tests.support import ROOT, EchohubProcess, running, sslString
 
+pytestmark = pytest.mark.e2e
 # Routes whose examples may answer so by design.
 EXPECTED_ERRORS = {
     "/status/200:0.8,500:0.2": {500},
