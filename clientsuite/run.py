@@ -9,7 +9,9 @@ pytest-httpbin's fixtures (httpbin) and once with echohub's (C{-p no:httpbin
 --echohub-httpbin}), both under L{guard}, which refuses every connection and
 name lookup beyond loopback.  The tests that need the internet, and the
 tests of pytest-httpbin's own internals, are deselected (L{Suite.deselect},
-each with its reason).  It prints every count and exits 1 if a test fails
+each with its reason); tests that fail against echohub because its wire
+keeps to RFC 9110 where httpbin does not are run and reported apart
+(L{Suite.differences}).  It prints every count and exits 1 if a test fails
 against echohub that does not fail against httpbin, or if a run has no
 summary line.
 """
@@ -43,6 +45,9 @@ class Suite:
     @ivar options: pytest options the suite needs in both runs.
     @ivar marker: a marker whose tests are left out, and why; empty for
         none.
+    @ivar differences: tests that fail against echohub by design, where
+        echohub's wire keeps to RFC 9110 and httpbin does not, each to its
+        reason: still run, reported, and not counted against echohub.
     """
 
     name: str
@@ -51,6 +56,7 @@ class Suite:
     deselect: dict[str, str] = field(default_factory=dict)
     options: tuple[str, ...] = ()
     marker: tuple[str, str] = ("", "")
+    differences: dict[str, str] = field(default_factory=dict)
 
     @property
     def directory(self) -> str:
@@ -92,6 +98,14 @@ SUITES = (
             "internet: `httpie cli plugins install` runs pip in a subprocess,"
             " which the guard cannot see, to fetch build dependencies",
         ),
+        {
+            "tests/test_json.py::test_nested_json_syntax"
+            "[input_json17-expected_json17]": (
+                "sends a header named `baz[]`, which is not a token (RFC 9110"
+                " section 5.1): echohub's wire answers 400 before any route,"
+                " Werkzeug accepts it"
+            ),
+        },
     ),
     Suite(
         "pytest-httpbin",
@@ -227,7 +241,9 @@ def main(argv: list[str]) -> int:
         print(f"{s.name} {s.version} suite against echohub: {echohub} (exit {code})")
         for test in sorted(httpbinFailed & echohubFailed):
             print(f"  fails against both: {test}")
-        only = sorted(echohubFailed - httpbinFailed)
+        only = sorted(echohubFailed - httpbinFailed - set(s.differences))
+        for test in sorted(echohubFailed & set(s.differences)):
+            print(f"  fails against echohub by design: {test} ({s.differences[test]})")
         for test in only:
             print(f"  fails against echohub only: {test}")
         if only or "no summary" in httpbin + echohub:
