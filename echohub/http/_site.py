@@ -363,9 +363,20 @@ class HTTPSite(server.Site):
         @param secure: whether the connection is TLS.
         @param agent: the request's C{User-Agent}.
         """
-        agentText = (
-            "-" if agent is None else json.dumps(agent.decode("utf-8", "replace"))
-        )
+        agentText = "-"
+        userAgent = None
+        if agent is not None:
+            userAgent = agent.decode("utf-8", "replace")
+            # Most agents need no escaping: skip json.dumps for them.
+            if (
+                userAgent.isascii()
+                and userAgent.isprintable()
+                and '"' not in userAgent
+                and "\\" not in userAgent
+            ):
+                agentText = f'"{userAgent}"'
+            else:
+                agentText = json.dumps(userAgent)
         transport = "tls" if secure else "plain"
         logAccess(
             _log,
@@ -382,7 +393,7 @@ class HTTPSite(server.Site):
             listener=self.listener,
             version=version,
             tls=secure,
-            user_agent=None if agent is None else agent.decode("utf-8", "replace"),
+            user_agent=userAgent,
         )
 
     def buildProtocol(  # type: ignore[override]
