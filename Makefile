@@ -49,7 +49,7 @@ system-packages:
 	  || missing="$$missing systemd"; \
 	{ command -v ip >/dev/null && command -v tc >/dev/null; } || missing="$$missing iproute2"; \
 	for tool in curl openssl socat; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
-	nc -h 2>&1 | grep -q -- ' -N ' || missing="$$missing netcat-openbsd"; \
+	nc -h 2>&1 | grep -qE '^[[:space:]]+-N[[:space:]]' || missing="$$missing netcat-openbsd"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
