@@ -35,7 +35,9 @@ test: $(VENV)/.installed-test system-packages sslyze
 # Debian packages some tests drive: headless Chromium (the browser test),
 # haproxy (the scale-out test), systemd's systemd-socket-activate and
 # systemd-analyze (socket activation, the units' checks), iproute2's ip and
-# tc (the lingering close across a shaped link between network namespaces).
+# tc (the lingering close across a shaped link between network namespaces),
+# and the tools README's and the live page's examples use (curl, openssl,
+# OpenBSD netcat, socat: tests/e2e/test_examples.py runs them).
 # The missing ones are installed, with one apt-get update, when we may (root,
 # apt-get present).  Failure is tolerated: those tests then skip and say why.
 system-packages:
@@ -46,6 +48,8 @@ system-packages:
 	{ command -v systemd-socket-activate >/dev/null && command -v systemd-analyze >/dev/null; } \
 	  || missing="$$missing systemd"; \
 	{ command -v ip >/dev/null && command -v tc >/dev/null; } || missing="$$missing iproute2"; \
+	for tool in curl openssl socat; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	nc -h 2>&1 | grep -qE '^[[:space:]]+-N[[:space:]]' || missing="$$missing netcat-openbsd"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -182,16 +186,37 @@ check: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The reference configuration, generated from echohub/config.py (the test
+# tests/test_config.py fails while it is stale).
+deploy/echohub.toml: echohub/config.py
+	$(BIN)/python -c "from echohub.config import publicExample; print(publicExample(), end='')" > $@
+
 devcert $(CERTS)/server.pem: $(VENV)/.installed
 	$(BIN)/echohub-devcert $(CERTS)
 
+# echohub needs Python 3.11 or later: an older one is refused before any
+# .venv is made, and a .venv made by an older one (or left half-made) is
+# removed, so that the next run, with a newer Python, starts clean.
+PYTHON_CHECK := import sys; sys.exit(sys.version_info < (3, 11))
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(PYTHON) -c '$(PYTHON_CHECK)' 2>/dev/null || { \
+	  echo "echohub needs Python 3.11 or later; '$(PYTHON)' is $$($(PYTHON) -V 2>&1 || echo missing)."; \
+	  echo "Install one (Debian 12: apt-get install python3 python3-venv) or name it: make PYTHON=python3.12 $(MAKECMDGOALS)"; \
+	  exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "could not make $(VENV) (Debian: apt-get install python3-venv)"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip || { rm -rf $(VENV); exit 1; }
+
+# A .venv an older Python made is no use: remove it and say so.
+VENV_CHECK = @$(BIN)/python -c '$(PYTHON_CHECK)' 2>/dev/null || { \
+	  echo "$(VENV) was made by $$($(BIN)/python -V 2>&1); echohub needs 3.11 or later."; \
+	  echo "Removed $(VENV): run make again (with PYTHON=python3.11 or later)."; \
+	  rm -rf $(VENV); exit 1; }
 
 # A real (non-editable) install, so that twistd/twist find the plugin; the
 # plugin cache is rebuilt so a later read-only run does not try to write it.
 define install
+	$(VENV_CHECK)
 	$(BIN)/python -m pip install --quiet ".$(1)"
 	$(BIN)/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 	touch $@

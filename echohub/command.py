@@ -12,7 +12,9 @@ C{--tls-cert} and C{--tls-key} for the TLS ones), C{--config FILE} names the
 TOML file as C{ECHOHUB_CONFIG} does, and C{--workers N} is C{[server]
 workers}.
 
-C{--deploy-files DIR} writes out what an installed echohub needs beside the
+C{--reference-config} prints every setting as a TOML file, with its
+default and help (L{echohub.config.referenceTOML}).  C{--deploy-files DIR}
+writes out what an installed echohub needs beside the
 package (C{echohub.tac}, the systemd units, the HAProxy configuration and the
 Kubernetes manifests) and exits.  C{--healthcheck} asks the configuration's
 first web listener for C{/healthz} and exits 0 or 1: the container image's
@@ -37,7 +39,7 @@ from twisted.logger import globalLogBeginner
 from twisted.python import usage
 
 from echohub._upstream import endpointTokens
-from echohub.config import CONFIG_ENV, Config
+from echohub.config import CONFIG_ENV, Config, referenceTOML
 from echohub.ops import makeObserver
 from echohub.tap import Options, configFromEnvironment, serviceFromConfig
 
@@ -71,7 +73,12 @@ class CommandOptions(Options):
             "Ask the first plain or TLS web listener for /healthz (over"
             " loopback when it listens on every address); exit 0 if it answers"
             " 200, else 1.",
-        ]
+        ],
+        [
+            "reference-config",
+            None,
+            "Print a TOML file with every setting, its default and its help, and exit.",
+        ],
     ]
     optParameters: list[list[Any]] = [
         [
@@ -263,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if options["deploy-files"]:
         for path in writeDeployFiles(Path(options["deploy-files"])):
             print(path)
+        return
+    if options["reference-config"]:
+        print(referenceTOML(), end="")
         return
     environ = options.environment(os.environ)
     config = configFromEnvironment(options.overrides(), environ)

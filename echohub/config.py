@@ -18,6 +18,7 @@ declaration.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -351,6 +352,12 @@ class WebConfig:
         "Most links one /links/N page holds; more gets 400.",
         minimum=1,
     )
+    echo_any_path: bool = setting(
+        False,
+        "Whether every path no route serves, any method, is answered with the"
+        " request as JSON (/anything's shape, with the x-set-response-* controls)"
+        " rather than 404.",
+    )
 
 
 @dataclass(frozen=True)
@@ -467,6 +474,31 @@ class WebSocketConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """
+    What the log says of each request, beyond the access line.
+    """
+
+    requests: str = setting(
+        "off",
+        "Each HTTP request in the log as one structured event: off, headers (the"
+        " request line and headers) or body (and up to body_bytes of the body).",
+        choices=("off", "headers", "body"),
+    )
+    body_bytes: int = setting(
+        4096,
+        "Most bytes of a request body [log] requests = body logs; the rest is"
+        " counted, not logged.",
+        minimum=0,
+    )
+    show_sensitive_headers: bool = setting(
+        False,
+        "Whether logged requests keep Authorization, Proxy-Authorization and"
+        " Cookie values; when false they are replaced by a note.",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """
     The whole configuration of one echohub process.
@@ -479,6 +511,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -489,6 +522,7 @@ SECTIONS: dict[str, type[Any]] = {
     "server": ServerConfig,
     "tls": TLSConfig,
     "websocket": WebSocketConfig,
+    "log": LogConfig,
 }
 
 
@@ -764,3 +798,98 @@ def loadConfig(
                 config, **{section: replace(getattr(config, section), **changes)}
             )
     return config
+
+
+# The values deploy/echohub.toml, the example for a public deployment,
+# chooses over the defaults, each with why: protective limits the defaults
+# leave off because they break the main use behind a load balancer.
+PUBLIC_EXAMPLE: dict[tuple[str, str], tuple[object, str]] = {
+    ("line", "max_connections_per_peer"): (
+        64,
+        "public: keep it 0 behind a load balancer without the PROXY protocol",
+    ),
+    ("echo", "max_connections_per_peer"): (
+        64,
+        "public: keep it 0 behind a load balancer without the PROXY protocol",
+    ),
+    ("web", "max_connections_per_peer"): (
+        64,
+        "public: keep it 0 behind a load balancer without the PROXY protocol",
+    ),
+}
+
+
+def _tomlValue(value: object) -> str:
+    """
+    A setting's value as TOML: JSON's strings are TOML's basic strings.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def referenceTOML(
+    chosen: Mapping[tuple[str, str], tuple[object, str]] | None = None,
+    title: str = "Every echohub setting, with its default and what it does.",
+) -> str:
+    """
+    A TOML file with every declared setting, generated from this module's
+    one declaration, so that it is complete whatever is added: each
+    section, each key with its help as a comment and its default as the
+    value, or the value C{chosen} for it with a note and the default.
+
+    @param chosen: (section, key) to (value, note) for the keys whose value
+        is not the default.
+    @param title: the file's first comment line.
+    """
+    chosen = chosen or {}
+    lines = [
+        f"# {title}",
+        "# Generated from echohub/config.py (echohub --reference-config); the",
+        "# environment (ECHOHUB_<SECTION>_<KEY>) and options override it.",
+    ]
+    section = None
+    for s in allSettings():
+        if s.section != section:
+            section = s.section
+            doc = (SECTIONS[section].__doc__ or "").strip()
+            lines += ["", f"[{section}]", *_comment(doc)]
+        lines += ["", *_comment(s.doc)]
+        if (s.section, s.key) in chosen:
+            value, note = chosen[s.section, s.key]
+            lines += _comment(f"{note} (default {_tomlValue(s.default)})")
+        else:
+            value = s.default
+        lines.append(f"{s.key} = {_tomlValue(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _comment(text: str, width: int = 78) -> list[str]:
+    """
+    C{text} as TOML comment lines of at most C{width} characters.
+    """
+    words = " ".join(re.sub(r"[BCLI]\{([^}]*)\}", r"\1", text).split()).split(" ")
+    lines: list[str] = []
+    line = "#"
+    for word in words:
+        if len(line) + 1 + len(word) > width and line != "#":
+            lines.append(line)
+            line = "#"
+        line += " " + word
+    if line != "#":
+        lines.append(line)
+    return lines
+
+
+def publicExample() -> str:
+    """
+    C{deploy/echohub.toml}: the reference with L{PUBLIC_EXAMPLE}'s values.
+    """
+    return referenceTOML(
+        PUBLIC_EXAMPLE,
+        "An example ECHOHUB_CONFIG file for a public deployment: every setting.",
+    )

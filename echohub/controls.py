@@ -50,3 +50,47 @@ def names(where: str) -> frozenset[str]:
     The names of every control read from C{where}.
     """
     return frozenset(c.name for c in CONTROLS if c.where == where)
+
+
+# The catch-all echo ([web] echo_any_path, echohub.web._anypath), under
+# mendhak/http-https-echo's names.  Each x-set-* name is read as a header
+# or, when no such header is sent, as a query argument.
+SET_STATUS = "x-set-response-status-code"
+SET_DELAY = "x-set-response-delay-ms"
+SET_CONTENT_TYPE = "x-set-response-content-type"
+SET_HEADER = "x-set-response-header"
+BODY_ONLY = "response_body_only"
+
+CONTROLS += (
+    Control(
+        SET_STATUS,
+        HEADER,
+        "The response's status, 200 to 599; out of range gets 400.",
+    ),
+    Control(
+        SET_DELAY,
+        HEADER,
+        "Milliseconds to wait before answering (a timer: nothing blocks);"
+        " longer than [web] max_delay gets 400.",
+        "[web] max_delay",
+    ),
+    Control(
+        SET_CONTENT_TYPE,
+        HEADER,
+        "The response's Content-Type; an HTML, XML or SVG type gets 400, as"
+        " nothing a client sends is served as a document.",
+    ),
+    Control(
+        SET_HEADER,
+        HEADER,
+        "A response header as NAME: VALUE, repeatable; names and values as"
+        " /response-headers allows them (no framing, CORS, CSP or"
+        " nosniff header, no cookie for a parent domain); as many as the"
+        " request's own limits let it carry.",
+    ),
+    Control(
+        BODY_ONLY,
+        QUERY,
+        "true: the answer is the request's body alone, not the JSON.",
+    ),
+)

@@ -38,6 +38,7 @@ from echohub.ops import (
     Metrics,
     Notifier,
     RateLimitedLog,
+    RequestLog,
     ServiceAccess,
     Worker,
     WorkersService,
@@ -152,8 +153,9 @@ class EchohubService(MultiService):
     def urls(self) -> list[str]:
         """
         Where the bound listeners serve, one C{SERVICE URL} each, e.g.
-        C{line tcp://0.0.0.0:7007} or C{web https://[::]:8443/} (a UNIX
-        socket as C{web unix:/run/echohub.sock}).
+        C{line tcp://0.0.0.0:7007} or C{web https://[::]:8443/} (under
+        C{[web] prefix}, C{web https://[::]:8443/echohub/}; a UNIX socket
+        as C{web unix:/run/echohub.sock}).
         """
         found = []
         for child in self:
@@ -161,6 +163,8 @@ class EchohubService(MultiService):
                 continue
             address = child.port.getHost()
             plain, secure, path = _URL_FORMS[child.serviceName]
+            if child.serviceName == "web" and self.config.web.prefix.strip("/"):
+                path = "/" + self.config.web.prefix.strip("/") + "/"
             scheme = secure if child in self._secure else plain
             where = formatAddress(address)
             if getattr(address, "port", None) is None:
@@ -348,6 +352,7 @@ def makeService(
                 listener=listener.label,
                 metrics=metricsOnWeb,
                 websocket=config.websocket,
+                requestLog=RequestLog.fromConfig(config.log),
             ),
             config.web,
         ),

@@ -202,11 +202,13 @@ class Response:
     One parsed HTTP response.
 
     @ivar headers: header names lower-cased, to their values in order.
+    @ivar reason: the status line's reason phrase.
     """
 
     status: int
     headers: dict[bytes, list[bytes]]
     body: bytes
+    reason: bytes = b""
 
     def header(self, name: bytes) -> bytes | None:
         """
@@ -226,7 +228,7 @@ class Response:
         clock, for comparing two responses.
         """
         headers = {k: v for k, v in self.headers.items() if k != b"date"}
-        return Response(self.status, headers, self.body)
+        return Response(self.status, headers, self.body, self.reason)
 
 
 def parseResponses(data: bytes, bodiless: bool = False) -> list[Response]:
@@ -244,7 +246,7 @@ def parseResponses(data: bytes, bodiless: bool = False) -> list[Response]:
         head, separator, data = data.partition(b"\r\n\r\n")
         assert separator, f"truncated headers: {head!r}"
         statusLine, *headerLines = head.split(b"\r\n")
-        version, status, _ = statusLine.split(b" ", 2)
+        version, status, reason = statusLine.split(b" ", 2)
         assert version == b"HTTP/1.1", statusLine
         headers: dict[bytes, list[bytes]] = {}
         for line in headerLines:
@@ -258,7 +260,7 @@ def parseResponses(data: bytes, bodiless: bool = False) -> list[Response]:
             assert b"transfer-encoding" not in headers, headers
             length = int(headers[b"content-length"][0])
         assert len(data) >= length, f"truncated body: {data!r}"
-        responses.append(Response(code, headers, data[:length]))
+        responses.append(Response(code, headers, data[:length], reason))
         data = data[length:]
     return responses
 

@@ -7,16 +7,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import tomllib
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import (
+    PUBLIC_EXAMPLE,
     Config,
     ConfigError,
     LineConfig,
     WebConfig,
     allSettings,
     loadConfig,
+    publicExample,
+    referenceTOML,
 )
 
 
@@ -253,3 +257,42 @@ class LoadConfigTests(SynchronousTestCase):
         for s in allSettings():
             self.assertTrue(s.doc)
             self.assertTrue(s.envName.startswith("ECHOHUB_"))
+
+
+class ReferenceTOMLTests(SynchronousTestCase):
+    """
+    L{referenceTOML} and C{deploy/echohub.toml}, generated from the one
+    declaration.
+    """
+
+    def test_everyKeyDefaultAndHelp(self) -> None:
+        """
+        The reference names every setting once, under its section, with its
+        help as a comment; loaded, it is the defaults exactly.
+        """
+        text = referenceTOML()
+        document = tomllib.loads(text)
+        for s in allSettings():
+            self.assertIn(s.key, document[s.section], s.name)
+            self.assertIn(" ".join(s.doc.split()[:4]), " ".join(text.split()), s.name)
+        self.assertEqual(
+            sum(len(table) for table in document.values()), len(list(allSettings()))
+        )
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write(text)
+            f.flush()
+            self.assertEqual(loadConfig({"ECHOHUB_CONFIG": f.name}), Config())
+
+    def test_deployExampleGenerated(self) -> None:
+        """
+        C{deploy/echohub.toml} is L{publicExample}'s output, byte for byte
+        (regenerate it with C{make deploy/echohub.toml}), and keeps its
+        chosen values for a public deployment.
+        """
+        path = os.path.join(os.path.dirname(__file__), "..", "deploy", "echohub.toml")
+        with open(path) as f:
+            committed = f.read()
+        self.assertEqual(committed, publicExample(), "run: make deploy/echohub.toml")
+        config = loadConfig({"ECHOHUB_CONFIG": path})
+        for (section, key), (value, _) in PUBLIC_EXAMPLE.items():
+            self.assertEqual(getattr(getattr(config, section), key), value)

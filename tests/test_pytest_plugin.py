@@ -7,8 +7,10 @@ runs, in a pytest subprocess, against echohub through the installed plugin.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from echohub.pytest_plugin import _TAC, EchohubServer
@@ -80,12 +82,88 @@ def test_namesOnlyWhenAsked(tmp_path: Path) -> None:
 
 def test_serverObject() -> None:
     """
-    L{EchohubServer} has pytest-httpbin's server's URL helpers.
+    L{EchohubServer} has what pytest-httpbin's server offers: the URL
+    helpers, C{str()} as the URL, and C{start}, C{stop} and C{with}, which
+    leave the session's server running.
     """
     server = EchohubServer("127.0.0.1", 8080, "http")
     assert server.url == "http://127.0.0.1:8080"
     assert server + "/get" == "http://127.0.0.1:8080/get"
     assert server.join("get") == "http://127.0.0.1:8080/get"
+    assert f"{server}/get" == str(server) + "/get" == "http://127.0.0.1:8080/get"
+    with server as entered:
+        entered.start()
+        entered.stop()
+    assert entered is server
+
+
+STAND_IN = """
+import json
+import ssl
+import urllib.request
+import warnings
+
+import pytest_httpbin
+import pytest_httpbin.certs
+from pytest_httpbin.serve import Server
+
+
+def test_certs(httpbin_secure):
+    context = ssl.create_default_context(cafile=pytest_httpbin.certs.where())
+    with urllib.request.urlopen(f"{httpbin_secure}/get", context=context) as r:
+        assert json.load(r)["url"] == httpbin_secure + "/get"
+    assert Server is type(httpbin_secure)
+
+
+@pytest_httpbin.use_class_based_httpbin
+class TestClass:
+    def test_class(self):
+        assert str(self.httpbin).startswith("http://127.0.0.1:")
+
+
+def test_ports(httpbin):
+    import os
+    assert httpbin.port == int(os.environ["HTTPBIN_HTTP_PORT"])
+"""
+
+
+def test_standIn(tmp_path: Path) -> None:
+    """
+    In pytest-httpbin's mode without pytest-httpbin installed, a stand-in
+    C{pytest_httpbin} module gives C{certs.where()} (the session's own CA,
+    made before test modules are imported), C{serve.Server} and the class
+    markers; C{HTTPBIN_HTTP_PORT} fixes the port.  Under C{-W error} the
+    run exits 0: no pipe or process is left behind, and the session's CA
+    directory is removed.
+    """
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "test_standin.py").write_text(STAND_IN)
+    before = set(Path(tempfile.gettempdir()).glob("echohub-pytest-*"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            "--echohub-httpbin",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HTTPBIN_HTTP_PORT": str(port)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout, result.stdout
+    assert set(Path(tempfile.gettempdir()).glob("echohub-pytest-*")) == before
 
 
 def test_sameAsTheTac() -> None:

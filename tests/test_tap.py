@@ -14,7 +14,11 @@ from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.ops._listeners import ListeningService
-from echohub.ops._logs import DescriptorExhaustionFilter, JSONLinesObserver
+from echohub.ops._logs import (
+    DescriptorExhaustionFilter,
+    JSONLinesObserver,
+    NoiseFilter,
+)
 from echohub.tap import Options, configFromEnvironment, makeService, serviceFromConfig
 from tests.support import TWIST, TWISTD, EchohubProcess, recvUntil
 
@@ -151,7 +155,8 @@ class TwistLogObserverTests(SynchronousTestCase):
         out = io.StringIO()
         observer = parent["fileLogObserverFactory"](out)
         assert isinstance(observer, DescriptorExhaustionFilter)
-        self.assertIsInstance(observer.observer, JSONLinesObserver)
+        assert isinstance(observer.observer, NoiseFilter)
+        self.assertIsInstance(observer.observer.observer, JSONLinesObserver)
 
     def test_twistdUntouched(self) -> None:
         """

@@ -380,9 +380,12 @@ class HTTP1Channel(Protocol):
             head.method,
             head.target,
             route.echoes,
-            len(body),
+            body,
             len(content),
             self._now - self._started,
+            "HTTP/1.1",
+            self.isSecure(),
+            head.headers,
         )
 
     # Refusals.
@@ -450,6 +453,8 @@ class HTTP1Channel(Protocol):
                 self._framer.received,
                 len(body),
                 self._clock.seconds() - self._started,
+                str(params["version"]),
+                self.isSecure(),
             )
         self.flushWrites()
         if linger:  # lingering close

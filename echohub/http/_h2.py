@@ -480,7 +480,16 @@ class H2Connection(Protocol):
             # Reset by the client in the same read: nothing to answer.
             return True
         site.leanAnswered(
-            self.peerText, method, path, route.echoes, 0, len(content), 0.0
+            self.peerText,
+            method,
+            path,
+            route.echoes,
+            b"",
+            len(content),
+            0.0,
+            "HTTP/2",
+            self.secure,
+            plain,
         )
         self._streamGone()
         return True

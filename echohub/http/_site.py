@@ -26,6 +26,8 @@ HTTP/1.1 (L{echohub.http._channel}) or HTTP/2 (L{echohub.http._h2}).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
 
@@ -40,7 +42,13 @@ from echohub.http._channel import HTTP1Channel
 from echohub.http._interfaces import ILeanRoutes, IStreamRoutes
 from echohub.http._lean import DateCache
 from echohub.http._policy import PLAIN_TEXT, HTTPLimits, Refusal
-from echohub.ops import ConnectionCaps, ConnectionRegistry, ServiceAccess, logAccess
+from echohub.ops import (
+    ConnectionCaps,
+    ConnectionRegistry,
+    RequestLog,
+    ServiceAccess,
+    logAccess,
+)
 
 _log = Logger()
 
@@ -59,6 +67,10 @@ class HTTPRequest(server.Request):
     content: BytesIO  # type: ignore[assignment]
     defaultContentType = PLAIN_TEXT
     bodyLength = 0
+    # The reason phrases of this request's response by status, where a
+    # resource on its way has chosen others than Twisted's (httpbin's
+    # routes answer with httpbin's); None for Twisted's.
+    reasons: Mapping[int, bytes] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """
@@ -66,6 +78,15 @@ class HTTPRequest(server.Request):
         """
         super().__init__(*args, **kwargs)
         self.startedAt = self.channel.site.reactor.seconds()
+
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        """
+        Set the status, with its reason phrase from L{reasons} when a
+        resource chose them and no phrase is given.
+        """
+        if message is None and self.reasons is not None:
+            message = self.reasons.get(code)
+        super().setResponseCode(code, message)
 
     def gotLength(self, length: int | None) -> None:
         """
@@ -131,6 +152,8 @@ class HTTPSite(server.Site):
     @ivar connections: where connections register for draining.
     @ivar access: the service's caps, metrics and logs.
     @ivar listener: the listener this site serves, as metrics label it.
+    @ivar requestLog: what C{[log] requests} logs of each request, or
+        L{None} for nothing.
     """
 
     requestFactory = HTTPRequest
@@ -146,6 +169,7 @@ class HTTPSite(server.Site):
         hsts: bytes | None = None,
         lean: ILeanRoutes | None = None,
         streamRoutes: IStreamRoutes | None = None,
+        requestLog: RequestLog | None = None,
     ) -> None:
         """
         @param resource: the root resource.
@@ -158,6 +182,7 @@ class HTTPSite(server.Site):
         @param hsts: see L{hsts}.
         @param lean: see L{lean}.
         @param streamRoutes: see L{streamRoutes}.
+        @param requestLog: see L{requestLog}.
         """
         self.limits = HTTPLimits() if limits is None else limits
         super().__init__(
@@ -174,6 +199,7 @@ class HTTPSite(server.Site):
         self.hsts = hsts
         self.lean = lean
         self.streamRoutes = streamRoutes
+        self.requestLog = requestLog
         self.dates = DateCache()
         self._responseCounters: dict[int, Any] = {}
 
@@ -216,28 +242,42 @@ class HTTPSite(server.Site):
         method: bytes,
         target: bytes,
         echoes: bool,
-        bytesIn: int,
+        body: bytes,
         bytesOut: int,
         duration: float,
+        version: str,
+        secure: bool,
+        headers: list[tuple[bytes, bytes]],
     ) -> None:
         """
         Count and log an answer of the lean path (L{echohub.http._lean}),
         over HTTP/1.1 or HTTP/2, as L{log} does a rendered request's.
 
         @param echoes: whether the answer was an echo.
+        @param body: the request's body.
+        @param headers: the request's header fields, as received.
         """
         self.countResponse(200)
-        self.access.transferred(bytesIn, bytesOut)
+        self.access.transferred(len(body), bytesOut)
         if echoes:
             self.access.echoed()
+        agent = None
+        for name, value in headers:
+            if name.lower() == b"user-agent":
+                agent = value
+        if self.requestLog is not None:
+            self.requestLog.log(peer, method, target, version, headers, body)
         self.logAccess(
             peer,
             method.decode("ascii"),
             target.decode("ascii", "replace"),
             200,
-            bytesIn,
+            len(body),
             bytesOut,
             duration,
+            version,
+            secure,
+            agent,
         )
 
     def log(self, request: server.Request) -> None:  # type: ignore[override]
@@ -246,8 +286,9 @@ class HTTPSite(server.Site):
 
         Instead of Twisted's combined log format, one event with the fields
         an operator filters on (and the JSON log keeps): peer, method, path,
-        status, body bytes in and out, duration, in the shape L{logAccess}
-        gives every service's lines.
+        status, body bytes in and out, duration, HTTP version, TLS and
+        C{User-Agent}, in the shape L{logAccess} gives every service's
+        lines.  With C{[log] requests}, the request itself is logged first.
         """
         assert isinstance(request, HTTPRequest)
         self.countResponse(request.code)
@@ -255,16 +296,39 @@ class HTTPSite(server.Site):
         if request.code == 200 and request.path == b"/echo":
             self.access.echoed()
         peerText = getattr(request.channel, "peerText", None)
-        self.logAccess(
+        peer = (
             peerText()
             if peerText is not None
-            else formatAddress(request.getClientAddress()),
+            else formatAddress(request.getClientAddress())
+        )
+        version = request.clientproto.decode("ascii", "replace")
+        if self.requestLog is not None:
+            head = getattr(request, "rawHead", None)
+            self.requestLog.log(
+                peer,
+                request.method,
+                request.uri,
+                version,
+                head.headers
+                if head is not None
+                else [
+                    (name, value)
+                    for name, values in request.requestHeaders.getAllRawHeaders()
+                    for value in values
+                ],
+                request.content.getvalue(),
+            )
+        self.logAccess(
+            peer,
             request.method.decode("ascii", "replace"),
             request.uri.decode("ascii", "replace"),
             request.code,
             request.bodyLength,
             request.sentLength,
             self.reactor.seconds() - request.startedAt,
+            version,
+            request.isSecure(),
+            request.getHeader(b"user-agent"),
         )
 
     def logAccess(
@@ -276,13 +340,37 @@ class HTTPSite(server.Site):
         bytesIn: int,
         bytesOut: int,
         duration: float,
+        version: str = "-",
+        secure: bool = False,
+        agent: bytes | None = None,
     ) -> None:
         """
         Write one access-log line, and count the response: for a rendered
         request (L{log}), a lean answer, or a refusal by the wire (C{400},
         C{408}, C{413}, C{414}, C{431}, C{505}), whose method and target are
-        C{-} when they never arrived.
+        C{-} when they never arrived.  The line ends with the HTTP version,
+        C{tls} or C{plain}, and the C{User-Agent} quoted (escaped, so that
+        a client cannot write a line of its own), C{-} when none was sent.
+
+        @param version: C{HTTP/1.1}, C{HTTP/1.0} or C{HTTP/2}.
+        @param secure: whether the connection is TLS.
+        @param agent: the request's C{User-Agent}.
         """
+        agentText = "-"
+        userAgent = None
+        if agent is not None:
+            userAgent = agent.decode("utf-8", "replace")
+            # Most agents need no escaping: skip json.dumps for them.
+            if (
+                userAgent.isascii()
+                and userAgent.isprintable()
+                and '"' not in userAgent
+                and "\\" not in userAgent
+            ):
+                agentText = f'"{userAgent}"'
+            else:
+                agentText = json.dumps(userAgent)
+        transport = "tls" if secure else "plain"
         logAccess(
             _log,
             "web",
@@ -291,10 +379,14 @@ class HTTPSite(server.Site):
             bytesOut,
             duration,
             f"{method} {path} {status}",
+            f", {version} {transport}, {agentText}",
             method=method,
             path=path,
             status=status,
             listener=self.listener,
+            version=version,
+            tls=secure,
+            user_agent=userAgent,
         )
 
     def buildProtocol(  # type: ignore[override]

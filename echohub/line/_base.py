@@ -298,13 +298,9 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
             return
         peer = self.transport.getPeer()
         if reason is not None and reason.check(SSL.Error):
-            self._closeReason = "TLS failure"
-            self.factory.access.rejected(
-                Reason.TLS,
-                "{service}: TLS failed with {peer}: {error}",
-                peer,
-                error=openSSLReason(reason.value),
-            )
+            # Counted here; the TLS layer has logged it, once.
+            self._closeReason = f"TLS failure: {openSSLReason(reason.value)}"
+            self.factory.access.countRejection(Reason.TLS)
         elif not self._closing and (reason is None or reason.check(ConnectionDone)):
             self._closeReason = "client closed"
         self.factory.access.closed(

@@ -14,6 +14,11 @@ line; without any, the lines of standard input are sent.  Every echoed line is
 written to stdout as it arrives.  The byte echo (RFC 862 over TCP) echoes
 lines too, so the same endpoints test it.
 
+C{ws://HOST:PORT/ws} (or C{wss://}, with C{--cafile CA.pem} for a CA the
+system does not trust) talks to the WebSocket echo: each line is one
+message, text when it is UTF-8 and binary otherwise, and each must come back
+the same and of the same kind.
+
 C{udp:HOST:PORT} (C{udp:[::1]:7007} for an IPv6 address) talks to a UDP
 echo instead: each line is sent as one datagram, without its newline, and
 its echo awaited before the next is sent, so that every answer is matched
@@ -39,6 +44,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from OpenSSL import SSL, crypto
 from service_identity import VerificationError
@@ -61,9 +67,17 @@ from twisted.internet.protocol import (
     Protocol,
     connectionDone,
 )
+from twisted.internet.ssl import Certificate, trustRootFromCertificates
 from twisted.internet.task import react
 from twisted.logger import globalLogBeginner
 from twisted.python.failure import Failure
+from twisted.web.client import BrowserLikePolicyForHTTPS
+from twisted.web.http import RESPONSES
+from twisted.web.websocket import (
+    ConnectionRejected,
+    WebSocketClientEndpoint,
+    WebSocketTransport,
+)
 from zope.interface import implementer
 
 from echohub._net import openSSLReason
@@ -250,7 +264,7 @@ class EchoClientProtocol(Protocol):
             received = len(self._lines) - len(self._pending)
             message = f"connection closed after {received} of {len(self._lines)} echoes"
             if not reason.check(ConnectionDone):
-                message += f": {reason.getErrorMessage()}"
+                message += f": {_reason(value)}"
         self._finish(Failure(EchoError(message)))
 
 
@@ -375,6 +389,186 @@ class UDPEchoClient(DatagramProtocol):
             )
 
 
+class WebSocketEchoClient:
+    """
+    Send each line as one WebSocket message (text when it is UTF-8, else
+    binary) and check that each comes back identical, of the same kind and
+    in order; then close with 1000.  A Twisted C{WebSocketProtocol}.
+
+    @ivar done: as L{EchoClientProtocol.done}.
+    """
+
+    def __init__(self, lines: Sequence[bytes], output: Callable[[bytes], None]):
+        self._lines = list(lines)
+        self._pending = deque(self._lines)
+        self._output = output
+        self._transport: WebSocketTransport | None = None
+        self._open = False
+        self.done: Deferred[None] = Deferred(lambda d: self._close(1001))
+
+    def _close(self, code: int) -> None:
+        if self._open:
+            self._open = False
+            assert self._transport is not None
+            self._transport.loseConnection(code)
+
+    def failed(self, failure: Failure) -> None:
+        """
+        Connecting failed (refused, or the handshake answered with another
+        status than 101): that is the outcome.
+        """
+        if not self.done.called:
+            self.done.errback(failure)
+
+    def buildProtocol(self, url: str) -> WebSocketEchoClient:
+        """
+        The client factory's one protocol: this object.
+        """
+        return self
+
+    def negotiationStarted(self, transport: WebSocketTransport) -> None:
+        self._transport = transport
+
+    def negotiationFinished(self) -> None:
+        """
+        The server accepted the handshake: send every message.
+        """
+        assert self._transport is not None
+        self._open = True
+        if not self._pending:
+            self._finish(None)
+        for line in self._lines:
+            try:
+                self._transport.sendTextMessage(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                self._transport.sendBytesMessage(line)
+
+    def textMessageReceived(self, message: str) -> None:
+        self._received(message.encode("utf-8"), text=True)
+
+    def bytesMessageReceived(self, data: bytes | bytearray) -> None:
+        self._received(bytes(data), text=False)
+
+    def _received(self, data: bytes, text: bool) -> None:
+        if self.done.called:
+            return
+        number = len(self._lines) - len(self._pending) + 1
+        expected = self._pending.popleft() if self._pending else b""
+        if data != expected:
+            self._finish(
+                EchoError(
+                    f"echo {number} differs: sent {_shorten(expected)},"
+                    f" received {_shorten(data)}"
+                )
+            )
+            return
+        try:
+            expected.decode("utf-8")
+            sentText = True
+        except UnicodeDecodeError:
+            sentText = False
+        if text != sentText:
+            kind = "text" if text else "binary"
+            self._finish(EchoError(f"echo {number} came back as a {kind} message"))
+            return
+        self._output(data + b"\n")
+        if not self._pending:
+            self._finish(None)
+
+    def pongReceived(self, payload: bytes) -> None:
+        """
+        Nothing to do: Twisted answers pings itself.
+        """
+
+    def _finish(self, error: EchoError | None) -> None:
+        if self.done.called:
+            return
+        if error is None:
+            self.done.callback(None)
+        else:
+            self.done.errback(error)
+        self._close(1000)
+
+    def connectionLost(self, reason: Failure) -> None:
+        """
+        A connection that ends before the last echo is a failure; before
+        the handshake finished, say why (a TLS failure, say).
+        """
+        wasOpen, self._open = self._open, False
+        received = len(self._lines) - len(self._pending)
+        if wasOpen:
+            message = f"connection closed after {received} of {len(self._lines)} echoes"
+        elif isinstance(reason.value, SSL.Error):
+            reasons = openSSLReason(reason.value)
+            kind = "verification" if "certificate verify" in reasons else "handshake"
+            message = f"TLS {kind} failed: {reasons}"
+        else:
+            message = (
+                "connection closed before the WebSocket handshake:"
+                f" {_reason(reason.value)}"
+            )
+        self._finish(EchoError(message))
+
+
+def parseWebSocket(description: str) -> str | None:
+    """
+    A C{ws://} or C{wss://} URL, or L{None} if C{description} is not one.
+
+    @raise ValueError: it is one, but has no host.
+    """
+    url = urlsplit(description)
+    if url.scheme.lower() not in ("ws", "wss"):
+        return None
+    if not url.hostname:
+        raise ValueError("expected ws://HOST:PORT/PATH, e.g. ws://127.0.0.1:8080/ws")
+    return description
+
+
+def webSocketEcho(
+    reactor: Any,
+    url: str,
+    lines: Sequence[bytes],
+    output: Callable[[bytes], None],
+    timeout: float = DEFAULT_TIMEOUT,
+    caFile: str | None = None,
+) -> Deferred[None]:
+    """
+    Send C{lines} as messages to the WebSocket echo at C{url} and check
+    their echoes, within C{timeout} seconds in all.
+
+    @param caFile: a PEM file of the CAs that may sign a C{wss://} server's
+        certificate; the system's by default.  The host name is verified
+        either way.
+    """
+    policy = BrowserLikePolicyForHTTPS()
+    if caFile is not None:
+        with open(caFile, "rb") as f:
+            roots = [Certificate.loadPEM(pem) for pem in _pemBlocks(f.read())]
+        policy = BrowserLikePolicyForHTTPS(trustRootFromCertificates(roots))
+    client = WebSocketEchoClient(lines, output)
+    connecting = Deferred.fromCoroutine(
+        WebSocketClientEndpoint.new(reactor, url, policy).connect(client)
+    )
+
+    def timedOut(result: object, after: float) -> NoReturn:
+        if isinstance(result, Failure) and not result.check(CancelledError):
+            result.raiseException()
+        raise EchoError(f"timed out after {after:g} seconds")
+
+    # Twisted's client never fires connecting when TLS fails: the client's
+    # connectionLost reports that, and a failure to connect is routed to it.
+    connecting.addErrback(client.failed)
+    return client.done.addTimeout(timeout, reactor, timedOut)
+
+
+def _pemBlocks(data: bytes) -> list[bytes]:
+    """
+    Each certificate of a PEM file.
+    """
+    end = b"-----END CERTIFICATE-----"
+    return [block + end for block in data.split(end) if b"-----BEGIN" in block]
+
+
 def parseUDP(description: str) -> tuple[str, int] | None:
     """
     Read a C{udp:HOST:PORT} client string (C{udp:[::1]:7007} for IPv6).
@@ -442,6 +636,17 @@ def udpEcho(
     )
 
 
+def _reason(value: BaseException) -> str:
+    """
+    An error as a person reads it: OpenSSL's reasons rather than its tuples
+    (C{tlsv13 alert certificate required}, not C{[('SSL routines', '',
+    ...)]}).
+    """
+    if isinstance(value, SSL.Error):
+        return f"TLS: {openSSLReason(value)}"
+    return str(value) or type(value).__name__
+
+
 def describeFailure(failure: Failure) -> str:
     """
     One line saying why L{echo} failed, without a traceback.
@@ -451,7 +656,11 @@ def describeFailure(failure: Failure) -> str:
         return str(value)
     if isinstance(value, ConnectError):
         return f"cannot connect: {value}"
-    return f"{type(value).__name__}: {value}"
+    if isinstance(value, ConnectionRejected):
+        code = value.response.code
+        phrase = RESPONSES.get(code, b"").decode("latin-1")
+        return f"the WebSocket handshake was refused: HTTP {code} {phrase}"
+    return _reason(value)
 
 
 def splitLines(data: bytes) -> list[bytes]:
@@ -490,7 +699,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ENDPOINT",
         help="Twisted client endpoint, e.g. tcp:127.0.0.1:7007,"
         " unix:/path/to/socket or tls:localhost:7443:trustRoots=DIR/trust;"
-        " or udp:HOST:PORT for a UDP echo (each line one datagram)",
+        " or udp:HOST:PORT for a UDP echo (each line one datagram);"
+        " or ws://HOST:PORT/ws, wss://HOST:PORT/ws for the WebSocket echo"
+        " (each line one message)",
+    )
+    parser.add_argument(
+        "--cafile",
+        metavar="PEM",
+        help="for wss://: the CA certificate(s) to trust, e.g. devcerts/ca.pem"
+        " (default: the system's)",
     )
     parser.add_argument(
         "--message",
@@ -530,7 +747,10 @@ def _endpointError(description: str, error: Exception) -> str:
 def _run(reactor: Any, options: argparse.Namespace) -> Deferred[None]:
     try:
         udp = parseUDP(options.endpoint)
-        endpoint = None if udp else clientFromString(reactor, options.endpoint)
+        url = None if udp else parseWebSocket(options.endpoint)
+        endpoint = None if udp or url else clientFromString(reactor, options.endpoint)
+        if options.cafile is not None and url is None:
+            raise ValueError("--cafile is for wss:// URLs (use trustRoots= for tls:)")
     except Exception as e:
         print(f"echohub-client: {_endpointError(options.endpoint, e)}", file=sys.stderr)
         return fail(SystemExit(2))
@@ -549,6 +769,14 @@ def _run(reactor: Any, options: argparse.Namespace) -> Deferred[None]:
 
     if udp is not None:
         exchange = udpEcho(reactor, *udp, lines, write, options.timeout)
+    elif url is not None:
+        try:
+            exchange = webSocketEcho(
+                reactor, url, lines, write, options.timeout, options.cafile
+            )
+        except (OSError, ValueError) as e:
+            print(f"echohub-client: cannot read --cafile: {e}", file=sys.stderr)
+            return fail(SystemExit(2))
     else:
         assert endpoint is not None
         exchange = echo(reactor, endpoint, lines, write, options.timeout)

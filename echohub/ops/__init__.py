@@ -25,6 +25,7 @@ from echohub.ops._listeners import ListenError, ListeningService
 from echohub.ops._logs import RateLimitedLog, makeObserver
 from echohub.ops._metrics import Metrics, Reason
 from echohub.ops._notify import Notifier
+from echohub.ops._requests import RequestLog
 from echohub.ops._workers import (
     ListenAdopter,
     ListenRecorder,
@@ -55,6 +56,7 @@ __all__ = [
     "Notifier",
     "RateLimitedLog",
     "Reason",
+    "RequestLog",
     "ServiceAccess",
     "Worker",
     "WorkersService",

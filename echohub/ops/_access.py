@@ -184,6 +184,14 @@ class ServiceAccess:
         )
         return reason
 
+    def countRejection(self, reason: str) -> None:
+        """
+        Count a rejection of C{reason} that another layer logged (a failed
+        TLS handshake, which the TLS layer logs once).
+        """
+        if self.metrics is not None:
+            self.metrics.rejections.labels(self.service, reason).inc()
+
     def rejected(
         self, reason: str, format: str, peer: IAddress, **kwargs: object
     ) -> None:
@@ -194,8 +202,7 @@ class ServiceAccess:
         @param format: the log line; C{{service}}, C{{reason}} and C{{peer}}
             are filled in, C{kwargs} give the rest.
         """
-        if self.metrics is not None:
-            self.metrics.rejections.labels(self.service, reason).inc()
+        self.countRejection(reason)
         self.warnings.warn(
             f"{self.service} {reason}",
             format,

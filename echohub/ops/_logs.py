@@ -37,6 +37,7 @@ import atexit
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import IO, Any
@@ -165,6 +166,24 @@ class JournaldObserver:
 _SIMPLE = (str, int, float, bool, type(None))
 
 
+def _isDocument(value: object, depth: int = 4) -> bool:
+    """
+    Whether C{value} is a simple value, or a dict or list made only of them
+    (a logged request, L{echohub.ops._requests}), a few levels deep.
+    """
+    if isinstance(value, _SIMPLE):
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and _isDocument(v, depth - 1) for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_isDocument(v, depth - 1) for v in value)
+    return False
+
+
 @implementer(ILogObserver)
 class JSONLinesObserver:
     """
@@ -172,8 +191,9 @@ class JSONLinesObserver:
 
     Unlike L{twisted.logger.jsonFileLogObserver}, whose records serialise
     every key of the event (and start with an RS byte), these carry the
-    formatted message and only the event's own simple fields, which is what
-    a log shipper wants.
+    formatted message and only the event's own simple fields (and documents
+    made of them, such as a logged request), which is what a log shipper
+    wants.
     """
 
     def __init__(self, out: IO[str]) -> None:
@@ -189,7 +209,7 @@ class JSONLinesObserver:
         }
         for key, value in event.items():
             if not key.startswith("log_") and key not in record:
-                if isinstance(value, _SIMPLE):
+                if _isDocument(value):
                     record[key] = value
         self.out.write(json.dumps(record, default=str) + "\n")
         self.out.flush()
@@ -310,7 +330,51 @@ def makeObserver(
         observer = JSONLinesObserver(out)
     else:
         observer = FileLogObserver(out, ClassicTextFormatter())
-    return DescriptorExhaustionFilter(observer)
+    return DescriptorExhaustionFilter(NoiseFilter(observer))
+
+
+# Twisted's lines about ports and factories: each listener's start is
+# echohub's own "SERVICE listening on ADDRESS (ENDPOINT)" line and the
+# ready line, so these say it again, with an object's repr.
+_NOISE_FORMATS = frozenset(
+    {
+        "Starting factory {factory!r}",
+        "Stopping factory {factory!r}",
+        "Starting protocol {protocol!r}",
+        "Stopping protocol {protocol!r}",
+    }
+)
+_NOISE_TEXT = re.compile(
+    r"\S.* starting on \S+"
+    r"|\((?:\w+ )?Port \S+ Closed\)"
+    r"|(?:Start|Stopp)ing protocol <.*>"
+)
+
+
+@implementer(ILogObserver)
+class NoiseFilter:
+    """
+    Drop Twisted's start and stop lines of factories, protocols and ports
+    ("Starting factory <...>", "NegotiatingFactory starting on 8080",
+    "(TCP Port 8080 Closed)"): a start is said by echohub's own listening
+    and ready lines, and a stop by the drain.  Every other event passes.
+    """
+
+    def __init__(self, observer: ILogObserver) -> None:
+        self.observer = observer
+
+    def __call__(self, event: LogEvent) -> None:
+        if event.get("log_format") in _NOISE_FORMATS:
+            return
+        message = event.get("message")
+        if (
+            message
+            and len(message) == 1
+            and isinstance(message[0], str)
+            and _NOISE_TEXT.fullmatch(message[0])
+        ):
+            return
+        self.observer(event)
 
 
 @implementer(ILogObserver)

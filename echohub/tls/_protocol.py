@@ -16,7 +16,9 @@ three things added that an echo server needs.
       Twisted gives it, except that what it already wrote is still sent.
     - B{A handshake timeout.}  A connection whose handshake has not finished
       within C{handshakeTimeout} seconds (one that never sends a
-      C{ClientHello}, say) is aborted.
+      C{ClientHello}, say) is closed: the client reads the end of the
+      stream (FIN), not a reset.  One that does not take that close within
+      C{handshakeTimeout} more seconds is aborted.
     - B{One log line per failed handshake}, naming the peer and OpenSSL's
       reason; plaintext (an HTTP request, a line of text) sent to a TLS port
       is named as such.  Failures of one kind are logged at most once per
@@ -72,12 +74,15 @@ class TLSServerProtocol(TLSProtocolHooks, DirectReader):
         C{close_notify} or its FIN has arrived.
     @ivar _received: whether any byte arrived, so that a probe that connects
         and closes is not logged as a failed handshake.
+    @ivar _failureLogged: whether this connection's failed handshake was
+        logged: one line per failure, however the connection then ends.
     """
 
     factory: TLSServerFactory
     transport: Any
     _readClosed = False
     _received = False
+    _failureLogged = False
     _timeoutCall: IDelayedCall | None = None
 
     def makeConnection(self, transport: Any) -> None:
@@ -96,13 +101,19 @@ class TLSServerProtocol(TLSProtocolHooks, DirectReader):
         self._timeoutCall = None
 
     def _handshakeTimedOut(self) -> None:
-        self._timeoutCall = None
+        timeout = self.factory.handshakeTimeout
+        assert timeout is not None
         self.factory.handshakeFailed(
-            self.transport.getPeer(),
-            f"timed out after {self.factory.handshakeTimeout:g} s",
-            "timeout",
+            self.transport.getPeer(), f"timed out after {timeout:g} s", "timeout"
         )
-        self.abortConnection()
+        # No TLS to shut down: close TCP after what is queued (a
+        # ServerHello, say), and abort if even that is not taken.  The
+        # failure is logged: the close must not log it again.
+        self._failureLogged = True
+        self._timeoutCall = self.tlsClock().callLater(
+            timeout, self.transport.abortConnection
+        )
+        self.transport.loseConnection()
 
     def handshakeAdvanced(self) -> None:
         """
@@ -229,9 +240,11 @@ class TLSServerProtocol(TLSProtocolHooks, DirectReader):
             and not self.handshakeDone
             and not self.tlsLost
             and not self.tlsAborted
+            and not self._failureLogged
             and self._received
             and isinstance(reason.value, Error)
         ):
+            self._failureLogged = True
             why = openSSLReason(reason.value)
             kind = why
             if any(r in why for r in _PLAINTEXT_REASONS):

@@ -11,7 +11,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from echohub.config import WebConfig, WebSocketConfig
 from echohub.http import HTTPLimits, HTTPSite, hstsValue
-from echohub.ops import ConnectionRegistry, Metrics, ServiceAccess
+from echohub.ops import ConnectionRegistry, Metrics, RequestLog, ServiceAccess
 from echohub.web._lean import EchoLeanRoutes
 from echohub.web._tree import buildResourceTree
 
@@ -24,6 +24,7 @@ def buildSite(
     listener: str = "web",
     metrics: Metrics | None = None,
     websocket: WebSocketConfig | None = None,
+    requestLog: RequestLog | None = None,
 ) -> HTTPSite:
     """
     Build the echo site.
@@ -39,6 +40,7 @@ def buildSite(
     @param listener: the listener's endpoint string, for metrics.
     @param metrics: serve these at C{/metrics}; none by default.
     @param websocket: the settings of the WebSocket echo at C{/ws}.
+    @param requestLog: what C{[log] requests} logs of each request.
     """
     root = buildResourceTree(config, websocket, reactor)
     if metrics is not None:
@@ -53,4 +55,5 @@ def buildSite(
         # The lean routes answer as the standard tree does without CORS.
         lean=None if config.cors_origins else EchoLeanRoutes(),
         hsts=hstsValue(config.hsts),
+        requestLog=requestLog,
     )

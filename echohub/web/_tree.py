@@ -13,7 +13,12 @@ The resource tree of the HTTP echo site, and its own pages.
     - httpbin's and go-httpbin's routes (C{/anything}, C{/get}, C{/status},
       C{/delay}, C{/stream}...), from their one table
       (L{echohub.web.httpbin.httpbinRoutes}).
-    - anything else: a plain-text C{404} (L{NotFound}).
+    - anything else: a plain-text C{404} (L{NotFound}), or with C{[web]
+      echo_any_path} the catch-all echo (L{echohub.web._anypath}); a known
+      route asked with a method it does not answer keeps its C{405}.
+
+The httpbin routes answer with httpbin's reason phrases ("404 NOT FOUND"),
+every other resource with the RFC's.
 
 With C{[web] prefix} (as C{/echohub}) the whole tree is served under that
 path, for a proxy that forwards one path to echohub; the page's links and
@@ -39,14 +44,16 @@ from importlib import resources
 from typing import Any
 
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, getChildForRequest
 
 from echohub.config import WebConfig, WebSocketConfig
 from echohub.http import plainText
+from echohub.web._anypath import AnyPathEcho
 from echohub.web._cors import CORSPolicy
 from echohub.web._tlsresource import TLSResource
 from echohub.web.httpbin import (
     ECHO_HEADERS,
+    HTTPBIN_REASONS,
     InspectionPolicy,
     NotFound,
     PlainTextResource,
@@ -183,12 +190,24 @@ class Root(NotFound):
     preflights itself.
 
     @ivar cors: the CORS policy.
+    @ivar httpbin: the first path segments of the httpbin routes, whose
+        responses get httpbin's reason phrases.
+    @ivar fallback: the resource for every path nothing else serves (the
+        catch-all echo), or L{None} for C{404}.
     """
 
-    def __init__(self, cors: CORSPolicy, prefix: str = "") -> None:
+    def __init__(
+        self,
+        cors: CORSPolicy,
+        prefix: str = "",
+        httpbin: frozenset[bytes] = frozenset(),
+        fallback: IResource | None = None,
+    ) -> None:
         super().__init__()
         self.cors = cors
         self.prefix = prefix
+        self.httpbin = httpbin
+        self.fallback = fallback
         self._preflight = _Preflight()
 
     def respond(self, request: IRequest, method: bytes) -> bytes:
@@ -203,12 +222,21 @@ class Root(NotFound):
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
         """
-        Every request passes here first: add its CORS headers.
+        Every request passes here first: add its CORS headers, choose its
+        reason phrases, and with a fallback find the resource of the whole
+        path here, so that a path no route serves, at any depth, gets the
+        fallback.
         """
         if self.cors.apply(request):
             return self._preflight
+        if path in self.httpbin:
+            # HTTPRequest's hook (echohub.http); IRequest does not declare it.
+            request.reasons = HTTPBIN_REASONS  # type: ignore[attr-defined]
         child: IResource = super().getChildWithDefault(path, request)
-        return child
+        if self.fallback is None:
+            return child
+        found: IResource = getChildForRequest(child, request)
+        return self.fallback if isinstance(found, NotFound) else found
 
 
 class _Preflight(PlainTextResource):
@@ -249,9 +277,12 @@ def buildResourceTree(
     if clock is None:
         from twisted.internet import reactor as clock
     policy = InspectionPolicy.fromConfig(config)
+    httpbin = httpbinRoutes(config, policy, clock)
     root = Root(
         CORSPolicy.fromConfig(config.cors_origins, config.cors_credentials),
         policy.prefix,
+        frozenset(httpbin),
+        AnyPathEcho(policy, clock, config.max_delay) if config.echo_any_path else None,
     )
     sockets = WebSocketResource(websocket, clock)
     children: dict[bytes, IResource] = {
@@ -261,7 +292,7 @@ def buildResourceTree(
         b"tls": TLSResource(),
         b"ws": sockets,
         b"websocket": directory(b"echo", sockets),
-        **httpbinRoutes(config, policy, clock),
+        **httpbin,
     }
     for name, child in children.items():
         root.putChild(name, child)

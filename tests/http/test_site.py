@@ -447,6 +447,26 @@ class AccessLogTests(SynchronousTestCase):
             [line] = self.accessLines(data)
             self.assertIn(f" {expected} ", line)
 
+    def test_versionTransportAgent(self) -> None:
+        """
+        Each line ends with the HTTP version, C{plain} or C{tls}, and the
+        C{User-Agent} quoted and escaped (C{-} without one), for a lean
+        answer and a rendered request alike.
+        """
+        lines = self.accessLines(
+            b"GET /echo?msg=a HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8\r\n\r\n"
+            b'GET /get HTTP/1.1\r\nHost: x\r\nUser-Agent: a "b"\xc3\xa9\r\n\r\n'
+            b"GET /ip HTTP/1.0\r\n\r\n"
+        )
+        self.assertEqual(
+            [line.split(" s, ", 1)[1] for line in lines],
+            [
+                'HTTP/1.1 plain, "curl/8"',
+                'HTTP/1.1 plain, "a \\"b\\"\\u00e9"',
+                "HTTP/1.0 plain, -",
+            ],
+        )
+
     def test_oneLinePerResponse(self) -> None:
         """
         Pipelined requests leave one line each, in order.

@@ -46,9 +46,11 @@ from echohub.line._client import (
     EchoError,
     ServerError,
     UDPEchoClient,
+    WebSocketEchoClient,
     describeFailure,
     echo,
     parseUDP,
+    parseWebSocket,
     splitLines,
 )
 from echohub.testing import temporaryPath
@@ -735,3 +737,89 @@ class UDPClientProcessTests(TestCase):
         out, err, code = await self.runClient("udp:127.0.0.1", "--message", "x")
         self.assertEqual(code, 2)
         self.assertIn(b"udp:HOST:PORT", err)
+
+
+class FakeWebSocket:
+    """
+    A Twisted WebSocket transport that records what is sent.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+        self.closed: list[int] = []
+
+    def sendTextMessage(self, text: str) -> None:
+        self.sent.append(("text", text.encode("utf-8")))
+
+    def sendBytesMessage(self, data: bytes) -> None:
+        self.sent.append(("binary", data))
+
+    def loseConnection(self, code: int = 1000) -> None:
+        self.closed.append(code)
+
+
+class WebSocketEchoClientTests(SynchronousTestCase):
+    """
+    L{WebSocketEchoClient}: each line one message, each echo checked.
+    """
+
+    def open(
+        self, *lines: bytes
+    ) -> tuple[WebSocketEchoClient, FakeWebSocket, list[bytes]]:
+        output: list[bytes] = []
+        client = WebSocketEchoClient(list(lines), output.append)
+        transport = FakeWebSocket()
+        client.negotiationStarted(transport)  # type: ignore[arg-type]
+        client.negotiationFinished()
+        return client, transport, output
+
+    def test_echoed(self) -> None:
+        """
+        UTF-8 lines go as text, others as binary; identical echoes of the
+        same kind succeed, then the client closes with 1000.
+        """
+        client, transport, output = self.open(b"hi", b"\xff\x00")
+        self.assertEqual(transport.sent, [("text", b"hi"), ("binary", b"\xff\x00")])
+        client.textMessageReceived("hi")
+        client.bytesMessageReceived(b"\xff\x00")
+        self.assertEqual(output, [b"hi\n", b"\xff\x00\n"])
+        self.assertIsNone(self.successResultOf(client.done))
+        self.assertEqual(transport.closed, [1000])
+
+    def test_differs(self) -> None:
+        """
+        An echo that differs, or comes back as the other kind, fails.
+        """
+        client, _, _ = self.open(b"hi")
+        client.textMessageReceived("ho")
+        self.assertIn("echo 1 differs", str(self.failureResultOf(client.done).value))
+        client, _, _ = self.open(b"hi")
+        client.bytesMessageReceived(b"hi")
+        self.assertIn("binary message", str(self.failureResultOf(client.done).value))
+
+    def test_lostBeforeHandshake(self) -> None:
+        """
+        A TLS failure before the handshake is said in OpenSSL's words, and
+        nothing is sent on the dead connection.
+        """
+        output: list[bytes] = []
+        client = WebSocketEchoClient([b"hi"], output.append)
+        transport = FakeWebSocket()
+        client.negotiationStarted(transport)  # type: ignore[arg-type]
+        error = SSL.Error([("SSL routines", "", "certificate verify failed")])
+        client.connectionLost(Failure(error))
+        failure = self.failureResultOf(client.done)
+        self.assertEqual(
+            str(failure.value), "TLS verification failed: certificate verify failed"
+        )
+        self.assertEqual(transport.closed, [])
+
+    def test_url(self) -> None:
+        """
+        C{ws://} and C{wss://} URLs are WebSocket endpoints; others are not.
+        """
+        self.assertEqual(parseWebSocket("ws://h:1/ws"), "ws://h:1/ws")
+        self.assertEqual(parseWebSocket("WSS://h/ws"), "WSS://h/ws")
+        self.assertIsNone(parseWebSocket("tcp:h:1"))
+        with self.assertRaises(ValueError):
+            parseWebSocket("ws:///ws")

@@ -593,13 +593,14 @@ class CountLinesTests(SynchronousTestCase):
 
 class TLSFailureLogTests(SynchronousTestCase):
     """
-    A TLS failure on a line connection is logged in OpenSSL's words.
+    A TLS failure on a line connection is in its access line in OpenSSL's
+    words, and not logged again (the TLS layer logs it, once).
     """
 
     def test_readableReason(self) -> None:
         """
-        The log line names OpenSSL's reason, not the raw list of
-        C{(library, function, reason)} tuples.
+        The access line names OpenSSL's reason, not the raw list of
+        C{(library, function, reason)} tuples; no warning is added.
         """
         protocol, _, _, _ = connect()
         events: list[dict[str, object]] = []
@@ -607,5 +608,6 @@ class TLSFailureLogTests(SynchronousTestCase):
         access.log = access.warnings.log = Logger(observer=events.append)
         error = SSL.Error([("SSL routines", "", "wrong version number")])
         protocol.connectionLost(Failure(error))
-        [line] = [formatEvent(e) for e in events if "TLS failed" in formatEvent(e)]
-        self.assertTrue(line.endswith(": wrong version number"), line)
+        [line] = [formatEvent(e) for e in events]
+        self.assertIn("line access: ", line)
+        self.assertTrue(line.endswith(", TLS failure: wrong version number"), line)

@@ -29,6 +29,7 @@ from echohub.ops._logs import (
     DescriptorExhaustionFilter,
     JournaldObserver,
     JSONLinesObserver,
+    NoiseFilter,
     RateLimitedLog,
     TurnBufferedWriter,
     makeObserver,
@@ -138,7 +139,8 @@ class JSONLinesObserverTests(SynchronousTestCase):
     def test_fields(self) -> None:
         """
         The object holds level, namespace, the formatted message and the
-        event's simple fields, not Twisted's internal ones.
+        event's simple fields and documents of them, not Twisted's internal
+        ones nor other objects.
         """
         out = io.StringIO()
         emit(
@@ -148,6 +150,8 @@ class JSONLinesObserverTests(SynchronousTestCase):
             peer="1.2.3.4:5",
             bytes_in=7,
             complex=object(),
+            document={"headers": [["a", "b"]], "n": 1},
+            mixed={"x": object()},
         )
         record = json.loads(out.getvalue())
         self.assertEqual(record["level"], "info")
@@ -155,6 +159,8 @@ class JSONLinesObserverTests(SynchronousTestCase):
         self.assertEqual(record["message"], "1.2.3.4:5 7 bytes")
         self.assertEqual((record["peer"], record["bytes_in"]), ("1.2.3.4:5", 7))
         self.assertNotIn("complex", record)
+        self.assertEqual(record["document"], {"headers": [["a", "b"]], "n": 1})
+        self.assertNotIn("mixed", record)
         self.assertIsInstance(record["time"], float)
 
 
@@ -176,20 +182,22 @@ class ChoiceTests(SynchronousTestCase):
             self.assertFalse(underJournal({}, out))
             chosen = makeObserver("auto", {"JOURNAL_STREAM": mine}, out)
             assert isinstance(chosen, DescriptorExhaustionFilter)
-            self.assertIsInstance(chosen.observer, JournaldObserver)
+            assert isinstance(chosen.observer, NoiseFilter)
+            self.assertIsInstance(chosen.observer.observer, JournaldObserver)
 
     def test_formats(self) -> None:
         """
         Each C{log_format} value the caller hands in picks its observer,
-        always behind the descriptor-exhaustion filter; C{text} (and C{auto}
-        off the journal) is Twisted's file observer.
+        always behind the descriptor-exhaustion and noise filters; C{text}
+        (and C{auto} off the journal) is Twisted's file observer.
         """
         out = io.StringIO()
         chosen = {}
         for logFormat in ("json", "journald", "text", "auto"):
             observer = makeObserver(logFormat, {}, out)
             assert isinstance(observer, DescriptorExhaustionFilter)
-            chosen[logFormat] = type(observer.observer)
+            assert isinstance(observer.observer, NoiseFilter)
+            chosen[logFormat] = type(observer.observer.observer)
         self.assertEqual(chosen["json"], JSONLinesObserver)
         self.assertEqual(chosen["journald"], JournaldObserver)
         self.assertEqual(chosen["text"], chosen["auto"])
@@ -375,3 +383,34 @@ class DescriptorExhaustionFilterTests(SynchronousTestCase):
         self.assertEqual(seen[1]["closed"], 3)
         self.assertEqual(seen[1]["log_level"], LogLevel.warn)
         self.assertIn("Out of file descriptors", formatEvent(seen[1]))
+
+
+class NoiseFilterTests(SynchronousTestCase):
+    """
+    L{NoiseFilter} drops Twisted's factory and port start and stop lines.
+    """
+
+    def test_drops(self) -> None:
+        """
+        "Starting factory", "X starting on N" and "(TCP Port N Closed)" are
+        dropped; other events, a line that merely mentions a port among
+        them, pass.
+        """
+        seen: list[dict[str, object]] = []
+        observer = NoiseFilter(seen.append)
+        noise = [
+            {"log_format": "Starting factory {factory!r}", "factory": object()},
+            {"log_format": "Stopping factory {factory!r}", "factory": object()},
+            {"log_format": "{log_text}", "message": ("HTTPSite starting on 8080",)},
+            {"log_format": "{log_text}", "message": ("(TCP Port 8080 Closed)",)},
+            {"log_format": "{log_text}", "message": ("(UDP Port 7 Closed)",)},
+            {"log_format": "{log_text}", "message": ("Stopping protocol <a.B at 1>",)},
+        ]
+        kept = [
+            {"log_format": "web listening on {address}", "address": "x"},
+            {"log_format": "{log_text}", "message": ("a", "b starting on 1")},
+            {"log_format": "{log_text}", "message": ("echohub: stopping",)},
+        ]
+        for event in noise + kept:
+            observer(event)
+        self.assertEqual(seen, kept)

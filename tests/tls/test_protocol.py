@@ -150,7 +150,7 @@ class HalfCloseTests(SynchronousTestCase):
 
 class HandshakeTimeoutTests(SynchronousTestCase):
     """
-    A handshake that does not finish in time is aborted.
+    A handshake that does not finish in time is closed.
     """
 
     def setUp(self) -> None:
@@ -158,10 +158,11 @@ class HandshakeTimeoutTests(SynchronousTestCase):
         self.clock = Clock()
         self.log = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
 
-    def test_silentClientAborted(self) -> None:
+    def test_silentClientClosed(self) -> None:
         """
-        A client that never sends a ClientHello is aborted after the
-        timeout, not before, with a log line naming it.
+        A client that never sends a ClientHello is closed (FIN, not a
+        reset) after the timeout, not before, with one log line naming it;
+        one that does not take the close is aborted one timeout later.
         """
         factory = serverFactory(Factory.forProtocol(Echo), self.certs, self.clock, 10)
         protocol = factory.buildProtocol(PEER)
@@ -170,10 +171,29 @@ class HandshakeTimeoutTests(SynchronousTestCase):
         self.clock.advance(9.9)
         self.assertFalse(transport.disconnecting)
         self.clock.advance(0.2)
-        self.assertTrue(transport.disconnected)
+        self.assertTrue(transport.disconnecting)
+        self.assertFalse(transport.disconnected)
         [event] = self.log
         self.assertIn("192.0.2.7:40000", event["peer"])
         self.assertEqual(event["reason"], "timed out after 10 s")
+        self.clock.advance(10)
+        self.assertTrue(transport.disconnected)
+
+    def test_partialHelloLoggedOnce(self) -> None:
+        """
+        A client that sent part of a ClientHello and then nothing is
+        logged once, for the timeout, not again when the connection ends
+        with the handshake unfinished.
+        """
+        factory = serverFactory(Factory.forProtocol(Echo), self.certs, self.clock, 10)
+        protocol = factory.buildProtocol(PEER)
+        transport = StringTransport(peerAddress=PEER)
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        self.clock.advance(10)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual([e["reason"] for e in self.log], ["timed out after 10 s"])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_finishedHandshakeStopsTimer(self) -> None:
         """

@@ -74,7 +74,7 @@ _RESERVED_HEADERS = frozenset(
     }
 )
 
-_NO_CONTENT = frozenset(NO_BODY_CODES) | {205}
+NO_CONTENT = frozenset(NO_BODY_CODES) | {205}
 """
 Codes whose responses carry no content: twisted.web's list, and C{205}
 (RFC 9110 section 15.3.6), for which it would send a body.
@@ -172,7 +172,7 @@ def statusResponse(request: IRequest, code: int, prefix: str = "") -> bytes:
         request.setResponseCode(code)
         request.setHeader(b"Content-Type", b"application/json")
         return json.dumps(document).encode("ascii") + b"\n"
-    return plainText(request, code, b"" if code in _NO_CONTENT else body)
+    return plainText(request, code, b"" if code in NO_CONTENT else body)
 
 
 class StatusResource(PlainTextResource):
@@ -378,13 +378,13 @@ class ResponseHeadersResource(PlainTextResource):
             listed[name.decode("ascii")] = texts[0] if len(texts) == 1 else texts
         # The body lists its own Content-Length: find the length that
         # stays the same once written into the body.
-        body = b""
+        length = 0
         for _ in range(8):
-            listed["Content-Length"] = str(len(body))
-            candidate = jsonBody(request, listed)
-            if len(candidate) == len(body):
+            listed["Content-Length"] = str(length)
+            body = jsonBody(request, listed)
+            if len(body) == length:
                 break
-            body = candidate
+            length = len(body)
         for name, values in wanted.items():
             request.responseHeaders.setRawHeaders(name, values)
         return body

@@ -117,7 +117,8 @@ HTML_PAGE = b"""<!DOCTYPE html>
         <li>HTTP echo with WebSocket and Server-Sent Events</li>
         <li>httpbin's routes, in httpbin's shapes</li>
       </ul>
-      <p>Every sound returns; the canyon keeps none of it.</p>
+      <p>Every sound returns; the canyon keeps none of it.  See
+      <a href="anything">how your request arrived</a>.</p>
     </div>
   </body>
 </html>

@@ -6,7 +6,10 @@ C{json}.
 A C{application/x-www-form-urlencoded} or C{multipart/form-data} body is
 parsed into fields (C{form}) and uploaded files (C{files}) and, as in
 httpbin, its C{data} is then empty; any other body is C{data}, and C{json}
-when it parses as JSON whatever its type.  The body is already within
+when it parses as JSON whatever its type.  A multipart body that cannot be
+parsed (no boundary, truncated, compressed) gives an empty C{form} and
+C{files}, as httpbin (Werkzeug's silent form parser) gives them: an echo
+reports what it could read rather than refusing it.  The body is already within
 C{[web] max_body} (the channel refuses larger ones); the number of parts or
 fields is bounded by C{[web] max_form_parts}, counted before any parsing, so
 a body of a million empty parts costs one scan, not a million objects.
@@ -25,15 +28,15 @@ from urllib.parse import parse_qsl
 
 class BodyError(Exception):
     """
-    A form body that cannot be parsed; the message says why.
-
-    @ivar tooLarge: it has more parts than allowed (C{413}), rather than
-        being malformed (C{400}).
+    A form body with more parts or fields than allowed (C{413}); the
+    message says which limit.
     """
 
-    def __init__(self, why: str, tooLarge: bool = False) -> None:
-        super().__init__(why)
-        self.tooLarge = tooLarge
+
+class _MalformedError(Exception):
+    """
+    A multipart body that cannot be parsed: reported as an empty form.
+    """
 
 
 @dataclass
@@ -84,8 +87,7 @@ def parseBody(body: bytes, contentType: bytes | None, maxParts: int) -> Body:
 
     @param contentType: the request's C{Content-Type}, if any.
     @param maxParts: most multipart parts or urlencoded fields.
-    @raise BodyError: a form body with more than C{maxParts} parts, or a
-        multipart body without a usable boundary or framing.
+    @raise BodyError: a form body with more than C{maxParts} parts.
     """
     mediaType = ""
     params: dict[str, str] = {}
@@ -93,13 +95,14 @@ def parseBody(body: bytes, contentType: bytes | None, maxParts: int) -> Body:
         mediaType, params = _headerParams(contentType)
     if mediaType == "application/x-www-form-urlencoded":
         if body.count(b"&") >= maxParts:
-            raise BodyError(
-                f"at most {maxParts} form fields ([web] max_form_parts)", True
-            )
+            raise BodyError(f"at most {maxParts} form fields ([web] max_form_parts)")
         text = body.decode("utf-8", "replace")
         return Body(b"", mediaType, form=parse_qsl(text, keep_blank_values=True))
     if mediaType == "multipart/form-data":
-        return _multipart(body, params.get("boundary", ""), maxParts)
+        try:
+            return _multipart(body, params.get("boundary", ""), maxParts)
+        except _MalformedError:
+            return Body(b"", mediaType)
     try:
         parsed = json.loads(body) if body else None
     except ValueError:
@@ -113,16 +116,16 @@ def _multipart(body: bytes, boundary: str, maxParts: int) -> Body:
     C{filename} are files, the others fields.
     """
     if not 1 <= len(boundary) <= 70:
-        raise BodyError("multipart/form-data needs a boundary of 1 to 70 characters")
+        raise _MalformedError("a multipart/form-data boundary has 1 to 70 characters")
     delimiter = b"--" + boundary.encode("latin-1")
     if body.count(delimiter) - 1 > maxParts:
-        raise BodyError(f"at most {maxParts} form parts ([web] max_form_parts)", True)
+        raise BodyError(f"at most {maxParts} form parts ([web] max_form_parts)")
     # Everything before the first delimiter is a preamble, and after the
     # close delimiter an epilogue: both are ignored (RFC 2046 section 5.1.1).
     start = body.find(delimiter)
     end = body.find(b"\r\n" + delimiter + b"--", start)
     if start < 0 or end < 0:
-        raise BodyError("the multipart body has no closing boundary")
+        raise _MalformedError("the multipart body has no closing boundary")
     result = Body(b"", "multipart/form-data")
     chunks = body[start + len(delimiter) : end].split(b"\r\n" + delimiter)
     for chunk in chunks:
@@ -134,11 +137,11 @@ def _multipart(body: bytes, boundary: str, maxParts: int) -> Body:
             if rest.startswith(b"\r\n"):
                 head, content = b"", rest[2:]
             else:
-                raise BodyError("a multipart part has no header section")
+                raise _MalformedError("a multipart part has no header section")
         part = BytesHeaderParser(policy=HTTP).parsebytes(head + b"\r\n\r\n")
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
-            raise BodyError("a multipart part has no Content-Disposition name")
+            raise _MalformedError("a multipart part has no Content-Disposition name")
         filename = part.get_filename()
         if filename is None:
             result.form.append((name, content.decode("utf-8", "replace")))

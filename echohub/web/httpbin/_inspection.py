@@ -40,7 +40,6 @@ from echohub.web.httpbin._resource import (
     ECHO_HEADERS,
     PLAIN_TEXT,
     PlainTextResource,
-    badRequest,
     jsonBody,
     plainText,
 )
@@ -149,8 +148,10 @@ def _address(address: object) -> dict[str, Any]:
 def headers(request: IRequest, policy: InspectionPolicy) -> dict[str, Any]:
     """
     The request headers, each name to its value: repeated headers joined
-    with C{", "} as one field (RFC 9110 section 5.3), or every value in a
-    list under L{InspectionPolicy.valueLists}.
+    with C{","} as one field, as every httpbin joins them (Werkzeug's
+    server, gunicorn) and clients' suites expect (RFC 9110 section 5.3
+    allows either), or every value in a list under
+    L{InspectionPolicy.valueLists}.
 
     Twisted keeps the values and their order but not the case of a header
     name: names come back in Twisted's canonical capitalisation.
@@ -161,7 +162,7 @@ def headers(request: IRequest, policy: InspectionPolicy) -> dict[str, Any]:
             texts = [HIDDEN for _ in values]
         else:
             texts = [_text(v) for v in values]
-        result[_text(name)] = texts if policy.valueLists else ", ".join(texts)
+        result[_text(name)] = texts if policy.valueLists else ",".join(texts)
     return result
 
 
@@ -255,8 +256,7 @@ def describeRequest(
     What httpbin reports about C{request}, under the C{keys} a route lists,
     plus echohub's own facts when C{extras}.
 
-    @raise BodyError: the body claims a form type but cannot be parsed
-        within the limits.
+    @raise BodyError: a form body with more parts than allowed.
     """
     path, _, query = request.uri.partition(b"?")
     facts: dict[str, Any] = {}
@@ -302,14 +302,12 @@ def describeOrRefuse(
 ) -> dict[str, Any] | bytes:
     """
     L{describeRequest}, or the response body of the plain-text refusal of
-    a form body beyond the limits (C{413}) or broken (C{400}).
+    a form body beyond the limits (C{413}).
     """
     try:
         return describeRequest(request, policy, keys, extras)
     except BodyError as e:
-        if e.tooLarge:
-            return plainText(request, 413, f"413 Content Too Large: {e}\n".encode())
-        return badRequest(request, str(e))
+        return plainText(request, 413, f"413 Content Too Large: {e}\n".encode())
 
 
 class AnythingResource(PlainTextResource):

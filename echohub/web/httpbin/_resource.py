@@ -22,6 +22,78 @@ from echohub.http import PLAIN_TEXT, plainText
 
 JSON = b"application/json"
 
+# The reason phrases of httpbin's status lines: Werkzeug's table, upper
+# case, as Flask httpbin sends them ("404 NOT FOUND", "418 I'M A TEAPOT").
+# Clients' suites compare whole status lines, so the httpbin routes answer
+# with these (HTTP/1.1 only: HTTP/2 has no reason phrase); everything else
+# keeps Twisted's, which RFC 9110 section 15 spells.
+HTTPBIN_REASONS: dict[int, bytes] = {
+    100: b"CONTINUE",
+    101: b"SWITCHING PROTOCOLS",
+    102: b"PROCESSING",
+    103: b"EARLY HINTS",
+    200: b"OK",
+    201: b"CREATED",
+    202: b"ACCEPTED",
+    203: b"NON AUTHORITATIVE INFORMATION",
+    204: b"NO CONTENT",
+    205: b"RESET CONTENT",
+    206: b"PARTIAL CONTENT",
+    207: b"MULTI STATUS",
+    208: b"ALREADY REPORTED",
+    226: b"IM USED",
+    300: b"MULTIPLE CHOICES",
+    301: b"MOVED PERMANENTLY",
+    302: b"FOUND",
+    303: b"SEE OTHER",
+    304: b"NOT MODIFIED",
+    305: b"USE PROXY",
+    306: b"SWITCH PROXY",
+    307: b"TEMPORARY REDIRECT",
+    308: b"PERMANENT REDIRECT",
+    400: b"BAD REQUEST",
+    401: b"UNAUTHORIZED",
+    402: b"PAYMENT REQUIRED",
+    403: b"FORBIDDEN",
+    404: b"NOT FOUND",
+    405: b"METHOD NOT ALLOWED",
+    406: b"NOT ACCEPTABLE",
+    407: b"PROXY AUTHENTICATION REQUIRED",
+    408: b"REQUEST TIMEOUT",
+    409: b"CONFLICT",
+    410: b"GONE",
+    411: b"LENGTH REQUIRED",
+    412: b"PRECONDITION FAILED",
+    413: b"REQUEST ENTITY TOO LARGE",
+    414: b"REQUEST URI TOO LONG",
+    415: b"UNSUPPORTED MEDIA TYPE",
+    416: b"REQUESTED RANGE NOT SATISFIABLE",
+    417: b"EXPECTATION FAILED",
+    418: b"I'M A TEAPOT",
+    421: b"MISDIRECTED REQUEST",
+    422: b"UNPROCESSABLE ENTITY",
+    423: b"LOCKED",
+    424: b"FAILED DEPENDENCY",
+    425: b"TOO EARLY",
+    426: b"UPGRADE REQUIRED",
+    428: b"PRECONDITION REQUIRED",
+    429: b"TOO MANY REQUESTS",
+    431: b"REQUEST HEADER FIELDS TOO LARGE",
+    449: b"RETRY WITH",
+    451: b"UNAVAILABLE FOR LEGAL REASONS",
+    500: b"INTERNAL SERVER ERROR",
+    501: b"NOT IMPLEMENTED",
+    502: b"BAD GATEWAY",
+    503: b"SERVICE UNAVAILABLE",
+    504: b"GATEWAY TIMEOUT",
+    505: b"HTTP VERSION NOT SUPPORTED",
+    506: b"VARIANT ALSO NEGOTIATES",
+    507: b"INSUFFICIENT STORAGE",
+    508: b"LOOP DETECTED",
+    510: b"NOT EXTENDED",
+    511: b"NETWORK AUTHENTICATION FAILED",
+}
+
 # Defence in depth should a browser ever render an echo as a document: no
 # script, no subresources, a unique origin.
 ECHO_HEADERS = (

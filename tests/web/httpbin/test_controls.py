@@ -277,6 +277,17 @@ class ResponseHeadersTests(SynchronousTestCase):
             self.assertEqual(response.status, 400, target)
             self.assertNotIn(b"x-evil", response.headers)
 
+    def test_listedLength(self) -> None:
+        """
+        The JSON lists the response's own C{Content-Length}, which is the
+        body's length.
+        """
+        for target in [b"/response-headers", b"/response-headers?X-A=1&X-A=22"]:
+            response = request(target)
+            listed = json.loads(response.body)["Content-Length"]
+            self.assertEqual(int(listed), len(response.body), target)
+            self.assertEqual(response.header(b"Content-Length"), listed.encode())
+
     def test_reserved(self) -> None:
         """
         Framing, CORS, CSP, nosniff and cookie headers, and active content

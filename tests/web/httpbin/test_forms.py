@@ -6,6 +6,8 @@ them, within the part limit.
 
 from __future__ import annotations
 
+import zlib
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.web.httpbin._forms import BodyError, parseBody
@@ -36,16 +38,36 @@ class ParseBodyTests(SynchronousTestCase):
 
     def test_limits(self) -> None:
         """
-        Parts are counted before parsing: one too many is C{tooLarge}; a
-        missing boundary is malformed.
+        Parts are counted before parsing: one too many is a L{BodyError}.
         """
         part = b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'
         with self.assertRaises(BodyError) as caught:
             parseBody(part * 3 + b"--b--\r\n", b"multipart/form-data; boundary=b", 2)
-        self.assertTrue(caught.exception.tooLarge)
-        with self.assertRaises(BodyError) as malformed:
-            parseBody(b"x", b"multipart/form-data", 2)
-        self.assertFalse(malformed.exception.tooLarge)
+        self.assertIn("[web] max_form_parts", str(caught.exception))
+
+    def test_malformedMultipart(self) -> None:
+        """
+        A multipart body that cannot be parsed (no boundary, truncated, a
+        part without a name, deflate-compressed) is an empty form with no
+        files and no C{data}, as httpbin reports it.
+        """
+        part = b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'
+        cases = [
+            (b"x", b"multipart/form-data"),
+            (part, b"multipart/form-data; boundary=b"),
+            (
+                part.replace(b'; name="x"', b"") + b"--b--\r\n",
+                b"multipart/form-data; boundary=b",
+            ),
+            (zlib.compress(part + b"--b--\r\n"), b"multipart/form-data; boundary=b"),
+        ]
+        for body, contentType in cases:
+            parsed = parseBody(body, contentType, 10)
+            self.assertEqual(
+                (parsed.form, parsed.files, parsed.data, parsed.mediaType),
+                ([], [], b"", "multipart/form-data"),
+                body,
+            )
 
     def test_urlencoded(self) -> None:
         """

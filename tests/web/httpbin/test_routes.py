@@ -10,6 +10,7 @@ from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from echohub.config import WebConfig
+from echohub.testing import request
 from echohub.web._tree import buildResourceTree
 from echohub.web.httpbin import InspectionPolicy, NotFound, httpbinRoutes
 
@@ -92,3 +93,22 @@ class RouteTableTests(SynchronousTestCase):
         table = self.table()
         for name in (b"dump", b"encoding", b"forms"):
             self.assertIsInstance(table[name], NotFound)
+
+    def test_reasonPhrases(self) -> None:
+        """
+        The httpbin routes answer with httpbin's upper-case reason phrases
+        ("404 NOT FOUND", "418 I'M A TEAPOT"), as clients' suites compare
+        whole status lines; every other resource with the RFC's.
+        """
+        cases = [
+            (b"/get", b"OK"),
+            (b"/status/404", b"NOT FOUND"),
+            (b"/status/418", b"I'M A TEAPOT"),
+            (b"/status/203", b"NON AUTHORITATIVE INFORMATION"),
+            (b"/basic-auth/u/p", b"UNAUTHORIZED"),
+            (b"/echo?msg=x", b"OK"),
+            (b"/nowhere", b"Not Found"),
+            (b"/echo", b"Bad Request"),
+        ]
+        for target, reason in cases:
+            self.assertEqual(request(target).reason, reason, target)
