@@ -98,14 +98,7 @@ SUITES = (
             "internet: `httpie cli plugins install` runs pip in a subprocess,"
             " which the guard cannot see, to fetch build dependencies",
         ),
-        {
-            "tests/test_json.py::test_nested_json_syntax"
-            "[input_json17-expected_json17]": (
-                "sends a header named `baz[]`, which is not a token (RFC 9110"
-                " section 5.1): echohub's wire answers 400 before any route,"
-                " Werkzeug accepts it"
-            ),
-        },
+        {},
     ),
     Suite(
         "pytest-httpbin",

@@ -98,6 +98,16 @@ _CHUNK_SIZE = re.compile(
 A chunk-size line (RFC 9112 section 7.1.1): the size and any extensions,
 which are checked and ignored.
 """
+_INVALID_NAME = "Invalid header token"
+"""
+llhttp's reason for a field name that is not a token.
+"""
+_VALUE = rb"(?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?"
+_WIDE_FIELD = re.compile(rb"[!-9;-~]+:[ \t]*" + _VALUE + rb"[ \t]*\Z")
+"""
+A field line with a name of any visible characters but the colon.
+"""
+_NOT_TOKEN = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 _FIELD = re.compile(
     _TOKEN + rb":[ \t]*(?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?"
     rb"[ \t]*\Z"
@@ -418,9 +428,43 @@ class RequestFramer:
         except httptools.HttpParserCallbackError:
             raise  # a bug of ours, not the client's
         except httptools.HttpParserError as e:
+            if str(e) == _INVALID_NAME:
+                return self._checkWideNames(head)
             raise _BadRequestError(str(e) or "rejected by the parser") from None
         self._parser = parser
         return headers
+
+    def _checkWideNames(self, head: bytes) -> list[tuple[bytes, bytes]]:
+        """
+        Check a head whose field names llhttp refused: accepted if every
+        field line is a name of visible characters but the colon (wider
+        than RFC 9110's token, as httpbin and nginx accept C{baz[]}), a
+        colon, and a value of visible characters, spaces and tabs.  llhttp
+        checks the rest strictly with those names masked (their other
+        characters as C{_}), and the fields keep their names as sent.
+        Whitespace in or after a name, control characters, a bare CR and
+        obs-fold stay malformed.
+        """
+        lines = head.split(b"\r\n")
+        names = []
+        for i in range(1, len(lines) - 2):
+            if _WIDE_FIELD.match(lines[i]) is None:
+                raise _BadRequestError(_INVALID_NAME)
+            name, colon, rest = lines[i].partition(b":")
+            names.append(name)
+            lines[i] = _NOT_TOKEN.sub(b"_", name) + colon + rest
+        parser = httptools.HttpRequestParser(self)
+        headers: list[tuple[bytes, bytes]] = []
+        self._headers = headers
+        try:
+            parser.feed_data(b"\r\n".join(lines))
+        except httptools.HttpParserUpgrade:
+            pass
+        except httptools.HttpParserCallbackError:
+            raise
+        except httptools.HttpParserError as e:
+            raise _BadRequestError(str(e) or "rejected by the parser") from None
+        return [(name, value) for name, (_, value) in zip(names, headers, strict=True)]
 
     def on_url(self, url: bytes) -> None:
         """

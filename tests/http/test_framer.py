@@ -405,3 +405,49 @@ class FuzzTests(SynchronousTestCase):
         L{PAUSED} or a refusal.
         """
         parsed(data[:cut], data[cut:])
+
+
+class WideNameTests(SynchronousTestCase):
+    """
+    Field names wider than a token, as httpbin and nginx accept them.
+    """
+
+    def test_accepted(self) -> None:
+        """
+        C{baz[]} and other visible characters but the colon: accepted, the
+        name as sent.
+        """
+        framer = RequestFramer(LIMITS)
+        framer.receive(get(b"/", b"HTTP/1.1", b"baz[]: 1", b"a(b){c}: 2"))
+        head = framer.next()
+        assert isinstance(head, RequestHead)
+        self.assertEqual(
+            head.headers, [(b"Host", b"x"), (b"baz[]", b"1"), (b"a(b){c}", b"2")]
+        )
+
+    def test_stillMalformed(self) -> None:
+        """
+        Whitespace in or after a name, control characters, a bare CR or
+        obs-fold beside a wide name: C{400}; a wide name never makes a
+        framing header.
+        """
+        for extra in [
+            (b"baz[] : 1",),
+            (b"ba z[]: 1",),
+            (b"baz[]: 1\x00",),
+            (b"baz[]: 1\rx",),
+            (b"baz[]: 1", b" folded"),
+            (b"baz\x01[]: 1",),
+        ]:
+            with self.subTest(extra=extra):
+                self.assertEqual(
+                    parsed(get(b"/", b"HTTP/1.1", *extra))[0][:2], ("refused", 400)
+                )
+        framer = RequestFramer(LIMITS)
+        framer.receive(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding(: chunked\r\n\r\n"
+        )
+        head = framer.next()
+        assert isinstance(head, RequestHead)
+        self.assertFalse(head.chunked)
+        self.assertIs(framer.next(), END)

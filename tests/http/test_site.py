@@ -432,12 +432,12 @@ class AccessLogTests(SynchronousTestCase):
 
     def test_oneLinePerRefusal(self) -> None:
         """
-        A C{400} for a header name such as C{baz[]}, a C{413}, a C{414}, a
+        A C{400} for whitespace before a header's colon, a C{413}, a C{414}, a
         C{431} and a C{408} each leave exactly one line with the status,
         and the method and target when they arrived.
         """
         cases = [
-            (b"GET /echo HTTP/1.1\r\nHost: x\r\nbaz[]: 1\r\n\r\n", "GET /echo 400"),
+            (b"GET /echo HTTP/1.1\r\nHost: x\r\nbaz : 1\r\n\r\n", "GET /echo 400"),
             (postHead(b"/echo", 11), "POST /echo 413"),
             (b"GET /" + b"a" * 9000, "- - 414"),
             (b"GET / HTTP/1.1\r\nX: " + b"a" * 17000 + b"\r\n", "GET / 431"),
