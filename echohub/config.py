@@ -467,6 +467,28 @@ class WebSocketConfig:
 
 
 @dataclass(frozen=True)
+class FaultsConfig:
+    """
+    Bounds of the faults of the line and byte echoes' listeners (see
+    L{echohub.faults}); HTTP faults are bounded by C{[web] max_delay} and
+    C{max_body}.
+    """
+
+    max_delay: float = setting(
+        10.0,
+        "Longest duration in seconds any stream fault (fault= or a FAULT line)"
+        " may ask for: latency plus jitter, timeout, slow_close, a slicer's delay.",
+        minimum=0,
+    )
+    min_rate: float = setting(
+        1.0,
+        "Lowest bandwidth fault rate in KB/s a listener or a client may ask for"
+        " (HTTP included).",
+        minimum=0.001,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """
     The whole configuration of one echohub process.
@@ -479,6 +501,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     tls: TLSConfig = field(default_factory=TLSConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -489,6 +512,7 @@ SECTIONS: dict[str, type[Any]] = {
     "server": ServerConfig,
     "tls": TLSConfig,
     "websocket": WebSocketConfig,
+    "faults": FaultsConfig,
 }
 
 
