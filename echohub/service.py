@@ -368,8 +368,15 @@ def makeService(
                 listener=listener.label,
                 metrics=metricsOnWeb,
                 websocket=config.websocket,
+                faults=listener.faults,
             ),
             config.web,
+        ),
+        FaultBounds(
+            config.web.max_delay,
+            config.faults.min_rate,
+            config.web.max_body,
+            http=True,
         ),
     )
     metricsOnly = metricsSite(service.metrics)

@@ -354,6 +354,11 @@ def _checked(kind: Kind, values: dict[str, float], bounds: FaultBounds) -> Toxic
         raise FaultError(
             f"latency: latency + jitter is over this listener's {bounds.maxDelay:g} s"
         )
+    if bounds.http and kind.name in ("timeout",) and full["timeout"] <= 0:
+        raise FaultError(
+            f"timeout: an HTTP response needs a timeout above 0 ms, at most"
+            f" {bounds.maxDelay:g} s"
+        )
     if kind.name == "slicer":
         if full["average_size"] < 1:
             raise FaultError("slicer: average_size must be at least 1")

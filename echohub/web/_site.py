@@ -10,6 +10,7 @@ from __future__ import annotations
 from twisted.internet.interfaces import IReactorTime
 
 from echohub.config import WebConfig, WebSocketConfig
+from echohub.faults import FaultPolicy
 from echohub.http import HTTPLimits, HTTPSite, hstsValue
 from echohub.ops import ConnectionRegistry, Metrics, ServiceAccess
 from echohub.web._lean import EchoLeanRoutes
@@ -24,6 +25,7 @@ def buildSite(
     listener: str = "web",
     metrics: Metrics | None = None,
     websocket: WebSocketConfig | None = None,
+    faults: FaultPolicy | None = None,
 ) -> HTTPSite:
     """
     Build the echo site.
@@ -39,8 +41,11 @@ def buildSite(
     @param listener: the listener's endpoint string, for metrics.
     @param metrics: serve these at C{/metrics}; none by default.
     @param websocket: the settings of the WebSocket echo at C{/ws}.
+    @param faults: the listener's faults (L{echohub.web._faults}); a
+        listener with faults has no lean path, so every echo response meets
+        them.
     """
-    root = buildResourceTree(config, websocket, reactor)
+    root = buildResourceTree(config, websocket, reactor, faults=faults)
     if metrics is not None:
         root.putChild(b"metrics", metrics.resource())
     return HTTPSite(
@@ -51,6 +56,6 @@ def buildSite(
         access=access,
         listener=listener,
         # The lean routes answer as the standard tree does without CORS.
-        lean=None if config.cors_origins else EchoLeanRoutes(),
+        lean=None if config.cors_origins or faults else EchoLeanRoutes(),
         hsts=hstsValue(config.hsts),
     )

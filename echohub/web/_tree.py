@@ -42,8 +42,10 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from echohub.config import WebConfig, WebSocketConfig
+from echohub.faults import FaultPolicy
 from echohub.http import plainText
 from echohub.web._cors import CORSPolicy
+from echohub.web._faults import ECHO_ROUTES, applyFault
 from echohub.web._tlsresource import TLSResource
 from echohub.web.httpbin import (
     ECHO_HEADERS,
@@ -183,12 +185,22 @@ class Root(NotFound):
     preflights itself.
 
     @ivar cors: the CORS policy.
+    @ivar faults: the listener's faults (L{echohub.web._faults}), or
+        L{None}.
     """
 
-    def __init__(self, cors: CORSPolicy, prefix: str = "") -> None:
+    def __init__(
+        self,
+        cors: CORSPolicy,
+        prefix: str = "",
+        faults: FaultPolicy | None = None,
+        clock: Any = None,
+    ) -> None:
         super().__init__()
         self.cors = cors
         self.prefix = prefix
+        self.faults = faults
+        self.clock = clock
         self._preflight = _Preflight()
 
     def respond(self, request: IRequest, method: bytes) -> bytes:
@@ -207,8 +219,27 @@ class Root(NotFound):
         """
         if self.cors.apply(request):
             return self._preflight
+        if self.faults is not None and path in ECHO_ROUTES:
+            refused = applyFault(request, self.faults, self.clock)
+            if refused is not None:
+                return _Refused(refused)
         child: IResource = super().getChildWithDefault(path, request)
         return child
+
+
+class _Refused(PlainTextResource):
+    """
+    The plain-text C{400} for a request whose fault control is wrong.
+    """
+
+    isLeaf = True
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+    def render(self, request: IRequest) -> bytes:
+        return plainText(request, 400, f"400 Bad Request: {self.why}\n".encode())
 
 
 class _Preflight(PlainTextResource):
@@ -229,6 +260,7 @@ def buildResourceTree(
     websocket: WebSocketConfig | None = None,
     clock: Any = None,
     page: bytes | None = None,
+    faults: FaultPolicy | None = None,
 ) -> NotFound:
     """
     Build the site's resource tree.
@@ -239,6 +271,7 @@ def buildResourceTree(
         by default.
     @param page: the HTML served at C{/}; by default the packaged page, read
         now, once.
+    @param faults: the listener's faults, applied to the echo routes.
     @return: the resource to serve: the root, or under C{[web] prefix} the
         resource whose descendant at that path is the root.
     """
@@ -252,6 +285,8 @@ def buildResourceTree(
     root = Root(
         CORSPolicy.fromConfig(config.cors_origins, config.cors_credentials),
         policy.prefix,
+        faults,
+        clock,
     )
     sockets = WebSocketResource(websocket, clock)
     children: dict[bytes, IResource] = {
