@@ -47,6 +47,7 @@ BYTES = "bytes"
 RATE = "KB/s"
 
 _SCALE = {MS: 1e-3, US: 1e-6}
+_EXPONENT = {"s": 0, MS: -3, US: -6}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(us|µs|ms|s)?\Z")
 _COUNT = re.compile(r"\d+\Z")
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -266,10 +267,11 @@ def _value(item: str, param: Param, text: str) -> float:
                 f"{item}: expected a duration ({param.unit}, or with a unit:"
                 " 200ms, 1.5s, 500us)"
             )
-        number = float(match[1])
         unit = {"µs": US, None: param.unit}.get(match[2], match[2])
-        seconds = number * {"s": 1.0, MS: 1e-3, US: 1e-6}[unit]
-        return seconds / _SCALE[param.unit]
+        exponent = _EXPONENT[unit] - _EXPONENT[param.unit]
+        return float(match[1]) * 10**exponent if exponent >= 0 else (
+            float(match[1]) / 10**-exponent
+        )
     if param.unit == BYTES:
         if _COUNT.match(text) is None:
             raise FaultError(f"{item}: expected a whole number of bytes")
