@@ -27,6 +27,7 @@ from echohub.proxy import ProxyServerEndpoint
 from echohub.tls import (
     CLIENT_AUTH,
     PROFILES,
+    SCENARIOS,
     ListenerTLS,
     ReloadableServerContext,
     TLSConfigError,
@@ -43,6 +44,7 @@ TLS_OVER_OPTIONS = frozenset(
         "clientCA",
         "clientAuth",
         "handshakeTimeout",
+        "scenario",
     }
 )
 """
@@ -90,6 +92,14 @@ def parseTLSOptions(
         raise ValueError(f"handshakeTimeout={raw!r}: expected seconds, 0 or more")
     privateKey = options.get("privateKey", "server.pem")
     clientCA = options.get("clientCA")
+    scenario = options.get("scenario")
+    if scenario is not None:
+        _choice("scenario", scenario, tuple(SCENARIOS))
+        if SCENARIOS[scenario].clientCertificate and clientCA is None:
+            raise ValueError(
+                f"scenario={scenario} needs clientCA= (the scenario CA,"
+                " scenarios/ca.pem)"
+            )
     settings = ListenerTLS(
         privateKey=privateKey,
         certKey=options.get("certKey", privateKey),
@@ -97,6 +107,7 @@ def parseTLSOptions(
         profile=_choice("profile", options.get("profile", defaults.profile), PROFILES),
         clientCA=clientCA,
         clientAuth=None if clientCA is None else (clientAuth or "require"),
+        scenario=scenario,
     )
     return settings, timeout or None
 
@@ -234,7 +245,16 @@ def parseListener(
         if prefix == "ssl" or tlsOptions:
             settings, timeout = parseTLSOptions(tlsOptions, tlsDefaults)
             endpoint = _tlsEndpoint(endpoint, reactor, settings, timeout)
-        return Listener(original, label, endpoint, settings, timeout, proxied, faults)
+        return Listener(
+            original,
+            label,
+            endpoint,
+            settings,
+            timeout,
+            proxied,
+            faults,
+            None if settings is None else settings.scenario,
+        )
     except TLSConfigError as e:
         raise ConfigError(f"endpoint {original!r}: {e}") from None
     except (FaultError, ValueError, TypeError, KeyError, IndexError, OSError) as e:

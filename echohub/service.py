@@ -369,6 +369,7 @@ def makeService(
                 metrics=metricsOnWeb,
                 websocket=config.websocket,
                 faults=listener.faults,
+                scenario=listener.scenario,
             ),
             config.web,
         ),

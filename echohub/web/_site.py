@@ -26,6 +26,7 @@ def buildSite(
     metrics: Metrics | None = None,
     websocket: WebSocketConfig | None = None,
     faults: FaultPolicy | None = None,
+    scenario: str | None = None,
 ) -> HTTPSite:
     """
     Build the echo site.
@@ -44,8 +45,12 @@ def buildSite(
     @param faults: the listener's faults (L{echohub.web._faults}); a
         listener with faults has no lean path, so every echo response meets
         them.
+    @param scenario: the TLS scenario the listener serves, named on its
+        page.
     """
-    root = buildResourceTree(config, websocket, reactor, faults=faults)
+    root = buildResourceTree(
+        config, websocket, reactor, faults=faults, scenario=scenario
+    )
     if metrics is not None:
         root.putChild(b"metrics", metrics.resource())
     return HTTPSite(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from base64 import b64encode
+from html import escape
 from hashlib import sha256
 from importlib import resources
 from typing import Any
@@ -44,6 +45,7 @@ from twisted.web.resource import IResource
 from echohub.config import WebConfig, WebSocketConfig
 from echohub.faults import FaultPolicy
 from echohub.http import plainText
+from echohub.tls import SCENARIOS
 from echohub.web._cors import CORSPolicy
 from echohub.web._faults import ECHO_ROUTES, applyFault
 from echohub.web._tlsresource import TLSResource
@@ -90,6 +92,24 @@ def pagePolicy(page: bytes) -> bytes:
         + b"; connect-src 'self' ws: wss:; form-action 'self'; base-uri 'none';"
         b" frame-ancestors 'none'"
     )
+
+
+def scenarioPage(page: bytes, scenario: str) -> bytes:
+    """
+    The page of a TLS scenario listener (L{echohub.tls.SCENARIOS}): the
+    same page, opening with what failure the listener is meant to produce,
+    as badssl.com's pages do.  Plain markup, no script or style: the page's
+    policy (L{pagePolicy}) is unchanged.
+    """
+    found = SCENARIOS[scenario]
+    note = (
+        f'<p class="lead" id="tls-scenario"><strong>TLS scenario'
+        f" {escape(found.name)}</strong>: {escape(found.failure)}. A client that"
+        f" checks certificates should refuse this connection with"
+        f" <em>{escape(found.expect)}</em>; if you are reading this, yours did"
+        f" not (or you trusted it on purpose).</p>"
+    ).encode()
+    return page.replace(b"<main>", b"<main>\n" + note, 1)
 
 
 class IndexPage(PlainTextResource):
@@ -261,6 +281,7 @@ def buildResourceTree(
     clock: Any = None,
     page: bytes | None = None,
     faults: FaultPolicy | None = None,
+    scenario: str | None = None,
 ) -> NotFound:
     """
     Build the site's resource tree.
@@ -272,6 +293,8 @@ def buildResourceTree(
     @param page: the HTML served at C{/}; by default the packaged page, read
         now, once.
     @param faults: the listener's faults, applied to the echo routes.
+    @param scenario: the TLS scenario the listener serves, which its page
+        names (L{scenarioPage}).
     @return: the resource to serve: the root, or under C{[web] prefix} the
         resource whose descendant at that path is the root.
     """
@@ -289,8 +312,12 @@ def buildResourceTree(
         clock,
     )
     sockets = WebSocketResource(websocket, clock)
+    if page is None:
+        page = loadPage()
+    if scenario is not None:
+        page = scenarioPage(page, scenario)
     children: dict[bytes, IResource] = {
-        b"": IndexPage(loadPage() if page is None else page),
+        b"": IndexPage(page),
         b"echo": EchoResource(),
         b"healthz": HealthResource(),
         b"tls": TLSResource(),
