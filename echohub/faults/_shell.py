@@ -148,9 +148,18 @@ class FaultPump:
         self._arm()
 
     def _arm(self) -> None:
-        if self._call is None and self._heap and not self.ended:
-            delay = max(0.0, self._heap[0][0] - self._clock.seconds())
+        """
+        Have the timer fire when the first step is due (sooner, if a step
+        due before the one it waits for was added).
+        """
+        if not self._heap or self.ended:
+            return
+        due = self._heap[0][0]
+        delay = max(0.0, due - self._clock.seconds())
+        if self._call is None:
             self._call = self._clock.callLater(delay, self._run)
+        elif due < self._call.getTime():
+            self._call.reset(delay)
 
     def _run(self) -> None:
         self._call = None

@@ -331,10 +331,24 @@ def _load(
     return chain, private
 
 
-def _issuedBy(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issuedBy(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """
+    Whether C{issuer}'s (ECDSA) key signed C{certificate}, with whatever
+    hash it names: cryptography's own check refuses SHA-1.
+    """
+    key = issuer.public_key()
+    algorithm = certificate.signature_hash_algorithm
+    if certificate.issuer != issuer.subject or not isinstance(
+        key, ec.EllipticCurvePublicKey
+    ) or algorithm is None:
+        return False
     try:
-        certificate.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        key.verify(
+            certificate.signature,
+            certificate.tbs_certificate_bytes,
+            ec.ECDSA(algorithm),
+        )
+    except (InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -402,7 +416,7 @@ def ensureScenarios(
         return False
 
     def signedFresh(chain: list[x509.Certificate]) -> bool:
-        return fresh(chain) and _issuedBy(chain[0], caCert)
+        return fresh(chain) and issuedBy(chain[0], caCert)
 
     def leaf(
         issuer: _Issuer, key: Any = None, validFrom: datetime = start,
@@ -424,14 +438,14 @@ def ensureScenarios(
             builder, key = leaf(ca, **options)
             save(stem, [builder.sign(caKey, hashes.SHA256())], key)
 
-    if not keep("expired", lambda c: c[0].not_valid_after_utc < now and _issuedBy(c[0], caCert)):
+    if not keep("expired", lambda c: c[0].not_valid_after_utc < now and issuedBy(c[0], caCert)):
         builder, key = leaf(
             ca, validFrom=now - EXPIRED_AGO - LEAF_LIFETIME, validTo=now - EXPIRED_AGO
         )
         save("expired", [builder.sign(caKey, hashes.SHA256())], key)
     if not keep(
         "not-yet-valid",
-        lambda c: c[0].not_valid_before_utc > now + RENEW_BEFORE and _issuedBy(c[0], caCert),
+        lambda c: c[0].not_valid_before_utc > now + RENEW_BEFORE and issuedBy(c[0], caCert),
     ):
         begins = now + NOT_YET_VALID_IN
         builder, key = leaf(ca, validFrom=begins, validTo=begins + LEAF_LIFETIME)
@@ -467,7 +481,7 @@ def ensureScenarios(
             )
         except (OSError, ValueError):
             return False
-        return fresh(chain) and _issuedBy(middle, caCert) and _issuedBy(chain[0], middle)
+        return fresh(chain) and issuedBy(middle, caCert) and issuedBy(chain[0], middle)
 
     if not keep("incomplete-chain", middleFresh):
         middleKey = _newKey()
