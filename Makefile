@@ -35,7 +35,8 @@ test: $(VENV)/.installed-test system-packages sslyze
 # Debian packages some tests drive: headless Chromium (the browser test),
 # haproxy (the scale-out test), systemd's systemd-socket-activate and
 # systemd-analyze (socket activation, the units' checks), iproute2's ip and
-# tc (the lingering close across a shaped link between network namespaces).
+# tc (the lingering close across a shaped link between network namespaces),
+# curl and openssl (the faults' and TLS scenarios' clients).
 # The missing ones are installed, with one apt-get update, when we may (root,
 # apt-get present).  Failure is tolerated: those tests then skip and say why.
 system-packages:
@@ -46,6 +47,8 @@ system-packages:
 	{ command -v systemd-socket-activate >/dev/null && command -v systemd-analyze >/dev/null; } \
 	  || missing="$$missing systemd"; \
 	{ command -v ip >/dev/null && command -v tc >/dev/null; } || missing="$$missing iproute2"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
