@@ -22,7 +22,13 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamServer
 
 from echohub._upstream import endpointTokens
 from echohub.config import ConfigError, TLSConfig
-from echohub.faults import FAULT_OPTIONS, FaultBounds, FaultError, FaultPolicy, parsePolicy
+from echohub.faults import (
+    FAULT_OPTIONS,
+    FaultBounds,
+    FaultError,
+    FaultPolicy,
+    parsePolicy,
+)
 from echohub.proxy import ProxyServerEndpoint
 from echohub.tls import (
     CLIENT_AUTH,

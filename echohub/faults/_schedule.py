@@ -177,7 +177,9 @@ class Schedule:
             delay += self._random.uniform(-jitter, jitter)
         return max(0.0, delay)
 
-    def _slice(self, start: float, data: bytes, slicer: Toxic) -> list[tuple[float, bytes]]:
+    def _slice(
+        self, start: float, data: bytes, slicer: Toxic
+    ) -> list[tuple[float, bytes]]:
         """
         Cut C{data} as toxiproxy's slicer does: halves, split again while a
         piece is larger than the average size by more than the variation,

@@ -141,7 +141,12 @@ class FaultPump:
             if step.action == SEND:
                 size = len(step.data)
                 self.queued += size
-                entry = (step.due, next(self._order), size, _bound(self._send, step.data))
+                entry = (
+                    step.due,
+                    next(self._order),
+                    size,
+                    _bound(self._send, step.data),
+                )
             else:
                 entry = (step.due, next(self._order), 0, _bound(self._finish, step))
             heapq.heappush(self._heap, entry)
@@ -329,9 +334,7 @@ class FaultedTransport:
         Read unless the transport's backpressure, the fault's refusal or
         the delayed output says not to.
         """
-        reading = not (
-            self._paused or self._refusing or self._pump.queued > READ_HOLD
-        )
+        reading = not (self._paused or self._refusing or self._pump.queued > READ_HOLD)
         if reading != self._reading:
             self._reading = reading
             if reading:

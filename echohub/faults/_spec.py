@@ -269,8 +269,10 @@ def _value(item: str, param: Param, text: str) -> float:
             )
         unit = {"µs": US, None: param.unit}.get(match[2], match[2])
         exponent = _EXPONENT[unit] - _EXPONENT[param.unit]
-        return float(match[1]) * 10**exponent if exponent >= 0 else (
-            float(match[1]) / 10**-exponent
+        return (
+            float(match[1]) * 10**exponent
+            if exponent >= 0
+            else (float(match[1]) / 10**-exponent)
         )
     if param.unit == BYTES:
         if _COUNT.match(text) is None:
@@ -411,9 +413,7 @@ The endpoint-string options of a listener's faults.
 """
 
 
-def parsePolicy(
-    options: Mapping[str, str], bounds: FaultBounds
-) -> FaultPolicy | None:
+def parsePolicy(options: Mapping[str, str], bounds: FaultBounds) -> FaultPolicy | None:
     """
     The fault policy the options of one endpoint string give
     (C{fault=DESCRIPTION}, C{faults=client|off}), or L{None} for none.
@@ -424,7 +424,9 @@ def parsePolicy(
     if client not in ("client", "off"):
         raise FaultError(f"faults={client!r}: expected client or off")
     if client == "client" and not bounds.clients:
-        raise FaultError("faults=client: this service takes faults from its listener only")
+        raise FaultError(
+            "faults=client: this service takes faults from its listener only"
+        )
     text = options.get("fault")
     fault = None if text is None else parseFault(text, bounds)
     policy = FaultPolicy(fault, client == "client", bounds)

@@ -141,9 +141,7 @@ class LineEcho(EchoConnection):
         """
         super().connectionMade()
         policy = self.factory.faults
-        self._awaitingFault = (
-            self._admitted and policy is not None and policy.client
-        )
+        self._awaitingFault = self._admitted and policy is not None and policy.client
 
     def refusal(self, reason: str) -> bytes:
         """
@@ -252,7 +250,7 @@ class LineEcho(EchoConnection):
             if len(first) >= MAX_FAULT_LINE:
                 self._awaitingFault = False
                 self.bytesIn += len(first)
-                self._badFault("longer than %d bytes" % (MAX_FAULT_LINE,))
+                self._badFault(f"longer than {MAX_FAULT_LINE} bytes")
                 return b""
             self._firstLine = first
             return b""

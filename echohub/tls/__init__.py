@@ -22,7 +22,12 @@ from echohub.tls._facts import tlsFacts
 from echohub.tls._info import TLSInfoFactory
 from echohub.tls._protocol import TLSServerEndpoint, TLSServerFactory
 from echohub.tls._reload import TLSReloadService
-from echohub.tls._scenarios import SCENARIOS, Scenario, ensureScenarios, scenarioListener
+from echohub.tls._scenarios import (
+    SCENARIOS,
+    Scenario,
+    ensureScenarios,
+    scenarioListener,
+)
 
 __all__ = [
     "CLIENT_AUTH",

@@ -230,9 +230,10 @@ def buildContext(settings: ListenerTLS) -> tuple[SSL.Context, x509.Certificate]:
         chain += _certificates(settings.extraCertChain, "extraCertChain")
     scenario = None if settings.scenario is None else SCENARIOS[settings.scenario]
     # A scenario sends its chain as it is, a self-signed root included.
-    leaf, intermediates = chain[0], [
-        c for c in chain[1:] if scenario is not None or not _isSelfSigned(c)
-    ]
+    leaf, intermediates = (
+        chain[0],
+        [c for c in chain[1:] if scenario is not None or not _isSelfSigned(c)],
+    )
     key = _privateKey(settings.privateKey)
     if key.public_key() != leaf.public_key():
         raise TLSConfigError(

@@ -67,6 +67,10 @@ it never resolves by accident).
 """
 
 EXPIRED_AGO = timedelta(days=30)
+WEAK_KEY_BITS = 1024
+"""
+The C{weak-key} scenario's RSA key size: the smallest cryptography makes.
+"""
 NOT_YET_VALID_IN = timedelta(days=3650)
 
 
@@ -230,7 +234,9 @@ def _build(
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True)
         .add_extension(_usage(ca), True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False
+        )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
             False,
@@ -338,9 +344,11 @@ def issuedBy(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     """
     key = issuer.public_key()
     algorithm = certificate.signature_hash_algorithm
-    if certificate.issuer != issuer.subject or not isinstance(
-        key, ec.EllipticCurvePublicKey
-    ) or algorithm is None:
+    if (
+        certificate.issuer != issuer.subject
+        or not isinstance(key, ec.EllipticCurvePublicKey)
+        or algorithm is None
+    ):
         return False
     try:
         key.verify(
@@ -351,6 +359,11 @@ def issuedBy(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     except (InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+def _isWeak(certificate: x509.Certificate) -> bool:
+    key = certificate.public_key()
+    return isinstance(key, rsa.RSAPublicKey) and key.key_size == WEAK_KEY_BITS
 
 
 def ensureScenarios(
@@ -419,17 +432,29 @@ def ensureScenarios(
         return fresh(chain) and issuedBy(chain[0], caCert)
 
     def leaf(
-        issuer: _Issuer, key: Any = None, validFrom: datetime = start,
-        validTo: datetime = end, names: list[x509.GeneralName] | None = None,
+        issuer: _Issuer,
+        key: Any = None,
+        validFrom: datetime = start,
+        validTo: datetime = end,
+        names: list[x509.GeneralName] | None = None,
         usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH,
     ) -> tuple[x509.CertificateBuilder, Any]:
         key = _newKey() if key is None else key
-        common = "echohub client" if usage != ExtendedKeyUsageOID.SERVER_AUTH else (
-            SERVER_DNS_NAMES[0]
+        common = (
+            "echohub client"
+            if usage != ExtendedKeyUsageOID.SERVER_AUTH
+            else (SERVER_DNS_NAMES[0])
         )
         return (
-            _build(_name(common), key, issuer, validFrom, validTo,
-                   names=_localNames() if names is None else names, usage=usage),
+            _build(
+                _name(common),
+                key,
+                issuer,
+                validFrom,
+                validTo,
+                names=_localNames() if names is None else names,
+                usage=usage,
+            ),
             key,
         )
 
@@ -438,14 +463,18 @@ def ensureScenarios(
             builder, key = leaf(ca, **options)
             save(stem, [builder.sign(caKey, hashes.SHA256())], key)
 
-    if not keep("expired", lambda c: c[0].not_valid_after_utc < now and issuedBy(c[0], caCert)):
+    if not keep(
+        "expired", lambda c: c[0].not_valid_after_utc < now and issuedBy(c[0], caCert)
+    ):
         builder, key = leaf(
             ca, validFrom=now - EXPIRED_AGO - LEAF_LIFETIME, validTo=now - EXPIRED_AGO
         )
         save("expired", [builder.sign(caKey, hashes.SHA256())], key)
     if not keep(
         "not-yet-valid",
-        lambda c: c[0].not_valid_before_utc > now + RENEW_BEFORE and issuedBy(c[0], caCert),
+        lambda c: (
+            c[0].not_valid_before_utc > now + RENEW_BEFORE and issuedBy(c[0], caCert)
+        ),
     ):
         begins = now + NOT_YET_VALID_IN
         builder, key = leaf(ca, validFrom=begins, validTo=begins + LEAF_LIFETIME)
@@ -455,25 +484,32 @@ def ensureScenarios(
     simple("tls-v1-0")
     simple("tls-v1-1")
     simple("client", names=[], usage=ExtendedKeyUsageOID.CLIENT_AUTH)
-    if not keep("weak-key", lambda c: signedFresh(c) and c[0].public_key().key_size == 1024):
-        builder, key = leaf(ca, key=rsa.generate_private_key(65537, 1024))
+    if not keep("weak-key", lambda c: signedFresh(c) and _isWeak(c[0])):
+        builder, key = leaf(ca, key=rsa.generate_private_key(65537, WEAK_KEY_BITS))
         save("weak-key", [builder.sign(caKey, hashes.SHA256())], key)
     if not keep("sha1", signedFresh):
         builder, key = leaf(ca)
         save("sha1", [signSHA1(builder, ca)], key)
     if not keep("self-signed", lambda c: fresh(c) and c[0].issuer == c[0].subject):
         key = _newKey()
-        builder = _build(_name(SERVER_DNS_NAMES[0]), key, None, start, end, names=_localNames())
+        builder = _build(
+            _name(SERVER_DNS_NAMES[0]), key, None, start, end, names=_localNames()
+        )
         save("self-signed", [builder.sign(key, hashes.SHA256())], key)
     if not keep("untrusted-root", lambda c: fresh(c) and len(c) == 2):
         rootKey = _newKey()
         root = _build(
             _name(f"echohub untrusted root {os.urandom(4).hex()}"),
-            rootKey, None, start, now + CA_LIFETIME, ca=True,
+            rootKey,
+            None,
+            start,
+            now + CA_LIFETIME,
+            ca=True,
         ).sign(rootKey, hashes.SHA256())
         builder, key = leaf(_Issuer(root, rootKey))
         save("untrusted-root", [builder.sign(rootKey, hashes.SHA256()), root], key)
         _writeAtomically(where.child("untrusted-root-ca.pem"), _pem([root]), 0o644)
+
     def middleFresh(chain: list[x509.Certificate]) -> bool:
         try:
             middle = x509.load_pem_x509_certificate(
@@ -487,7 +523,11 @@ def ensureScenarios(
         middleKey = _newKey()
         middle = _build(
             _name(f"echohub scenario intermediate {os.urandom(4).hex()}"),
-            middleKey, ca, start, now + CA_LIFETIME, ca=True,
+            middleKey,
+            ca,
+            start,
+            now + CA_LIFETIME,
+            ca=True,
         ).sign(caKey, hashes.SHA256())
         builder, key = leaf(_Issuer(middle, middleKey))
         save("incomplete-chain", [builder.sign(middleKey, hashes.SHA256())], key)
@@ -510,5 +550,7 @@ def scenarioListener(directory: str, name: str, port: int | str = 0) -> str:
         f"certKey={stem}.pem",
     ]
     if SCENARIOS[name].clientCertificate:
-        parts.append(f"clientCA={os.path.join(directory, SCENARIO_DIRECTORY, 'ca.pem')}")
+        parts.append(
+            f"clientCA={os.path.join(directory, SCENARIO_DIRECTORY, 'ca.pem')}"
+        )
     return ":".join(parts)

@@ -135,7 +135,9 @@ class FaultedChannel:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._channel, name)
 
-    def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
+    def writeHeaders(
+        self, version: bytes, code: bytes, reason: bytes, headers: Any
+    ) -> None:
         due = self._pump.schedule.delay(self._clock.seconds())
         self._pump.at(
             due, lambda: self._channel.writeHeaders(version, code, reason, headers)

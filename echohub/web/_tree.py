@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import re
 from base64 import b64encode
-from html import escape
 from hashlib import sha256
+from html import escape
 from importlib import resources
 from typing import Any
 

@@ -23,7 +23,7 @@ from h2.errors import ErrorCodes
 from h2.events import ConnectionTerminated, DataReceived, StreamEnded, StreamReset
 
 from echohub.tls._devcert import DevCertificates
-from tests.support import EchohubProcess, running, runEchohub, sslString
+from tests.support import EchohubProcess, runEchohub, running, sslString
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +66,9 @@ def lineClient(server: EchohubProcess, fault: str, index: int = LINE) -> socket.
     return sock
 
 
-def receive(sock: socket.socket, size: int, timeout: float = 10.0) -> tuple[bytes, float, int]:
+def receive(
+    sock: socket.socket, size: int, timeout: float = 10.0
+) -> tuple[bytes, float, int]:
     """
     Receive C{size} bytes (or up to EOF).
 
@@ -125,7 +127,9 @@ def test_latencyOverTLS(faulty: EchohubProcess, devcerts: DevCertificates) -> No
     The TLS line echo takes the same FAULT line.
     """
     context = ssl.create_default_context(cafile=devcerts.ca.certificate.path)
-    sock = context.wrap_socket(faulty.connect("line", TLS_LINE), server_hostname="localhost")
+    sock = context.wrap_socket(
+        faulty.connect("line", TLS_LINE), server_hostname="localhost"
+    )
     sock.sendall(b"FAULT latency=200\nsecure\n")
     data, took, _ = receive(sock, 7)
     assert data == b"secure\n"
@@ -295,10 +299,14 @@ def test_byteEchoTakesNoClientFaults(tmp_path: Path) -> None:
 
 # HTTP.
 
-needsCurl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+needsCurl = pytest.mark.skipif(
+    shutil.which("curl") is None, reason="curl is not installed"
+)
 
 
-def curl(server: EchohubProcess, fault: str, *args: str, body: int = 20000) -> tuple[int, dict[str, str]]:
+def curl(
+    server: EchohubProcess, fault: str, *args: str, body: int = 20000
+) -> tuple[int, dict[str, str]]:
     """
     POST C{body} bytes to /echo with the fault header.
 
@@ -307,10 +315,18 @@ def curl(server: EchohubProcess, fault: str, *args: str, body: int = 20000) -> t
     host, port = server.address("web")
     result = subprocess.run(
         [
-            "curl", "-sS", "-o", "/dev/null", "--max-time", "10",
-            "-H", f"echohub-fault: {fault}",
-            "--data-binary", "@-",
-            "-w", "%{http_code} %{size_download} %{time_starttransfer} %{time_total}",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "10",
+            "-H",
+            f"echohub-fault: {fault}",
+            "--data-binary",
+            "@-",
+            "-w",
+            "%{http_code} %{size_download} %{time_starttransfer} %{time_total}",
             *args,
             f"http://{host}:{port}/echo",
         ],
@@ -320,7 +336,10 @@ def curl(server: EchohubProcess, fault: str, *args: str, body: int = 20000) -> t
     )
     code, size, first, total = result.stdout.decode().split()
     return result.returncode, {
-        "code": code, "size": size, "first": first, "total": total,
+        "code": code,
+        "size": size,
+        "first": first,
+        "total": total,
         "stderr": result.stderr.decode(),
     }
 
@@ -441,10 +460,16 @@ def test_http2OtherStreamsGoOn(faulty: EchohubProcess) -> None:
     client.initiate_connection()
     host, port = faulty.address("web")
     streams = {}
-    for name, fault in (("reset", b"reset_after=3000"), ("plain", None), ("stalled", b"timeout=300")):
+    for name, fault in (
+        ("reset", b"reset_after=3000"),
+        ("plain", None),
+        ("stalled", b"timeout=300"),
+    ):
         streamID = client.get_next_available_stream_id()
         headers = [
-            (b":method", b"POST"), (b":path", b"/echo"), (b":scheme", b"http"),
+            (b":method", b"POST"),
+            (b":path", b"/echo"),
+            (b":scheme", b"http"),
             (b":authority", f"{host}:{port}".encode()),
         ]
         if fault is not None:
@@ -462,7 +487,9 @@ def test_http2OtherStreamsGoOn(faulty: EchohubProcess) -> None:
         for event in client.receive_data(data):
             if isinstance(event, DataReceived):
                 bodies[streams[event.stream_id]] += event.data
-                client.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                client.acknowledge_received_data(
+                    event.flow_controlled_length, event.stream_id
+                )
             elif isinstance(event, StreamEnded):
                 ends[streams[event.stream_id]] = "ended"
             elif isinstance(event, StreamReset):
@@ -480,8 +507,12 @@ def test_http2OtherStreamsGoOn(faulty: EchohubProcess) -> None:
     streamID = client.get_next_available_stream_id()
     client.send_headers(
         streamID,
-        [(b":method", b"GET"), (b":path", b"/echo?msg=after"), (b":scheme", b"http"),
-         (b":authority", b"x")],
+        [
+            (b":method", b"GET"),
+            (b":path", b"/echo?msg=after"),
+            (b":scheme", b"http"),
+            (b":authority", b"x"),
+        ],
         end_stream=True,
     )
     sock.sendall(client.data_to_send())
@@ -505,7 +536,9 @@ def test_faultMetricsAndLog(faulty: EchohubProcess) -> None:
     sock.sendall(b"x\n")
     receive(sock, 2)
     sock.close()
-    faulty.waitForOutput(r"line: fault latency=1,jitter=0 for 127\.0\.0\.1:\d+ \(chosen by the client\)")
+    faulty.waitForOutput(
+        r"line: fault latency=1,jitter=0 for 127\.0\.0\.1:\d+ \(chosen by the client\)"
+    )
     host, port = faulty.address("web")
     with socket.create_connection((host, port)) as web:
         web.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -50,7 +50,9 @@ CURL_EXIT = {"client-cert-required": 56, "tls-v1-0": 35, "tls-v1-1": 35}
 
 
 @pytest.fixture(scope="module")
-def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EchohubProcess, Path]]:
+def scenarios(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[EchohubProcess, Path]]:
     """
     One echohub serving every scenario, its files made by the command.
     """
@@ -109,9 +111,18 @@ def test_curl(scenarios: tuple[EchohubProcess, Path], name: str) -> None:
     """
     server, directory = scenarios
     result = subprocess.run(
-        ["curl", "-sS", "--max-time", "10", "--cacert", str(directory / "ca.pem"),
-         f"https://localhost:{port(server, name)}/"],
-        capture_output=True, text=True, timeout=20,
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            str(directory / "ca.pem"),
+            f"https://localhost:{port(server, name)}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
     assert result.returncode == CURL_EXIT.get(name, 60), result.stderr
     assert CURL[name] in result.stderr
@@ -124,9 +135,19 @@ def test_opensslExpired(scenarios: tuple[EchohubProcess, Path]) -> None:
     """
     server, directory = scenarios
     result = subprocess.run(
-        ["openssl", "s_client", "-connect", f"127.0.0.1:{port(server, 'expired')}",
-         "-CAfile", str(directory / "ca.pem"), "-verify_return_error"],
-        input="", capture_output=True, text=True, timeout=20,
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{port(server, 'expired')}",
+            "-CAfile",
+            str(directory / "ca.pem"),
+            "-verify_return_error",
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
     assert result.returncode != 0
     assert "certificate has expired" in result.stdout + result.stderr
@@ -151,10 +172,14 @@ def test_trustedOnPurpose(scenarios: tuple[EchohubProcess, Path]) -> None:
     server, directory = scenarios
     ca = directory / "ca.pem"
     withClient = trusting(ca)
-    withClient.load_cert_chain(str(directory / "client.pem"), str(directory / "client-key.pem"))
+    withClient.load_cert_chain(
+        str(directory / "client.pem"), str(directory / "client-key.pem")
+    )
     cases = {
         "untrusted-root": trusting(directory / "untrusted-root-ca.pem"),
-        "incomplete-chain": trusting(ca, directory / "incomplete-chain-intermediate.pem"),
+        "incomplete-chain": trusting(
+            ca, directory / "incomplete-chain-intermediate.pem"
+        ),
         "self-signed": trusting(directory / "self-signed.pem"),
         "client-cert-required": withClient,
         "weak-key": trusting(ca, weak=True),

@@ -111,9 +111,10 @@ class ScheduleTests(SynchronousTestCase):
         """
         schedule = Schedule(parseFault("limit_data=5"))
         steps = schedule.write(0.0, b"abc") + schedule.write(0.0, b"defgh")
-        self.assertEqual([(s.action, s.data) for s in steps], [
-            (SEND, b"abc"), (SEND, b"de"), (CLOSE, b"")
-        ])
+        self.assertEqual(
+            [(s.action, s.data) for s in steps],
+            [(SEND, b"abc"), (SEND, b"de"), (CLOSE, b"")],
+        )
         self.assertEqual(steps[-1].cause, "limit_data")
         self.assertEqual(schedule.write(0.0, b"more"), [])
         self.assertEqual(schedule.dropped, 7)
@@ -122,7 +123,9 @@ class ScheduleTests(SynchronousTestCase):
         """
         With both cuts, the nearer one wins.
         """
-        steps = Schedule(parseFault("limit_data=100,reset_after=10")).write(0.0, b"z" * 50)
+        steps = Schedule(parseFault("limit_data=100,reset_after=10")).write(
+            0.0, b"z" * 50
+        )
         self.assertEqual([s.action for s in steps], [SEND, RESET])
         self.assertEqual(len(steps[0].data), 10)
 

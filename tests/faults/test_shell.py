@@ -32,7 +32,9 @@ from echohub.testing import HalfCloseTransport
 PEER = IPv4Address("TCP", "127.0.0.1", 40000)
 
 
-def faulted(text: str) -> tuple[FaultedTransport, HalfCloseTransport, Clock, list[Step]]:
+def faulted(
+    text: str,
+) -> tuple[FaultedTransport, HalfCloseTransport, Clock, list[Step]]:
     """
     A faulted transport over a L{HalfCloseTransport}, on a clock.
     """

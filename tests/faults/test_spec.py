@@ -111,7 +111,12 @@ class BoundsTests(SynchronousTestCase):
         """
         bounds = FaultBounds(maxDelay=1.0)
         parseFault("latency=1000", bounds)
-        for text in ("latency=1001", "latency=800,jitter=300", "timeout=2s", "slow_close=5000"):
+        for text in (
+            "latency=1001",
+            "latency=800,jitter=300",
+            "timeout=2s",
+            "slow_close=5000",
+        ):
             self.assertRaises(FaultError, parseFault, text, bounds)
 
     def test_rateAndBytes(self) -> None:

@@ -14,10 +14,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import ConfigError
 from echohub.endpoints import parseListener, parseTLSOptions
+from echohub.testing import temporaryDirectory
 from echohub.tls import SCENARIOS, ensureScenarios, scenarioListener
 from echohub.tls._context import ListenerTLS, buildContext
 from echohub.tls._scenarios import WRONG_HOST, issuedBy
-from echohub.testing import temporaryDirectory
 from echohub.web._tree import loadPage, scenarioPage
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -46,9 +46,7 @@ class ScenarioFilesTests(SynchronousTestCase):
         """
         for name in SCENARIOS:
             stem = f"{self.directory}/scenarios/{name}"
-            buildContext(
-                ListenerTLS(f"{stem}-key.pem", f"{stem}.pem", scenario=name)
-            )
+            buildContext(ListenerTLS(f"{stem}-key.pem", f"{stem}.pem", scenario=name))
 
     def test_failures(self) -> None:
         """
@@ -62,9 +60,9 @@ class ScenarioFilesTests(SynchronousTestCase):
             chain(self.directory, "not-yet-valid")[0].not_valid_before_utc,
             NOW + timedelta(days=3000),
         )
-        names = chain(self.directory, "wrong-host")[0].extensions.get_extension_for_class(
-            x509.SubjectAlternativeName
-        )
+        names = chain(self.directory, "wrong-host")[
+            0
+        ].extensions.get_extension_for_class(x509.SubjectAlternativeName)
         self.assertEqual(names.value.get_values_for_type(x509.DNSName), [WRONG_HOST])
         selfSigned = chain(self.directory, "self-signed")[0]
         self.assertEqual(selfSigned.issuer, selfSigned.subject)
@@ -73,7 +71,9 @@ class ScenarioFilesTests(SynchronousTestCase):
         self.assertNotEqual(root.subject, ca.subject)
         [incomplete] = chain(self.directory, "incomplete-chain")
         self.assertRaises(ValueError, incomplete.verify_directly_issued_by, ca)
-        self.assertEqual(chain(self.directory, "weak-key")[0].public_key().key_size, 1024)  # type: ignore[union-attr]
+        self.assertEqual(
+            chain(self.directory, "weak-key")[0].public_key().key_size, 1024
+        )  # type: ignore[union-attr]
         sha1 = chain(self.directory, "sha1")[0]
         self.assertIsInstance(sha1.signature_hash_algorithm, hashes.SHA1)
         self.assertTrue(issuedBy(sha1, ca))
@@ -86,7 +86,9 @@ class ScenarioFilesTests(SynchronousTestCase):
         """
         before = chain(self.directory, "expired")[0]
         lines: list[str] = []
-        ensureScenarios(self.directory, now=NOW + timedelta(days=20), report=lines.append)
+        ensureScenarios(
+            self.directory, now=NOW + timedelta(days=20), report=lines.append
+        )
         self.assertEqual(chain(self.directory, "expired")[0], before)
         self.assertFalse([line for line in lines if line.startswith("wrote")], lines)
 
@@ -95,7 +97,9 @@ class ScenarioFilesTests(SynchronousTestCase):
         A not-yet-valid certificate about to become valid is reissued,
         starting later again.
         """
-        later = chain(self.directory, "not-yet-valid")[0].not_valid_before_utc - timedelta(days=1)
+        later = chain(self.directory, "not-yet-valid")[
+            0
+        ].not_valid_before_utc - timedelta(days=1)
         ensureScenarios(self.directory, now=later)
         self.assertGreater(
             chain(self.directory, "not-yet-valid")[0].not_valid_before_utc,
@@ -112,7 +116,6 @@ class ScenarioFilesTests(SynchronousTestCase):
             with open(f"{self.directory}/scenarios/{name}-key.pem", "rb") as a:
                 with open(f"{other}/scenarios/{name}-key.pem", "rb") as b:
                     self.assertNotEqual(a.read(), b.read())
-
 
 
 class ListenerTests(SynchronousTestCase):
@@ -146,7 +149,9 @@ class ListenerTests(SynchronousTestCase):
         from twisted.internet.testing import MemoryReactorClock
 
         for name in SCENARIOS:
-            listener = parseListener(MemoryReactorClock(), scenarioListener(directory, name))
+            listener = parseListener(
+                MemoryReactorClock(), scenarioListener(directory, name)
+            )
             self.assertEqual(listener.scenario, name)
         self.assertRaises(
             ConfigError,

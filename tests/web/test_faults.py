@@ -17,7 +17,9 @@ from echohub.http import HTTP1Channel
 from echohub.testing import H2Client, parseResponses
 from echohub.web import buildSite
 
-CLIENTS = FaultPolicy(client=True, bounds=FaultBounds(maxDelay=10, http=True, maxBytes=1 << 20))
+CLIENTS = FaultPolicy(
+    client=True, bounds=FaultBounds(maxDelay=10, http=True, maxBytes=1 << 20)
+)
 
 
 def connect(
@@ -31,7 +33,9 @@ def connect(
     return channel, transport, reactor
 
 
-def post(channel: HTTP1Channel, body: bytes, *headers: bytes, target: bytes = b"/echo") -> None:
+def post(
+    channel: HTTP1Channel, body: bytes, *headers: bytes, target: bytes = b"/echo"
+) -> None:
     channel.dataReceived(
         b"\r\n".join(
             [
