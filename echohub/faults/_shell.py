@@ -242,6 +242,7 @@ class FaultedTransport:
         self._paused = False
         self._reading = True
         self._closing = False
+        self._afterRefusal: list[Callable[[], None]] = []
         self.sent = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -298,6 +299,7 @@ class FaultedTransport:
             resetConnection(self._transport)
 
     def _stop(self) -> None:
+        self._afterRefusal = []
         self._pump.stop()
         cancelCall(self._refuseCall)
         self._refuseCall = None
@@ -324,10 +326,27 @@ class FaultedTransport:
         self._stop()
         self._transport.stopProducing()
 
+    @property
+    def refusing(self) -> bool:
+        """
+        Whether the fault refuses to read now.
+        """
+        return self._refusing
+
+    def afterRefusal(self, call: Callable[[], None]) -> None:
+        """
+        Call C{call} once the fault reads again: how input that was already
+        read when the fault began is held back with the rest.
+        """
+        self._afterRefusal.append(call)
+
     def _stopRefusing(self) -> None:
         self._refuseCall = None
         self._refusing = False
         self._update()
+        calls, self._afterRefusal = self._afterRefusal, []
+        for call in calls:
+            call()
 
     def _update(self) -> None:
         """

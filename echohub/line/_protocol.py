@@ -266,6 +266,11 @@ class LineEcho(EchoConnection):
             self._badFault(str(e))
             return b""
         self.applyFault(fault, "client")
+        transport = self.transport
+        if rest and transport.refusing:
+            # Read with the FAULT line, but the fault refuses to read.
+            transport.afterRefusal(lambda: self.dataReceived(rest))
+            return b""
         return rest
 
     def _badFault(self, why: str) -> None:

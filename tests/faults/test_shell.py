@@ -281,3 +281,24 @@ class FaultLineTests(SynchronousTestCase):
         clock.advance(0)
         self.assertEqual(transport.value(), b"FAU")
         self.assertTrue(transport.writeDisconnected)
+
+
+class RefusedWithTheFaultLineTests(SynchronousTestCase):
+    """
+    Lines read with a FAULT line asking to refuse reading wait with the
+    rest.
+    """
+
+    def test_heldUntilReading(self) -> None:
+        """
+        The line that came in the same read as C{FAULT refuse_read=200} is
+        echoed only once the refusal ends.
+        """
+        protocol, transport, clock = lineConnection(FaultPolicy(client=True))
+        protocol.dataReceived(b"FAULT refuse_read=200\nlater\n")  # type: ignore[attr-defined]
+        clock.advance(0.1)
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(transport.producerState, "paused")
+        clock.advance(0.1)
+        clock.advance(0)
+        self.assertEqual(transport.value(), b"later\n")
