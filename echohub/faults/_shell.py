@@ -39,13 +39,15 @@ makes a client that sends fast cost more memory than one that never reads.
 def resetConnection(transport: Any) -> None:
     """
     Reset the TCP connection under C{transport} (plain, TLS or any wrapper
-    with a C{transport}): C{SO_LINGER} 0, then close, so the kernel sends a
-    RST and drops whatever is unsent.  A transport with no socket under it
-    is just aborted.
+    with a C{transport}): C{SO_LINGER} 0 on the socket its C{getHandle}
+    gives, then an abort, which closes the socket without a shutdown, so
+    the kernel sends a RST and drops whatever is unsent.  A transport with
+    no socket under it is just aborted.
     """
     current = transport
     while current is not None:
-        sock = getattr(current, "socket", None)
+        handle = getattr(current, "getHandle", None)
+        sock = handle() if handle is not None else None
         if isinstance(sock, socket.socket):
             try:
                 sock.setsockopt(

@@ -13,9 +13,10 @@ itself, with the same syntax plus a few keys of its own::
     ssl:PORT[:interface=ADDR][:backlog=N]:privateKey=KEY.pem[:certKey=CERT.pem]
         [:extraCertChain=CHAIN.pem][:profile=intermediate|modern]
         [:clientCA=CA.pem|DIR][:clientAuth=require|request]
-        [:handshakeTimeout=SECONDS]
+        [:handshakeTimeout=SECONDS][:scenario=NAME]
 
-and listens with L{echohub.tls._protocol.TLSServerEndpoint} over a TCP
+(C{scenario=}: a TLS failure scenario, L{echohub.tls._scenarios}, the only
+listeners outside the policy below) and listens with L{echohub.tls._protocol.TLSServerEndpoint} over a TCP
 endpoint.  The same TLS keys on any other endpoint string (C{systemd:},
 C{unix:}, ...) put TLS over it (see L{echohub.endpoints.parseListener}).
 Every context built here:

@@ -165,14 +165,19 @@ class ResetTests(SynchronousTestCase):
         self.addCleanup(b.close)
 
         class Inner:
-            socket = a
             aborted = False
+
+            def getHandle(self) -> socket.socket:
+                return a
 
             def abortConnection(self) -> None:
                 self.aborted = True
 
         class Wrapper:
             transport = Inner()
+
+            def getHandle(self) -> object:
+                return "an SSL connection, say"
 
             def abortConnection(self) -> None:
                 raise AssertionError("the wrapper is not the one aborted")
