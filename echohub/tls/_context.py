@@ -17,8 +17,9 @@ itself, with the same syntax plus a few keys of its own::
 
 (C{scenario=}: a TLS failure scenario, L{echohub.tls._scenarios}, the only
 listeners outside the policy below) and listens with
-L{echohub.tls._protocol.TLSServerEndpoint} over a TCP endpoint.  The same TLS keys on any other endpoint string (C{systemd:},
-C{unix:}, ...) put TLS over it (see L{echohub.endpoints.parseListener}).
+L{echohub.tls._protocol.TLSServerEndpoint} over a TCP endpoint.  The same
+TLS keys on any other endpoint string (C{systemd:}, C{unix:}, ...) put TLS
+over it (see L{echohub.endpoints.parseListener}).
 Every context built here:
 
     - speaks TLS 1.2 and 1.3 (C{intermediate}) or TLS 1.3 only (C{modern}),
