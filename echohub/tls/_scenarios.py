@@ -366,6 +366,173 @@ def _isWeak(certificate: x509.Certificate) -> bool:
     return isinstance(key, rsa.RSAPublicKey) and key.key_size == WEAK_KEY_BITS
 
 
+Chain = list[x509.Certificate]
+
+
+class _Workshop:
+    """
+    Where one run of L{ensureScenarios} makes (or keeps) the files of each
+    scenario.
+
+    @ivar where: the scenarios directory.
+    @ivar now: the time of this run.
+    @ivar ca: the scenario CA.
+    @ivar renewed: whether the CA is new in this run, so that nothing it
+        did not sign is kept.
+    """
+
+    def __init__(
+        self, where: FilePath[str], now: datetime, report: Callable[[str], None]
+    ) -> None:
+        self.where = where
+        self.now = now
+        self.report = report
+        loaded = _load(*self.files("ca"))
+        self.renewed = loaded is None or not self.fresh(loaded[0])
+        if loaded is None or self.renewed:
+            key = _newKey()
+            certificate = _build(
+                _name(f"echohub scenario CA {os.urandom(4).hex()}"),
+                key,
+                None,
+                now - BACKDATE,
+                now + CA_LIFETIME,
+                ca=True,
+            ).sign(key, hashes.SHA256())
+            self.save("ca", [certificate], key)
+            self.ca = _Issuer(certificate, key)
+        else:
+            self.ca = _Issuer(loaded[0][0], loaded[1])
+
+    def files(self, stem: str) -> tuple[FilePath[str], FilePath[str]]:
+        return self.where.child(stem + ".pem"), self.where.child(stem + "-key.pem")
+
+    def save(self, stem: str, chain: Chain, key: Any) -> None:
+        certificate, keyFile = self.files(stem)
+        _writeAtomically(keyFile, _keyPEM(key), 0o600)
+        _writeAtomically(certificate, _pem(chain), 0o644)
+        self.report(f"wrote {certificate.path}")
+
+    def fresh(self, chain: Chain) -> bool:
+        """
+        Whether a chain's leaf is valid now and for L{RENEW_BEFORE} more.
+        """
+        leaf = chain[0]
+        return (
+            leaf.not_valid_before_utc <= self.now
+            and self.now + RENEW_BEFORE < leaf.not_valid_after_utc
+        )
+
+    def fromCA(self, chain: Chain) -> bool:
+        """
+        Whether the scenario CA signed a chain's leaf.
+        """
+        return issuedBy(chain[0], self.ca.certificate)
+
+    def kept(self, stem: str, still: Callable[[Chain], bool]) -> bool:
+        """
+        Whether C{stem}'s files exist and C{still} says they still produce
+        their failure: then they are kept.
+        """
+        found = None if self.renewed else _load(*self.files(stem))
+        if found is not None and still(found[0]):
+            self.report(f"reusing {self.files(stem)[0].path}")
+            return True
+        return False
+
+    def leaf(
+        self,
+        issuer: _Issuer | None,
+        newKey: Callable[[], Any] = _newKey,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        names: list[x509.GeneralName] | None = None,
+        usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH,
+    ) -> tuple[x509.CertificateBuilder, Any]:
+        """
+        A leaf certificate's builder (for localhost unless C{names} says
+        otherwise; self-signed without an C{issuer}) and its new key.
+        """
+        key = newKey()
+        server = usage == ExtendedKeyUsageOID.SERVER_AUTH
+        builder = _build(
+            _name(SERVER_DNS_NAMES[0] if server else "echohub client"),
+            key,
+            issuer,
+            self.now - BACKDATE if start is None else start,
+            self.now + LEAF_LIFETIME if end is None else end,
+            names=_localNames() if names is None else names,
+            usage=usage,
+        )
+        return builder, key
+
+    def signed(self, stem: str, still: Callable[[Chain], bool], **leaf: Any) -> None:
+        """
+        Keep C{stem}'s files while C{still} holds, else make a leaf signed
+        by the scenario CA.
+        """
+        if not self.kept(stem, lambda chain: self.fromCA(chain) and still(chain)):
+            builder, key = self.leaf(self.ca, **leaf)
+            self.save(stem, [builder.sign(self.ca.key, hashes.SHA256())], key)
+
+    def sha1(self) -> None:
+        if not self.kept("sha1", lambda c: self.fromCA(c) and self.fresh(c)):
+            builder, key = self.leaf(self.ca)
+            self.save("sha1", [signSHA1(builder, self.ca)], key)
+
+    def selfSigned(self) -> None:
+        if not self.kept(
+            "self-signed", lambda c: self.fresh(c) and c[0].issuer == c[0].subject
+        ):
+            builder, key = self.leaf(None)
+            self.save("self-signed", [builder.sign(key, hashes.SHA256())], key)
+
+    def untrustedRoot(self) -> None:
+        if self.kept("untrusted-root", lambda c: self.fresh(c) and len(c) == 2):
+            return
+        rootKey = _newKey()
+        root = _build(
+            _name(f"echohub untrusted root {os.urandom(4).hex()}"),
+            rootKey,
+            None,
+            self.now - BACKDATE,
+            self.now + CA_LIFETIME,
+            ca=True,
+        ).sign(rootKey, hashes.SHA256())
+        builder, key = self.leaf(_Issuer(root, rootKey))
+        self.save("untrusted-root", [builder.sign(rootKey, hashes.SHA256()), root], key)
+        _writeAtomically(self.where.child("untrusted-root-ca.pem"), _pem([root]), 0o644)
+
+    def incompleteChain(self) -> None:
+        middleFile = self.where.child("incomplete-chain-intermediate.pem")
+
+        def still(chain: Chain) -> bool:
+            try:
+                middle = x509.load_pem_x509_certificate(middleFile.getContent())
+            except (OSError, ValueError):
+                return False
+            return (
+                self.fresh(chain)
+                and issuedBy(middle, self.ca.certificate)
+                and issuedBy(chain[0], middle)
+            )
+
+        if self.kept("incomplete-chain", still):
+            return
+        middleKey = _newKey()
+        middle = _build(
+            _name(f"echohub scenario intermediate {os.urandom(4).hex()}"),
+            middleKey,
+            self.ca,
+            self.now - BACKDATE,
+            self.now + CA_LIFETIME,
+            ca=True,
+        ).sign(self.ca.key, hashes.SHA256())
+        builder, key = self.leaf(_Issuer(middle, middleKey))
+        self.save("incomplete-chain", [builder.sign(middleKey, hashes.SHA256())], key)
+        _writeAtomically(middleFile, _pem([middle]), 0o644)
+
+
 def ensureScenarios(
     directory: FilePath[str] | str,
     *,
@@ -375,7 +542,9 @@ def ensureScenarios(
     """
     Make sure C{directory}C{/scenarios} holds every scenario's files (see
     the module docstring), creating only what is missing or would no
-    longer produce its failure.
+    longer produce its failure: an expired certificate is kept while it is
+    expired (for ever), a not-yet-valid one while its start is more than
+    L{RENEW_BEFORE} away, every other one while it is valid for that long.
 
     @return: the scenarios directory.
     @raise OSError: a file cannot be written.
@@ -385,155 +554,34 @@ def ensureScenarios(
     where = base.child(SCENARIO_DIRECTORY)
     if not where.isdir():
         os.makedirs(where.path, mode=0o700)
-
-    def files(stem: str) -> tuple[FilePath[str], FilePath[str]]:
-        return where.child(stem + ".pem"), where.child(stem + "-key.pem")
-
-    def save(stem: str, chain: list[x509.Certificate], key: Any) -> None:
-        certificate, keyFile = files(stem)
-        _writeAtomically(keyFile, _keyPEM(key), 0o600)
-        _writeAtomically(certificate, _pem(chain), 0o644)
-        report(f"wrote {certificate.path}")
-
-    def fresh(chain: list[x509.Certificate]) -> bool:
-        leaf = chain[0]
-        return (
-            leaf.not_valid_before_utc <= now
-            and now + RENEW_BEFORE < leaf.not_valid_after_utc
-        )
-
-    # The scenario CA: every scenario but two chains to it.
-    loaded = _load(*files("ca"))
-    renewed = loaded is None or not fresh(loaded[0])
-    if loaded is None or renewed:
-        caKey = _newKey()
-        caCert = _build(
-            _name(f"echohub scenario CA {os.urandom(4).hex()}"),
-            caKey,
-            None,
-            now - BACKDATE,
-            now + CA_LIFETIME,
-            ca=True,
-        ).sign(caKey, hashes.SHA256())
-        save("ca", [caCert], caKey)
-    else:
-        caCert, caKey = loaded[0][0], loaded[1]
-    ca = _Issuer(caCert, caKey)
-    start, end = now - BACKDATE, now + LEAF_LIFETIME
-
-    def keep(stem: str, still: Callable[[list[x509.Certificate]], bool]) -> bool:
-        found = None if renewed else _load(*files(stem))
-        if found is not None and still(found[0]):
-            report(f"reusing {files(stem)[0].path}")
-            return True
-        return False
-
-    def signedFresh(chain: list[x509.Certificate]) -> bool:
-        return fresh(chain) and issuedBy(chain[0], caCert)
-
-    def leaf(
-        issuer: _Issuer,
-        key: Any = None,
-        validFrom: datetime = start,
-        validTo: datetime = end,
-        names: list[x509.GeneralName] | None = None,
-        usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH,
-    ) -> tuple[x509.CertificateBuilder, Any]:
-        key = _newKey() if key is None else key
-        common = (
-            "echohub client"
-            if usage != ExtendedKeyUsageOID.SERVER_AUTH
-            else (SERVER_DNS_NAMES[0])
-        )
-        return (
-            _build(
-                _name(common),
-                key,
-                issuer,
-                validFrom,
-                validTo,
-                names=_localNames() if names is None else names,
-                usage=usage,
-            ),
-            key,
-        )
-
-    def simple(stem: str, **options: Any) -> None:
-        if not keep(stem, signedFresh):
-            builder, key = leaf(ca, **options)
-            save(stem, [builder.sign(caKey, hashes.SHA256())], key)
-
-    if not keep(
-        "expired", lambda c: c[0].not_valid_after_utc < now and issuedBy(c[0], caCert)
-    ):
-        builder, key = leaf(
-            ca, validFrom=now - EXPIRED_AGO - LEAF_LIFETIME, validTo=now - EXPIRED_AGO
-        )
-        save("expired", [builder.sign(caKey, hashes.SHA256())], key)
-    if not keep(
+    shop = _Workshop(where, now, report)
+    expiredAt = now - EXPIRED_AGO
+    shop.signed(
+        "expired",
+        lambda c: c[0].not_valid_after_utc < now,
+        start=expiredAt - LEAF_LIFETIME,
+        end=expiredAt,
+    )
+    begins = now + NOT_YET_VALID_IN
+    shop.signed(
         "not-yet-valid",
-        lambda c: (
-            c[0].not_valid_before_utc > now + RENEW_BEFORE and issuedBy(c[0], caCert)
-        ),
-    ):
-        begins = now + NOT_YET_VALID_IN
-        builder, key = leaf(ca, validFrom=begins, validTo=begins + LEAF_LIFETIME)
-        save("not-yet-valid", [builder.sign(caKey, hashes.SHA256())], key)
-    simple("wrong-host", names=[x509.DNSName(WRONG_HOST)])
-    simple("client-cert-required")
-    simple("tls-v1-0")
-    simple("tls-v1-1")
-    simple("client", names=[], usage=ExtendedKeyUsageOID.CLIENT_AUTH)
-    if not keep("weak-key", lambda c: signedFresh(c) and _isWeak(c[0])):
-        builder, key = leaf(ca, key=rsa.generate_private_key(65537, WEAK_KEY_BITS))
-        save("weak-key", [builder.sign(caKey, hashes.SHA256())], key)
-    if not keep("sha1", signedFresh):
-        builder, key = leaf(ca)
-        save("sha1", [signSHA1(builder, ca)], key)
-    if not keep("self-signed", lambda c: fresh(c) and c[0].issuer == c[0].subject):
-        key = _newKey()
-        builder = _build(
-            _name(SERVER_DNS_NAMES[0]), key, None, start, end, names=_localNames()
-        )
-        save("self-signed", [builder.sign(key, hashes.SHA256())], key)
-    if not keep("untrusted-root", lambda c: fresh(c) and len(c) == 2):
-        rootKey = _newKey()
-        root = _build(
-            _name(f"echohub untrusted root {os.urandom(4).hex()}"),
-            rootKey,
-            None,
-            start,
-            now + CA_LIFETIME,
-            ca=True,
-        ).sign(rootKey, hashes.SHA256())
-        builder, key = leaf(_Issuer(root, rootKey))
-        save("untrusted-root", [builder.sign(rootKey, hashes.SHA256()), root], key)
-        _writeAtomically(where.child("untrusted-root-ca.pem"), _pem([root]), 0o644)
-
-    def middleFresh(chain: list[x509.Certificate]) -> bool:
-        try:
-            middle = x509.load_pem_x509_certificate(
-                where.child("incomplete-chain-intermediate.pem").getContent()
-            )
-        except (OSError, ValueError):
-            return False
-        return fresh(chain) and issuedBy(middle, caCert) and issuedBy(chain[0], middle)
-
-    if not keep("incomplete-chain", middleFresh):
-        middleKey = _newKey()
-        middle = _build(
-            _name(f"echohub scenario intermediate {os.urandom(4).hex()}"),
-            middleKey,
-            ca,
-            start,
-            now + CA_LIFETIME,
-            ca=True,
-        ).sign(caKey, hashes.SHA256())
-        builder, key = leaf(_Issuer(middle, middleKey))
-        save("incomplete-chain", [builder.sign(middleKey, hashes.SHA256())], key)
-        _writeAtomically(
-            where.child("incomplete-chain-intermediate.pem"), _pem([middle]), 0o644
-        )
+        lambda c: c[0].not_valid_before_utc > now + RENEW_BEFORE,
+        start=begins,
+        end=begins + LEAF_LIFETIME,
+    )
+    shop.signed("wrong-host", shop.fresh, names=[x509.DNSName(WRONG_HOST)])
+    for stem in ("client-cert-required", "tls-v1-0", "tls-v1-1"):
+        shop.signed(stem, shop.fresh)
+    shop.signed("client", shop.fresh, names=[], usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    shop.signed(
+        "weak-key",
+        lambda c: shop.fresh(c) and _isWeak(c[0]),
+        newKey=lambda: rsa.generate_private_key(65537, WEAK_KEY_BITS),
+    )
+    shop.sha1()
+    shop.selfSigned()
+    shop.untrustedRoot()
+    shop.incompleteChain()
     return where
 
 
