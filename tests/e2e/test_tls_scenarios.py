@@ -98,8 +98,16 @@ def test_python(scenarios: tuple[EchohubProcess, Path], name: str) -> None:
     """
     server, directory = scenarios
     context = ssl.create_default_context(cafile=str(directory / "ca.pem"))
-    with pytest.raises(ssl.SSLError) as caught:
+    with pytest.raises(OSError) as caught:
         pythonGet(server, name, context)
+    if name == "client-cert-required" and isinstance(
+        caught.value, ConnectionResetError
+    ):
+        # TLS 1.3: the client's handshake ended before the server's check,
+        # and its request, unread by the closing server, turned the
+        # server's close into a reset that overtook the alert.
+        return
+    assert isinstance(caught.value, ssl.SSLError)
     assert PYTHON[name] in str(caught.value)
 
 
@@ -125,6 +133,8 @@ def test_curl(scenarios: tuple[EchohubProcess, Path], name: str) -> None:
         timeout=20,
     )
     assert result.returncode == CURL_EXIT.get(name, 60), result.stderr
+    if name == "client-cert-required" and "reset by peer" in result.stderr:
+        return  # the alert overtaken by a reset, as for Python above
     assert CURL[name] in result.stderr
 
 
