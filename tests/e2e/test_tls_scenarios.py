@@ -132,9 +132,15 @@ def test_curl(scenarios: tuple[EchohubProcess, Path], name: str) -> None:
         text=True,
         timeout=20,
     )
+    if name == "client-cert-required" and result.returncode != 56:
+        # With TLS 1.3 curl's handshake is over before the server refuses:
+        # it may find the connection already closed (55, getpeername) or
+        # reset (56) rather than read the alert.
+        assert result.returncode == 55, result.stderr
+        return
     assert result.returncode == CURL_EXIT.get(name, 60), result.stderr
     if name == "client-cert-required" and "reset by peer" in result.stderr:
-        return  # the alert overtaken by a reset, as for Python above
+        return
     assert CURL[name] in result.stderr
 
 
