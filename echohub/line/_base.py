@@ -23,6 +23,11 @@ Guarantees, for every subclass:
       after C{close_timeout} seconds.
     - Draining: a stopping server lets each connection finish as on a
       half-close.
+    - Faults, only where the listener asks for them (L{echohub.faults}):
+      the listener's C{fault=}, or the line echo's C{FAULT} line, puts the
+      connection's transport under a L{FaultedTransport}, which delays,
+      slices, throttles, cuts or resets what is echoed and can stop
+      reading; the bounds above still hold.
 
 Every connection counts its own bytes and echoes (L{echohub.ops.ICounted})
 for the access log and, batched by its service's L{echohub.ops.ServiceAccess},
