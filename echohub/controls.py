@@ -94,3 +94,27 @@ CONTROLS += (
         "true: the answer is the request's body alone, not the JSON.",
     ),
 )
+
+# Faults (echohub.faults; applied by echohub.web._faults on the echo routes
+# of a web listener with faults=client).
+
+FAULT_HEADER = "echohub-fault"
+FAULT_QUERY = "fault"
+
+CONTROLS += (
+    Control(
+        FAULT_HEADER,
+        HEADER,
+        "Put this response under a fault (latency=200,jitter=50; bandwidth=10;"
+        " slicer=64,delay=1000; timeout=2000; limit_data=100; reset_after=100;"
+        " reset_peer=0), on the echo routes of a listener with faults=client.",
+        "[web] max_delay, [web] max_body, [faults] min_rate",
+    ),
+    Control(
+        FAULT_QUERY,
+        QUERY,
+        "The same as the echohub-fault header, as a query argument (the header"
+        " wins when both are given).",
+        "[web] max_delay, [web] max_body, [faults] min_rate",
+    ),
+)

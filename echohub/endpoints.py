@@ -22,10 +22,18 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamServer
 
 from echohub._upstream import endpointTokens
 from echohub.config import ConfigError, TLSConfig
+from echohub.faults import (
+    FAULT_OPTIONS,
+    FaultBounds,
+    FaultError,
+    FaultPolicy,
+    parsePolicy,
+)
 from echohub.proxy import ProxyServerEndpoint
 from echohub.tls import (
     CLIENT_AUTH,
     PROFILES,
+    SCENARIOS,
     ListenerTLS,
     ReloadableServerContext,
     TLSConfigError,
@@ -42,6 +50,7 @@ TLS_OVER_OPTIONS = frozenset(
         "clientCA",
         "clientAuth",
         "handshakeTimeout",
+        "scenario",
     }
 )
 """
@@ -89,6 +98,14 @@ def parseTLSOptions(
         raise ValueError(f"handshakeTimeout={raw!r}: expected seconds, 0 or more")
     privateKey = options.get("privateKey", "server.pem")
     clientCA = options.get("clientCA")
+    scenario = options.get("scenario")
+    if scenario is not None:
+        _choice("scenario", scenario, tuple(SCENARIOS))
+        if SCENARIOS[scenario].clientCertificate and clientCA is None:
+            raise ValueError(
+                f"scenario={scenario} needs clientCA= (the scenario CA,"
+                " scenarios/ca.pem)"
+            )
     settings = ListenerTLS(
         privateKey=privateKey,
         certKey=options.get("certKey", privateKey),
@@ -96,6 +113,7 @@ def parseTLSOptions(
         profile=_choice("profile", options.get("profile", defaults.profile), PROFILES),
         clientCA=clientCA,
         clientAuth=None if clientCA is None else (clientAuth or "require"),
+        scenario=scenario,
     )
     return settings, timeout or None
 
@@ -146,6 +164,10 @@ class Listener:
     @ivar handshakeTimeout: the TLS handshake timeout (L{None}: none, or no
         TLS).
     @ivar proxied: whether each connection starts with a PROXY header.
+    @ivar faults: the listener's faults (C{fault=}, C{faults=client}), or
+        L{None} for none (L{echohub.faults}).
+    @ivar scenario: the TLS failure scenario this listener serves
+        (C{scenario=}), or L{None}.
     """
 
     description: str
@@ -154,10 +176,15 @@ class Listener:
     tls: ListenerTLS | None = None
     handshakeTimeout: float | None = None
     proxied: bool = False
+    faults: FaultPolicy | None = None
+    scenario: str | None = None
 
 
 def parseListener(
-    reactor: Any, description: str, tlsDefaults: TLSConfig | None = None
+    reactor: Any,
+    description: str,
+    tlsDefaults: TLSConfig | None = None,
+    faultBounds: FaultBounds | None = None,
 ) -> Listener:
     """
     Parse one server endpoint description string, once, into a L{Listener}.
@@ -181,11 +208,25 @@ def parseListener(
     Twisted's C{tls:} server strings are refused: they would serve TLS
     without echohub's policy, client authentication and reload.
 
+    Any string may also carry the listener's faults (L{FAULT_OPTIONS}:
+    C{fault=DESCRIPTION}, C{faults=client}), checked against
+    C{faultBounds}.
+
     @param tlsDefaults: the C{[tls]} settings, defaults of every TLS listener.
+    @param faultBounds: the bounds of the service's faults, or L{None} for a
+        service that has none.
     @raise ConfigError: naming the string and what is wrong with it.
     """
+    original = description
     try:
         args, kwargs = endpointTokens(description)
+        faultOptions = {key: kwargs.pop(key) for key in FAULT_OPTIONS & set(kwargs)}
+        faults = None
+        if faultOptions:
+            if faultBounds is None:
+                raise ValueError("this service takes no fault= or faults= option")
+            faults = parsePolicy(faultOptions, faultBounds)
+            description = _quoted(args, kwargs)
         label = _quoted(args, {k: v for k, v in kwargs.items() if k in _LABEL_OPTIONS})
         proxied = bool(args) and args[0].lower() == "haproxy"
         if proxied:
@@ -210,11 +251,20 @@ def parseListener(
         if prefix == "ssl" or tlsOptions:
             settings, timeout = parseTLSOptions(tlsOptions, tlsDefaults)
             endpoint = _tlsEndpoint(endpoint, reactor, settings, timeout)
-        return Listener(description, label, endpoint, settings, timeout, proxied)
+        return Listener(
+            original,
+            label,
+            endpoint,
+            settings,
+            timeout,
+            proxied,
+            faults,
+            None if settings is None else settings.scenario,
+        )
     except TLSConfigError as e:
-        raise ConfigError(f"endpoint {description!r}: {e}") from None
-    except (ValueError, TypeError, KeyError, IndexError, OSError) as e:
-        raise ConfigError(f"endpoint {description!r} is not valid: {e}") from None
+        raise ConfigError(f"endpoint {original!r}: {e}") from None
+    except (FaultError, ValueError, TypeError, KeyError, IndexError, OSError) as e:
+        raise ConfigError(f"endpoint {original!r} is not valid: {e}") from None
 
 
 def _sslTransport(

@@ -12,6 +12,7 @@ its connections before it exits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from twisted.application.service import MultiService, Service
@@ -25,6 +26,7 @@ from echohub._net import formatAddress
 from echohub._version import __version__
 from echohub.config import Config
 from echohub.endpoints import Listener, datagramEndpoint, parseListener
+from echohub.faults import FaultBounds
 from echohub.http import negotiate
 from echohub.line import ByteEchoFactory, LineEchoFactory
 from echohub.ops import (
@@ -130,6 +132,7 @@ class EchohubService(MultiService):
         serviceName: str,
         descriptions: tuple[str, ...],
         factoryFor: Callable[[Listener], IProtocolFactory],
+        faultBounds: FaultBounds | None = None,
     ) -> None:
         """
         Listen on each endpoint string with the factory C{factoryFor} gives
@@ -140,9 +143,13 @@ class EchohubService(MultiService):
 
         @param factoryFor: the protocol factory of one listener, given the
             parsed string (whose C{label} tells listeners apart in metrics).
+        @param faultBounds: the bounds of the service's faults, or L{None}
+            for a service without faults.
         """
         for description in descriptions:
-            listener = parseListener(self.listenReactor, description, self.config.tls)
+            listener = parseListener(
+                self.listenReactor, description, self.config.tls, faultBounds
+            )
             listening = ListeningService(
                 serviceName, description, listener.endpoint, factoryFor(listener)
             )
@@ -315,12 +322,19 @@ def makeService(
     lineAccess = service.access(
         "line", config.line.max_connections, config.line.max_connections_per_peer
     )
+    streamFaults = FaultBounds(config.faults.max_delay, config.faults.min_rate)
     service.addListeners(
         "line",
         config.line.listen,
         lambda listener: LineEchoFactory(
-            config.line, reactor, service.connections, lineAccess, listener.label
+            config.line,
+            reactor,
+            service.connections,
+            lineAccess,
+            listener.label,
+            listener.faults,
         ),
+        streamFaults,
     )
     echoAccess = service.access(
         "echo", config.echo.max_connections, config.echo.max_connections_per_peer
@@ -329,8 +343,14 @@ def makeService(
         "echo",
         config.echo.listen,
         lambda listener: ByteEchoFactory(
-            config.echo, reactor, service.connections, echoAccess, listener.label
+            config.echo,
+            reactor,
+            service.connections,
+            echoAccess,
+            listener.label,
+            listener.faults,
         ),
+        replace(streamFaults, clients=False),
     )
     if worker is None:
         # Workers do not share the UDP sockets: the first process serves
@@ -353,8 +373,16 @@ def makeService(
                 metrics=metricsOnWeb,
                 websocket=config.websocket,
                 requestLog=RequestLog.fromConfig(config.log),
+                faults=listener.faults,
+                scenario=listener.scenario,
             ),
             config.web,
+        ),
+        FaultBounds(
+            config.web.max_delay,
+            config.faults.min_rate,
+            config.web.max_body,
+            http=True,
         ),
     )
     metricsOnly = metricsSite(service.metrics)

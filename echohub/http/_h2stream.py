@@ -290,6 +290,13 @@ class H2Stream(_Outbound):
         """
         self._conn.resetStream(self)
 
+    def reset(self, code: int) -> None:
+        """
+        Reset this stream with error C{code} (a fault's end, say), leaving
+        the connection's other streams alone.
+        """
+        self._conn.resetStream(self, ErrorCodes(code))
+
     # IPushProducer, as the request sees its channel.
 
     def resumeProducing(self) -> None:

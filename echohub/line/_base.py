@@ -23,6 +23,11 @@ Guarantees, for every subclass:
       after C{close_timeout} seconds.
     - Draining: a stopping server lets each connection finish as on a
       half-close.
+    - Faults, only where the listener asks for them (L{echohub.faults}):
+      the listener's C{fault=}, or the line echo's C{FAULT} line, puts the
+      connection's transport under a L{FaultedTransport}, which delays,
+      slices, throttles, cuts or resets what is echoed and can stop
+      reading; the bounds above still hold.
 
 Every connection counts its own bytes and echoes (L{echohub.ops.ICounted})
 for the access log and, batched by its service's L{echohub.ops.ServiceAccess},
@@ -52,7 +57,15 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from echohub._net import cancelCall, openSSLReason
+from echohub._net import cancelCall, formatAddress, openSSLReason
+from echohub.faults import (
+    RESET,
+    Fault,
+    FaultedTransport,
+    FaultPolicy,
+    Step,
+    reportFault,
+)
 from echohub.ops import (
     ConnectionCaps,
     ConnectionRegistry,
@@ -129,6 +142,7 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
         self._drainCall: IDelayedCall | None = None
         self._linger: LingeringClose | None = None
         self._lastInput = 0.0
+        self._sentBeforeFault = 0
 
     def refusal(self, reason: str) -> bytes:
         """
@@ -163,6 +177,50 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
         self._started = self.factory.reactor.seconds()
         self.factory.connections.add(self)
         self.setTimeout(self._idleTimeout)
+        policy = self.factory.faults
+        if policy is not None and policy.fault is not None:
+            self.applyFault(policy.fault, "listener")
+
+    def applyFault(self, fault: Fault, chosen: str) -> None:
+        """
+        From now on, run this connection's output (and reading) through
+        C{fault} (L{echohub.faults.FaultedTransport}), counted and logged.
+
+        @param chosen: who chose it, for the log: C{"listener"} or
+            C{"client"}.
+        """
+        transport = self.transport
+        transport.unregisterProducer()
+        faulted = FaultedTransport(
+            transport, fault, self.factory.reactor, self._faultEnded
+        )
+        self.transport = faulted
+        self._sentBeforeFault = self.bytesOut
+        faulted.registerProducer(faulted, True)
+        faulted.start()
+        reportFault(
+            self.factory.access.metrics,
+            self.factory.service,
+            formatAddress(transport.getPeer()),
+            fault,
+            chosen,
+        )
+
+    def _faultEnded(self, step: Step) -> None:
+        """
+        The fault ends the connection: a reset (sent after this call), or a
+        close, lingering so that the client reads what was sent before the
+        FIN rather than a reset.
+        """
+        reason = f"fault {step.cause}"
+        if step.action == RESET:
+            self._closing = True
+            self._closeReason = reason + " (reset)"
+            self.setTimeout(None)
+        elif not self._closing:
+            self._close(reason, linger=True)
+        else:
+            self.transport.loseConnection()
 
     def _write(self, data: bytes) -> None:
         """
@@ -296,6 +354,9 @@ class EchoConnection(Protocol, TimeoutMixin, DirectReader):
             )
         if not self._admitted:
             return
+        if isinstance(self.transport, FaultedTransport):
+            # What the fault let through, not what the echo wrote.
+            self.bytesOut = self._sentBeforeFault + self.transport.sent
         peer = self.transport.getPeer()
         if reason is not None and reason.check(SSL.Error):
             # Counted here; the TLS layer has logged it, once.
@@ -338,6 +399,7 @@ class EchoFactory(ServerFactory[_Connection], Generic[_Connection]):
         connections: ConnectionRegistry | None = None,
         access: ServiceAccess | None = None,
         listener: str | None = None,
+        faults: FaultPolicy | None = None,
     ) -> None:
         """
         @param config: the service's settings, handed to each connection.
@@ -349,6 +411,8 @@ class EchoFactory(ServerFactory[_Connection], Generic[_Connection]):
             private ones with the caps of C{config} and no metrics.
         @param listener: the listener this factory serves, as metrics label
             it; the service's name by default.
+        @param faults: the listener's faults (L{echohub.faults}); none by
+            default.
         """
         if reactor is None:
             from twisted.internet import reactor as installed
@@ -364,6 +428,7 @@ class EchoFactory(ServerFactory[_Connection], Generic[_Connection]):
             access = ServiceAccess(self.service, caps, reactor)
         self.access = access
         self.listener = self.service if listener is None else listener
+        self.faults = faults
 
     def buildProtocol(self, addr: IAddress | None) -> _Connection:
         """

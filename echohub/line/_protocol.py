@@ -23,16 +23,32 @@ access log) is L{echohub.line._base.EchoConnection}'s:
       the rest of the line, which the client is likely still sending, is
       read and discarded, so the client reads the C{ERROR} line instead of
       a reset.
+    - Faults on demand: on a listener with C{faults=client}, a first line
+      C{FAULT DESCRIPTION} (L{echohub.faults}) is consumed, never echoed,
+      and puts the connection under that fault; a bad one gets one
+      C{ERROR fault ...} line and a lingering close.  Any other first line,
+      and a C{FAULT} line on any other listener, is an ordinary line.
 """
 
 from __future__ import annotations
 
 from echohub.config import LineConfig
+from echohub.faults import FaultError
 from echohub.line._base import DRAIN_GRACE as DRAIN_GRACE
 from echohub.line._base import EchoConnection, EchoFactory
 from echohub.ops import RECEIVE_BUFFER, RECEIVE_VIEW, Reason, fastWrite
 
 DELIMITER = b"\n"
+
+FAULT_PREFIX = b"FAULT "
+"""
+How a client's first line asks for a fault.
+"""
+
+MAX_FAULT_LINE = 1024
+"""
+The longest C{FAULT} line, newline included.
+"""
 
 
 def findOverlongLine(data: bytes, maxLength: int) -> int:
@@ -115,6 +131,17 @@ class LineEcho(EchoConnection):
         self._maxLength = config.max_line_length
         self._pending: list[bytes] = []
         self._pendingLength = 0
+        self._firstLine = b""
+        self._awaitingFault = False
+
+    def connectionMade(self) -> None:
+        """
+        On a listener that takes client faults, the first line decides
+        whether one is asked for.
+        """
+        super().connectionMade()
+        policy = self.factory.faults
+        self._awaitingFault = self._admitted and policy is not None and policy.client
 
     def refusal(self, reason: str) -> bytes:
         """
@@ -132,6 +159,10 @@ class LineEcho(EchoConnection):
             if self._linger is not None:  # lingering close
                 self._linger.discard(data)
             return
+        if self._awaitingFault:
+            data = self._faultLine(data)
+            if not data:
+                return
         self.bytesIn += len(data)
         self._lastInput = self._seconds()
         end = data.rfind(DELIMITER) + 1
@@ -173,7 +204,7 @@ class LineEcho(EchoConnection):
         might (longer than the limit, or completing an over-long line) and
         a closing connection take L{dataReceived}.
         """
-        if self._closing or size > self._maxLength:
+        if self._closing or size > self._maxLength or self._awaitingFault:
             self.dataReceived(bytes(RECEIVE_VIEW[:size]))
             return
         end = RECEIVE_BUFFER.rfind(DELIMITER, 0, size) + 1
@@ -199,6 +230,61 @@ class LineEcho(EchoConnection):
             self._pendingLength += size - end
             if self._pendingLength > self._maxLength:
                 self._lineTooLong(b"")
+
+    def _faultLine(self, data: bytes) -> bytes:
+        """
+        Read the first line far enough to know whether it asks for a fault:
+        a C{FAULT} line is consumed and applied (or refused); anything else
+        is handed back to be echoed.
+
+        @return: the bytes still to be echoed.
+        """
+        first = self._firstLine + data
+        end = first.find(DELIMITER) + 1
+        head = first[: len(FAULT_PREFIX)]
+        if not FAULT_PREFIX.startswith(head):
+            self._awaitingFault = False
+            self._firstLine = b""
+            return first
+        if not end:
+            if len(first) >= MAX_FAULT_LINE:
+                self._awaitingFault = False
+                self.bytesIn += len(first)
+                self._badFault(f"longer than {MAX_FAULT_LINE} bytes")
+                return b""
+            self._firstLine = first
+            return b""
+        self._awaitingFault = False
+        self._firstLine = b""
+        line, rest = first[:end], first[end:]
+        self.bytesIn += len(line)
+        policy = self.factory.faults
+        assert policy is not None
+        try:
+            fault = policy.choose(line[len(FAULT_PREFIX) :].decode("utf-8"))
+        except (FaultError, UnicodeDecodeError) as e:
+            self._badFault(str(e))
+            return b""
+        self.applyFault(fault, "client")
+        transport = self.transport
+        if rest and transport.refusing:
+            # Read with the FAULT line, but the fault refuses to read.
+            transport.afterRefusal(lambda: self.dataReceived(rest))
+            return b""
+        return rest
+
+    def _badFault(self, why: str) -> None:
+        """
+        Refuse a C{FAULT} line: one C{ERROR} line, then a lingering close.
+        """
+        self._write(b"ERROR fault: %s; closing\n" % (why.encode("utf-8", "replace"),))
+        self.factory.access.rejected(
+            Reason.FAULT,
+            "{service}: closed {peer}: bad FAULT line: {why}",
+            self.transport.getPeer(),
+            why=why,
+        )
+        self._close("bad FAULT line", linger=True)
 
     def _lineTooLong(self, echo: bytes) -> None:
         """

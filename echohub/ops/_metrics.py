@@ -18,7 +18,7 @@ Names (counters carry C{_total} in the exposition):
       (HTTP echoes, WebSocket messages).
     - C{echohub_http_requests_total{code}}.
     - C{echohub_rejections_total{service,reason}}: C{too_long}, C{cap},
-      C{peer_cap}, C{timeout}, C{tls}, C{proxy}.
+      C{peer_cap}, C{timeout}, C{tls}, C{proxy}, C{fault} (a bad fault request).
     - C{echohub_udp_received_datagrams_total},
       C{echohub_udp_sent_datagrams_total}: the UDP echo's datagrams (its
       bytes are C{echohub_received_bytes_total{service="udp"}} and
@@ -26,6 +26,8 @@ Names (counters carry C{_total} in the exposition):
     - C{echohub_udp_dropped_datagrams_total{reason}}: datagrams not
       answered: C{too_large}, C{low_port}, C{source_rate}, C{sources},
       C{rate}, C{send_failed} (see L{echohub.udp}).
+    - C{echohub_faults_total{service,kind}}: faults applied (a connection or
+      an HTTP response each), by toxic (L{echohub.faults}).
     - C{echohub_draining}: 1 once the process has begun to drain.
     - C{process_*}, C{python_*}: the process's CPU, memory, descriptors, GC
       (one process only: left out with workers, see below).
@@ -110,6 +112,7 @@ class Reason:
     FLOOD = "flood"
     MALFORMED = "malformed"
     PROTOCOL = "protocol"
+    FAULT = "fault"
 
 
 class Metrics:
@@ -203,6 +206,12 @@ class Metrics:
             "echohub_udp_dropped_datagrams",
             "Datagrams the UDP echo did not answer, by reason.",
             ["reason"],
+            registry=registry,
+        )
+        self.faults = Counter(
+            "echohub_faults",
+            "Faults applied (connections or HTTP responses), by toxic.",
+            ["service", "kind"],
             registry=registry,
         )
         self.draining = Gauge(

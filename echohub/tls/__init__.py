@@ -22,10 +22,18 @@ from echohub.tls._facts import tlsFacts
 from echohub.tls._info import TLSInfoFactory
 from echohub.tls._protocol import TLSServerEndpoint, TLSServerFactory
 from echohub.tls._reload import TLSReloadService
+from echohub.tls._scenarios import (
+    SCENARIOS,
+    Scenario,
+    ensureScenarios,
+    scenarioListener,
+)
 
 __all__ = [
     "CLIENT_AUTH",
     "PROFILES",
+    "SCENARIOS",
+    "Scenario",
     "DevCertificates",
     "ListenerTLS",
     "ReloadableServerContext",
@@ -36,5 +44,7 @@ __all__ = [
     "TLSServerFactory",
     "devcertMain",
     "ensureDevCertificates",
+    "ensureScenarios",
+    "scenarioListener",
     "tlsFacts",
 ]

@@ -13,11 +13,13 @@ itself, with the same syntax plus a few keys of its own::
     ssl:PORT[:interface=ADDR][:backlog=N]:privateKey=KEY.pem[:certKey=CERT.pem]
         [:extraCertChain=CHAIN.pem][:profile=intermediate|modern]
         [:clientCA=CA.pem|DIR][:clientAuth=require|request]
-        [:handshakeTimeout=SECONDS]
+        [:handshakeTimeout=SECONDS][:scenario=NAME]
 
-and listens with L{echohub.tls._protocol.TLSServerEndpoint} over a TCP
-endpoint.  The same TLS keys on any other endpoint string (C{systemd:},
-C{unix:}, ...) put TLS over it (see L{echohub.endpoints.parseListener}).
+(C{scenario=}: a TLS failure scenario, L{echohub.tls._scenarios}, the only
+listeners outside the policy below) and listens with
+L{echohub.tls._protocol.TLSServerEndpoint} over a TCP endpoint.  The same
+TLS keys on any other endpoint string (C{systemd:}, C{unix:}, ...) put TLS
+over it (see L{echohub.endpoints.parseListener}).
 Every context built here:
 
     - speaks TLS 1.2 and 1.3 (C{intermediate}) or TLS 1.3 only (C{modern}),
@@ -62,6 +64,7 @@ from echohub._upstream import (
     setGroups,
 )
 from echohub.tls._facts import recordVerifyError
+from echohub.tls._scenarios import SCENARIOS, Scenario
 
 PROFILES = ("intermediate", "modern")
 CLIENT_AUTH = ("require", "request")
@@ -109,6 +112,8 @@ class ListenerTLS:
     @ivar clientAuth: C{"require"} (no valid client certificate, no
         handshake) or C{"request"} (any or no certificate is accepted and the
         facts say whether it verified); L{None} without C{clientCA}.
+    @ivar scenario: the TLS failure scenario served (L{SCENARIOS}), or
+        L{None}: the only listeners outside the profile.
     """
 
     privateKey: str
@@ -117,6 +122,7 @@ class ListenerTLS:
     profile: str = "intermediate"
     clientCA: str | None = None
     clientAuth: str | None = None
+    scenario: str | None = None
 
 
 def _read(path: str, what: str) -> bytes:
@@ -224,7 +230,12 @@ def buildContext(settings: ListenerTLS) -> tuple[SSL.Context, x509.Certificate]:
     chain = _certificates(settings.certKey, "certificate")
     if settings.extraCertChain is not None:
         chain += _certificates(settings.extraCertChain, "extraCertChain")
-    leaf, intermediates = chain[0], [c for c in chain[1:] if not _isSelfSigned(c)]
+    scenario = None if settings.scenario is None else SCENARIOS[settings.scenario]
+    # A scenario sends its chain as it is, a self-signed root included.
+    leaf, intermediates = (
+        chain[0],
+        [c for c in chain[1:] if scenario is not None or not _isSelfSigned(c)],
+    )
     key = _privateKey(settings.privateKey)
     if key.public_key() != leaf.public_key():
         raise TLSConfigError(
@@ -239,6 +250,8 @@ def buildContext(settings: ListenerTLS) -> tuple[SSL.Context, x509.Certificate]:
     context.set_options(_OPTIONS)
     context.set_mode(SSL.MODE_RELEASE_BUFFERS)
     context.set_cipher_list(INTERMEDIATE_CIPHERS)
+    if scenario is not None:
+        _scenarioPolicy(context, scenario)
     context.set_tls13_ciphersuites(TLS13_SUITES)
     if not setGroups(context, GROUPS):
         raise TLSConfigError(f"this OpenSSL does not support the groups {GROUPS!r}")
@@ -272,6 +285,21 @@ def buildContext(settings: ListenerTLS) -> tuple[SSL.Context, x509.Certificate]:
                 | SSL.VERIFY_CLIENT_ONCE
             )
     return context, leaf
+
+
+def _scenarioPolicy(context: SSL.Context, scenario: Scenario) -> None:
+    """
+    Leave the profile as far as C{scenario} needs: OpenSSL's security level
+    0 (an RSA-1024 key, a SHA-1 signature, TLS 1.0 and 1.1 need it) and
+    only the scenario's TLS versions, with the CBC suites they need.
+    """
+    if scenario.versions is not None:
+        low, high = scenario.versions
+        context.set_min_proto_version(low)
+        context.set_max_proto_version(high)
+        context.set_cipher_list(b"ECDHE+AESGCM:ECDHE+AES:@SECLEVEL=0")
+    elif scenario.weak:
+        context.set_cipher_list(INTERMEDIATE_CIPHERS + b":@SECLEVEL=0")
 
 
 def describeCertificate(certificate: x509.Certificate) -> str:

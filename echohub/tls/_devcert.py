@@ -4,7 +4,7 @@ A local development certificate authority for echohub's TLS listeners.
 
 Usage::
 
-    echohub-devcert DIR [--client NAME]...
+    echohub-devcert DIR [--client NAME]... [--scenarios]
     echohub-devcert client NAME [--dir DIR]       (DIR defaults to devcerts)
 
 C{DIR} (created with mode 0700 if missing) receives:
@@ -17,7 +17,10 @@ C{DIR} (created with mode 0700 if missing) receives:
   - C{client-NAME.pem}, C{client-NAME-key.pem} for each C{--client NAME}: a
     client certificate (CN=NAME, extended key usage clientAuth) for mutual
     TLS, signed by the same CA;
-  - C{trust/ca.pem}: a copy of the CA certificate, alone in its directory.
+  - C{trust/ca.pem}: a copy of the CA certificate, alone in its directory;
+  - with C{--scenarios}, C{scenarios/}: the TLS failure scenarios'
+    certificates (L{echohub.tls._scenarios}), and one line per scenario on
+    stdout with the endpoint string that serves it.
 
 Pass C{trust/} (not C{DIR}) as C{trustRoots=} to a C{tls:} client endpoint:
 Twisted loads every C{*.pem} file in a C{trustRoots} directory as a
@@ -419,6 +422,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also ensure client-NAME.pem and client-NAME-key.pem (CN=NAME,"
         " clientAuth); may be repeated",
     )
+    parser.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="also ensure the TLS failure scenarios' certificates in"
+        " DIR/scenarios (expired, not-yet-valid, wrong-host, self-signed,"
+        " untrusted-root, incomplete-chain, client-cert-required, weak-key,"
+        " sha1, tls-v1-0, tls-v1-1) and print each one's endpoint string",
+    )
     return parser
 
 
@@ -461,6 +472,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ensureDevCertificates(
             options.directory, options.client, report=lambda line: print(line)
         )
+        if getattr(options, "scenarios", False):
+            from echohub.tls._scenarios import (
+                SCENARIOS,
+                ensureScenarios,
+                scenarioListener,
+            )
+
+            ensureScenarios(options.directory, report=lambda line: print(line))
+            for name in SCENARIOS:
+                print(f"scenario {name}: {scenarioListener(options.directory, name)}")
     except (OSError, DevCertError) as e:
         print(f"echohub-devcert: {options.directory}: {e}", file=sys.stderr)
         return 1

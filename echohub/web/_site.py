@@ -10,6 +10,7 @@ from __future__ import annotations
 from twisted.internet.interfaces import IReactorTime
 
 from echohub.config import WebConfig, WebSocketConfig
+from echohub.faults import FaultPolicy
 from echohub.http import HTTPLimits, HTTPSite, hstsValue
 from echohub.ops import ConnectionRegistry, Metrics, RequestLog, ServiceAccess
 from echohub.web._lean import EchoLeanRoutes
@@ -25,6 +26,8 @@ def buildSite(
     metrics: Metrics | None = None,
     websocket: WebSocketConfig | None = None,
     requestLog: RequestLog | None = None,
+    faults: FaultPolicy | None = None,
+    scenario: str | None = None,
 ) -> HTTPSite:
     """
     Build the echo site.
@@ -41,8 +44,15 @@ def buildSite(
     @param metrics: serve these at C{/metrics}; none by default.
     @param websocket: the settings of the WebSocket echo at C{/ws}.
     @param requestLog: what C{[log] requests} logs of each request.
+    @param faults: the listener's faults (L{echohub.web._faults}); a
+        listener with faults has no lean path, so every echo response meets
+        them.
+    @param scenario: the TLS scenario the listener serves, named on its
+        page.
     """
-    root = buildResourceTree(config, websocket, reactor)
+    root = buildResourceTree(
+        config, websocket, reactor, faults=faults, scenario=scenario
+    )
     if metrics is not None:
         root.putChild(b"metrics", metrics.resource())
     return HTTPSite(
@@ -53,7 +63,7 @@ def buildSite(
         access=access,
         listener=listener,
         # The lean routes answer as the standard tree does without CORS.
-        lean=None if config.cors_origins else EchoLeanRoutes(),
+        lean=None if config.cors_origins or faults else EchoLeanRoutes(),
         hsts=hstsValue(config.hsts),
         requestLog=requestLog,
     )

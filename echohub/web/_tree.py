@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from base64 import b64encode
 from hashlib import sha256
+from html import escape
 from importlib import resources
 from typing import Any
 
@@ -47,9 +48,12 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, getChildForRequest
 
 from echohub.config import WebConfig, WebSocketConfig
+from echohub.faults import FaultPolicy
 from echohub.http import plainText
+from echohub.tls import SCENARIOS
 from echohub.web._anypath import AnyPathEcho
 from echohub.web._cors import CORSPolicy
+from echohub.web._faults import ECHO_ROUTES, applyFault
 from echohub.web._tlsresource import TLSResource
 from echohub.web.httpbin import (
     ECHO_HEADERS,
@@ -95,6 +99,24 @@ def pagePolicy(page: bytes) -> bytes:
         + b"; connect-src 'self' ws: wss:; form-action 'self'; base-uri 'none';"
         b" frame-ancestors 'none'"
     )
+
+
+def scenarioPage(page: bytes, scenario: str) -> bytes:
+    """
+    The page of a TLS scenario listener (L{echohub.tls.SCENARIOS}): the
+    same page, opening with what failure the listener is meant to produce,
+    as badssl.com's pages do.  Plain markup, no script or style: the page's
+    policy (L{pagePolicy}) is unchanged.
+    """
+    found = SCENARIOS[scenario]
+    note = (
+        f'<p class="lead" id="tls-scenario"><strong>TLS scenario'
+        f" {escape(found.name)}</strong>: {escape(found.failure)}. A client that"
+        f" checks certificates should refuse this connection with"
+        f" <em>{escape(found.expect)}</em>; if you are reading this, yours did"
+        f" not (or you trusted it on purpose).</p>"
+    ).encode()
+    return page.replace(b"<main>", b"<main>\n" + note, 1)
 
 
 class IndexPage(PlainTextResource):
@@ -194,6 +216,8 @@ class Root(NotFound):
         responses get httpbin's reason phrases.
     @ivar fallback: the resource for every path nothing else serves (the
         catch-all echo), or L{None} for C{404}.
+    @ivar faults: the listener's faults (L{echohub.web._faults}), or
+        L{None}.
     """
 
     def __init__(
@@ -202,12 +226,16 @@ class Root(NotFound):
         prefix: str = "",
         httpbin: frozenset[bytes] = frozenset(),
         fallback: IResource | None = None,
+        faults: FaultPolicy | None = None,
+        clock: Any = None,
     ) -> None:
         super().__init__()
         self.cors = cors
         self.prefix = prefix
         self.httpbin = httpbin
         self.fallback = fallback
+        self.faults = faults
+        self.clock = clock
         self._preflight = _Preflight()
 
     def respond(self, request: IRequest, method: bytes) -> bytes:
@@ -232,11 +260,30 @@ class Root(NotFound):
         if path in self.httpbin:
             # HTTPRequest's hook (echohub.http); IRequest does not declare it.
             request.reasons = HTTPBIN_REASONS  # type: ignore[attr-defined]
+        if self.faults is not None and path in ECHO_ROUTES:
+            refused = applyFault(request, self.faults, self.clock)
+            if refused is not None:
+                return _Refused(refused)
         child: IResource = super().getChildWithDefault(path, request)
         if self.fallback is None:
             return child
         found: IResource = getChildForRequest(child, request)
         return self.fallback if isinstance(found, NotFound) else found
+
+
+class _Refused(PlainTextResource):
+    """
+    The plain-text C{400} for a request whose fault control is wrong.
+    """
+
+    isLeaf = True
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+    def render(self, request: IRequest) -> bytes:
+        return plainText(request, 400, f"400 Bad Request: {self.why}\n".encode())
 
 
 class _Preflight(PlainTextResource):
@@ -257,6 +304,8 @@ def buildResourceTree(
     websocket: WebSocketConfig | None = None,
     clock: Any = None,
     page: bytes | None = None,
+    faults: FaultPolicy | None = None,
+    scenario: str | None = None,
 ) -> NotFound:
     """
     Build the site's resource tree.
@@ -267,6 +316,9 @@ def buildResourceTree(
         by default.
     @param page: the HTML served at C{/}; by default the packaged page, read
         now, once.
+    @param faults: the listener's faults, applied to the echo routes.
+    @param scenario: the TLS scenario the listener serves, which its page
+        names (L{scenarioPage}).
     @return: the resource to serve: the root, or under C{[web] prefix} the
         resource whose descendant at that path is the root.
     """
@@ -283,10 +335,16 @@ def buildResourceTree(
         policy.prefix,
         frozenset(httpbin),
         AnyPathEcho(policy, clock, config.max_delay) if config.echo_any_path else None,
+        faults,
+        clock,
     )
     sockets = WebSocketResource(websocket, clock)
+    if page is None:
+        page = loadPage()
+    if scenario is not None:
+        page = scenarioPage(page, scenario)
     children: dict[bytes, IResource] = {
-        b"": IndexPage(loadPage() if page is None else page),
+        b"": IndexPage(page),
         b"echo": EchoResource(),
         b"healthz": HealthResource(),
         b"tls": TLSResource(),
