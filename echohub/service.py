@@ -348,6 +348,7 @@ def makeService(
                 listener=listener.label,
                 metrics=metricsOnWeb,
                 websocket=config.websocket,
+                grpc=config.grpc,
             ),
             config.web,
         ),

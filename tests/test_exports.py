@@ -110,7 +110,9 @@ EXPORTS = {
         "UDPServerEndpoint",
     ],
     "echohub.http": [
+        "HIDDEN",
         "PLAIN_TEXT",
+        "SENSITIVE_HEADERS",
         "DateCache",
         "H2Connection",
         "HTTP1Channel",

@@ -59,6 +59,12 @@ class HTTPRequest(server.Request):
     content: BytesIO  # type: ignore[assignment]
     defaultContentType = PLAIN_TEXT
     bodyLength = 0
+    accessLogged = False
+    """
+    Whether the resource wrote this request's access-log line itself (a
+    gRPC-Web call, whose line says its gRPC status): the site then counts
+    the response but writes no line of its own.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """
@@ -261,6 +267,8 @@ class HTTPSite(server.Site):
         self.access.transferred(request.bodyLength, request.sentLength)
         if request.code == 200 and request.path == b"/echo":
             self.access.echoed()
+        if request.accessLogged:
+            return
         peerText = getattr(request.channel, "peerText", None)
         self.logAccess(
             peerText()

@@ -2,16 +2,21 @@
 """
 L{buildSite}: the echo site, the wire's L{HTTPSite} (L{echohub.http}) serving
 the resource tree (L{echohub.web._tree}), with the lean routes
-(L{echohub.web._lean}) registered with it.
+(L{echohub.web._lean}) registered with it, and gRPC (L{echohub.grpc}): its
+stream routes for native gRPC over HTTP/2, its gRPC-Web resources in the
+tree.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.internet.interfaces import IReactorTime
 
-from echohub.config import WebConfig, WebSocketConfig
+from echohub.config import GRPCConfig, WebConfig, WebSocketConfig
+from echohub.grpc import GRPCServer, GRPCStreamRoutes, webResources
 from echohub.http import HTTPLimits, HTTPSite, hstsValue
-from echohub.ops import ConnectionRegistry, Metrics, ServiceAccess
+from echohub.ops import ConnectionCaps, ConnectionRegistry, Metrics, ServiceAccess
 from echohub.web._lean import EchoLeanRoutes
 from echohub.web._tree import buildResourceTree
 
@@ -24,6 +29,7 @@ def buildSite(
     listener: str = "web",
     metrics: Metrics | None = None,
     websocket: WebSocketConfig | None = None,
+    grpc: GRPCConfig | None = None,
 ) -> HTTPSite:
     """
     Build the echo site.
@@ -39,8 +45,29 @@ def buildSite(
     @param listener: the listener's endpoint string, for metrics.
     @param metrics: serve these at C{/metrics}; none by default.
     @param websocket: the settings of the WebSocket echo at C{/ws}.
+    @param grpc: the settings of the gRPC echo (on by default).
     """
-    root = buildResourceTree(config, websocket, reactor)
+    if reactor is None:
+        from twisted.internet import reactor as globalReactor
+
+        reactor = cast(IReactorTime, globalReactor)
+    if connections is None:
+        connections = ConnectionRegistry()
+    if access is None:
+        access = ServiceAccess("web", ConnectionCaps(0, 0), reactor)
+    if grpc is None:
+        grpc = GRPCConfig()
+    grpcServer = None
+    if grpc.enabled:
+        grpcServer = GRPCServer(
+            grpc, reactor, access, connections, config.show_sensitive_headers
+        )
+    root = buildResourceTree(
+        config,
+        websocket,
+        reactor,
+        extra=None if grpcServer is None else webResources(grpcServer),
+    )
     if metrics is not None:
         root.putChild(b"metrics", metrics.resource())
     return HTTPSite(
@@ -53,4 +80,5 @@ def buildSite(
         # The lean routes answer as the standard tree does without CORS.
         lean=None if config.cors_origins else EchoLeanRoutes(),
         hsts=hstsValue(config.hsts),
+        streamRoutes=None if grpcServer is None else GRPCStreamRoutes(grpcServer),
     )

@@ -229,6 +229,7 @@ def buildResourceTree(
     websocket: WebSocketConfig | None = None,
     clock: Any = None,
     page: bytes | None = None,
+    extra: dict[bytes, IResource] | None = None,
 ) -> NotFound:
     """
     Build the site's resource tree.
@@ -239,6 +240,7 @@ def buildResourceTree(
         by default.
     @param page: the HTML served at C{/}; by default the packaged page, read
         now, once.
+    @param extra: more children of the root (the gRPC-Web services).
     @return: the resource to serve: the root, or under C{[web] prefix} the
         resource whose descendant at that path is the root.
     """
@@ -262,6 +264,7 @@ def buildResourceTree(
         b"ws": sockets,
         b"websocket": directory(b"echo", sockets),
         **httpbinRoutes(config, policy, clock),
+        **(extra or {}),
     }
     for name, child in children.items():
         root.putChild(name, child)
