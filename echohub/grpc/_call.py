@@ -537,6 +537,9 @@ class Call:
         self.done = True
         self.code = code
         self.statusMessage = message
+        # Before the end: a twisted.web request refuses to finish with a
+        # producer registered.
+        self._unregister()
         fields = statusFields(code, message) + self.controls.trailers
         if self.headersSent:
             self.output.sendTrailers(fields)
@@ -557,14 +560,17 @@ class Call:
                 timer.cancel()
         self._timers = []
         self._writable = []
-        if self._producing:
-            self._producing = False
-            self.output.unregisterProducer()
+        self._unregister()
         if self.handler is not None:
             self._run(self.handler.stop)
         self.server.ended(self)
 
     # Backpressure: IPushProducer, registered with the output.
+
+    def _unregister(self) -> None:
+        if self._producing:
+            self._producing = False
+            self.output.unregisterProducer()
 
     def whenWritable(self, f: Callable[[], None]) -> None:
         """

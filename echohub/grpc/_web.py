@@ -130,7 +130,9 @@ class _WebResponse:
         self.request.registerProducer(producer, streaming)
 
     def unregisterProducer(self) -> None:
-        self.request.unregisterProducer()
+        if getattr(self.request, "channel", None) is not None:
+            # Not once the connection is gone, with the channel.
+            self.request.unregisterProducer()
 
 
 class GRPCWebResource(Resource):

@@ -192,7 +192,7 @@ class MessageReader:
             more can be read.
         """
         messages = []
-        if not self._buffer:
+        if self._length < 0 and not self._buffer:
             # Most pieces hold whole messages: read them in place.
             pos, end = 0, len(data)
             while end - pos >= HEADER_SIZE:

@@ -490,8 +490,9 @@ class HandlerStream(_Outbound):
         Hand C{data} to the handler.
 
         @return: whether to acknowledge it now: not while the response is
-            backed up (the connection acknowledges what was held back once
-            it drains).
+            backed up or the handler has paused reading (the connection
+            acknowledges what was held back once it drains, or reading
+            resumes).
         """
         if not self.finished:
             self.handler.dataReceived(data)
