@@ -140,6 +140,14 @@ EXPORTS = {
         "WebSocketResource",
         "acceptKey",
     ],
+    "echohub.grpc": [
+        "Code",
+        "GRPCServer",
+        "GRPCStreamRoutes",
+        "GRPCWebResource",
+        "Schema",
+        "webResources",
+    ],
     "echohub.web": ["buildSite"],
     "echohub.web.httpbin": [
         "ECHO_HEADERS",
@@ -184,7 +192,7 @@ that serves it.
 """
 
 LIBRARIES = frozenset(
-    ["twisted", "OpenSSL", "h2", "hpack", "hyperframe", "httptools", "zope"]
+    ["twisted", "OpenSSL", "h2", "hpack", "hyperframe", "httptools", "zope", "google"]
 )
 """
 The libraries whose private names only L{echohub._upstream} may use.
