@@ -79,9 +79,7 @@ class IndexPageTests(SynchronousTestCase):
         The index lists the gRPC echo and health services with grpcurl
         examples, and the gRPC-Web path with a curl one.
         """
-        examples = b"\n".join(
-            re.findall(rb'<td class="curl"><code>[^\n]*', loadPage())
-        )
+        examples = b"\n".join(re.findall(rb'<td class="curl"><code>[^\n]*', loadPage()))
         for example in (
             b"list;",
             b"describe grpc.examples.echo.Echo",
