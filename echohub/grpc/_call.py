@@ -240,8 +240,9 @@ class Call:
         if subtype not in PROTO_SUBTYPES:
             raise GRPCError(
                 Code.UNIMPLEMENTED,
-                f"grpc: content-subtype {subtype!r} is not served: messages are"
-                " protocol buffers (application/grpc+proto)",
+                f"grpc: content-subtype {(subtype or b'').decode('ascii', 'replace')!r}"
+                " is not served: messages are protocol buffers"
+                " (application/grpc+proto)",
                 malformed=True,
             )
         if not self.web and te != b"trailers":

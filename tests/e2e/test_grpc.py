@@ -11,6 +11,7 @@ import http.client
 import importlib.util
 import queue
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -427,6 +428,121 @@ def test_grpcurlInvoke(
     assert "x-why: test" in failed.stdout
     health = grpcurl(server, transport, devcerts, "grpc.health.v1.Health/Check")
     assert '"status": "SERVING"' in health.stdout
+
+
+class RawCalls:
+    """
+    gRPC calls by hand over one h2c connection (the C{h2} library's client
+    on a socket), to send what a gRPC library will not.
+    """
+
+    def __init__(self, server: EchohubProcess) -> None:
+        from h2.config import H2Configuration
+        from h2.connection import H2Connection
+
+        self.sock = socket.create_connection(server.address("web", 0), timeout=10)
+        self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None))
+        self.h2.initiate_connection()
+        self.answers: dict[int, dict[str, Any]] = {}
+        self.flush()
+
+    def flush(self) -> None:
+        self.sock.sendall(self.h2.data_to_send())
+
+    def open(self, method: str, *extra: tuple[bytes, bytes], te: bool = True) -> int:
+        streamID: int = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(
+            streamID,
+            [
+                (b":method", b"POST"),
+                (b":scheme", b"http"),
+                (b":path", (ECHO + method).encode()),
+                (b":authority", b"localhost"),
+                (b"content-type", b"application/grpc"),
+                *([(b"te", b"trailers")] if te else []),
+                *extra,
+            ],
+        )
+        self.answers[streamID] = {"data": b"", "fields": {}, "ended": False}
+        self.flush()
+        return streamID
+
+    def send(self, streamID: int, data: bytes, end: bool = False) -> None:
+        self.h2.send_data(streamID, data, end_stream=end)
+        self.flush()
+
+    def waitFor(self, streamID: int, test: Any) -> dict[str, Any]:
+        """
+        Read until C{test(answer)} holds for C{streamID}'s answer.
+        """
+        from h2.events import (
+            DataReceived,
+            ResponseReceived,
+            StreamEnded,
+            StreamReset,
+            TrailersReceived,
+        )
+
+        answer = self.answers[streamID]
+        while not test(answer):
+            data = self.sock.recv(65536)
+            assert data, "the server closed the connection"
+            for event in self.h2.receive_data(data):
+                found = self.answers.get(getattr(event, "stream_id", 0))
+                if found is None:
+                    continue
+                if isinstance(event, DataReceived):
+                    found["data"] += event.data
+                    self.h2.acknowledge_received_data(
+                        event.flow_controlled_length, event.stream_id
+                    )
+                elif isinstance(event, (ResponseReceived, TrailersReceived)):
+                    found["fields"].update(event.headers)
+                elif isinstance(event, (StreamEnded, StreamReset)):
+                    found["ended"] = True
+            self.flush()
+        return answer
+
+    def status(self, streamID: int) -> int:
+        answer = self.waitFor(streamID, lambda a: a["ended"])
+        return int(answer["fields"][b"grpc-status"])
+
+
+def test_badInput(server: EchohubProcess) -> None:
+    """
+    On one connection, beside a bidirectional call that goes on: an
+    over-long length prefix, a request ending inside a message, the
+    compressed flag without grpc-encoding, an unknown encoding, a message
+    that is not protobuf, no te: trailers; each gets its status, and is
+    logged as malformed.
+    """
+    raw = RawCalls(server)
+    message = EchoRequest(message="alive").SerializeToString()
+    framed = b"\0" + len(message).to_bytes(4, "big") + message
+    keep = raw.open("BidirectionalStreamingEcho")
+    raw.send(keep, framed)
+    raw.waitFor(keep, lambda a: len(a["data"]) == len(framed))
+    cases = [
+        ((), b"\0" + (10**9).to_bytes(4, "big"), 8),
+        ((), framed[:-2], 13),
+        ((), b"\1" + framed[1:], 13),
+        (((b"grpc-encoding", b"snappy"),), b"\1" + framed[1:], 12),
+        ((), b"\0\0\0\0\3\xff\xff\xff", 13),
+    ]
+    for extra, body, code in cases:
+        streamID = raw.open("UnaryEcho", *extra)
+        raw.send(streamID, body, end=True)
+        assert raw.status(streamID) == code, (extra, body)
+    streamID = raw.open("UnaryEcho", te=False)
+    raw.send(streamID, framed, end=True)
+    assert raw.status(streamID) == 13
+    assert raw.answers[streamID]["fields"][b":status"] == b"400"
+    raw.send(keep, framed, end=True)
+    answer = raw.waitFor(keep, lambda a: a["ended"])
+    assert answer["data"] == framed * 2
+    assert answer["fields"][b"grpc-status"] == b"0"
+    raw.sock.close()
+    server.waitForOutput(r"malformed gRPC call to /grpc.examples.echo.Echo/UnaryEcho")
 
 
 def grpcWeb(
