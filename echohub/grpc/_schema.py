@@ -64,8 +64,10 @@ class Schema:
         self._symbols: dict[str, str] = {}
         self.services: list[str] = []
         for proto in descriptors.file:
-            self._pool.Add(proto)
-            self.files[proto.name] = proto.SerializeToString()
+            serialized = proto.SerializeToString()
+            # What generated modules call: the most stable way in.
+            self._pool.AddSerializedFile(serialized)
+            self.files[proto.name] = serialized
             self._dependencies[proto.name] = list(proto.dependency)
             for symbol in _symbols(proto):
                 self._symbols[symbol] = proto.name
