@@ -24,7 +24,7 @@ export ECHOHUB_LINE_LISTEN ?= tcp:7007:interface=127.0.0.1 ssl:7443:interface=12
 export ECHOHUB_WEB_LISTEN ?= tcp:8080:interface=127.0.0.1 ssl:8443:interface=127.0.0.1:$(DEV_TLS)
 endif
 
-.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools clientsuite autobahn image image-test image-tools
+.PHONY: run test soak check devcert clean system-packages browser sslyze bench bench-smoke bench-tools clientsuite autobahn image image-test image-tools protos
 
 run: $(VENV)/.installed $(CERTS)/server.pem
 	$(BIN)/twistd --pidfile= -ny echohub.tac
@@ -190,6 +190,14 @@ check: $(VENV)/.installed-dev
 # tests/test_config.py fails while it is stale).
 deploy/echohub.toml: echohub/config.py
 	$(BIN)/python -c "from echohub.config import publicExample; print(publicExample(), end='')" > $@
+# The gRPC services' descriptor set, compiled from the .proto files beside it
+# by grpcio-tools' protoc (a test extra): run it after changing a .proto;
+# tests/grpc/test_schema.py fails while the two differ.
+PROTOS := grpc/examples/echo/echo.proto grpc/health/v1/health.proto \
+          grpc/reflection/v1alpha/reflection.proto grpc/reflection/v1/reflection.proto
+protos: $(VENV)/.installed-test
+	cd echohub/grpc/protos && $(CURDIR)/$(BIN)/python -m grpc_tools.protoc -I. \
+	  --include_source_info --descriptor_set_out=descriptors.binpb $(PROTOS)
 
 devcert $(CERTS)/server.pem: $(VENV)/.installed
 	$(BIN)/echohub-devcert $(CERTS)

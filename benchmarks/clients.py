@@ -107,11 +107,16 @@ def runIdle(
     conns: int,
     tls: bool,
     cpu: str | None,
+    grpc: bool = False,
 ) -> Measurement:
     """
     Server memory per idle connection: open C{conns} connections (echoing
     one line on each, so the server has fully set them up), wait for the
     server to settle, and divide its resident memory growth by C{conns}.
+
+    With C{grpc}, each connection is HTTP/2 that made one gRPC call (a
+    message echoed on a bidirectional stream, then the call ended): an
+    idle gRPC connection.
 
     A short burst of traffic on a few connections first warms the server up,
     so one-off allocations (first TLS context use, lazy imports) are not
@@ -122,6 +127,7 @@ def runIdle(
         binary,
         server,
         [
+            *(("--mode", "grpc") if grpc else ()),
             "--conns",
             "10",
             "--window",
@@ -141,7 +147,8 @@ def runIdle(
     before, _ = server.memory()
     host, port = server.address
     argv = pinned(
-        [str(binary), "--host", host, "--port", str(port), "--mode", "idle"]
+        [str(binary), "--host", host, "--port", str(port)]
+        + ["--mode", "grpc-idle" if grpc else "idle"]
         + ["--conns", str(conns), "--duration", "60", *tlsFlag],
         cpu,
     )
@@ -333,11 +340,16 @@ def runH2load(
     duration: float,
     cpu: str | None,
     http1: bool = False,
+    data: Path | None = None,
+    headers: tuple[str, ...] = (),
 ) -> Measurement:
     """
     Run h2load (C{conns} connections, C{streams} requests in flight on
     each) against C{server}: HTTP/2 with prior knowledge, or HTTP/1.1 with
     C{http1} (then the requests in flight are pipelined).
+
+    @param data: the body of every request (a C{POST}), as a file.
+    @param headers: more request headers, C{name: value}.
     """
     h2load = shutil.which("h2load")
     assert h2load is not None
@@ -346,6 +358,8 @@ def runH2load(
     argv = pinned(
         [h2load, "-c", str(conns), "-m", str(streams), "-D", str(seconds)]
         + (["--h1"] if http1 else [])
+        + (["-d", str(data)] if data is not None else [])
+        + [argument for header in headers for argument in ("-H", header)]
         + [f"http://{host}:{port}{path}"],
         cpu,
     )

@@ -17,6 +17,15 @@
  *            its echo, close.  Counts connections (handshakes) per second.
  *   idle     open N connections, echo one line on each, print "#idle-ready",
  *            then hold them until --duration passes or stdin closes.
+ *   grpc     the line shape over gRPC: each connection is HTTP/2 in the clear
+ *            (prior knowledge) with one call of a bidirectional streaming
+ *            echo (--path, by default grpc.examples.echo.Echo's), each record
+ *            one gRPC message (an EchoRequest whose string is SIZE bytes) in
+ *            a DATA frame of its own; the echoed DATA payloads are checked as
+ *            one stream of the same messages.  The client keeps to the
+ *            server's flow-control windows and answers its SETTINGS and PINGs.
+ *   grpc-idle  idle over gRPC: each connection echoes one message on its call,
+ *            then ends the call (END_STREAM) and holds the connection.
  *
  * Connections open SETUP_BATCH at a time, and each echoes one record before
  * the load starts (not measured), so every connection is accepted and warm.
@@ -72,6 +81,15 @@
 #define SETUP_BATCH 32
 
 enum mode { MODE_LINE, MODE_WS, MODE_CONNECT, MODE_IDLE };
+
+/* HTTP/2 frame types and flags the gRPC mode reads or writes. */
+enum { H2_DATA = 0, H2_HEADERS = 1, H2_RST = 3, H2_SETTINGS = 4, H2_PING = 6,
+       H2_GOAWAY = 7, H2_WINDOW_UPDATE = 8 };
+#define H2_END_STREAM 0x1
+#define H2_ACK 0x1
+#define H2_END_HEADERS 0x4
+#define H2_PADDED 0x8
+#define H2_MAX_WINDOW 0x7fffffffLL
 enum phase { PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_IDLE, PH_DONE };
 enum state { ST_FREE, ST_CONNECTING, ST_HANDSHAKE, ST_UPGRADE, ST_READY, ST_CLOSED };
 
@@ -87,7 +105,13 @@ static struct {
     double duration, warmup, drain;
     int tls;
     const char *path;
-} opt = {"127.0.0.1", 0, MODE_LINE, 1, 64, 1, 5.0, 1.0, 5.0, 0, "/ws"};
+    int grpc; /* the gRPC protocol, in the line or idle shape */
+} opt = {"127.0.0.1", 0, MODE_LINE, 1, 64, 1, 5.0, 1.0, 5.0, 0, NULL, 0};
+
+/* gRPC: every record's bytes before its SIZE pattern bytes: the message's
+ * length prefix, then the EchoRequest's field tag and string length. */
+static unsigned char grpc_head[16];
+static size_t grpc_head_len;
 
 /* ---- results ---------------------------------------------------------- */
 
@@ -173,6 +197,17 @@ struct conn {
     size_t hdr_len, hdr_need;
     uint64_t payload_left;
     int frame_opcode;
+    /* gRPC: the HTTP/2 frame parser, the server's windows, our call. */
+    unsigned char h2hdr[9];
+    size_t h2hdr_len;
+    uint32_t h2left;          /* payload bytes of the current frame to come */
+    int h2type, h2flags, h2pad;
+    uint32_t h2stream;
+    unsigned char h2ctl[64];  /* a control frame's payload (SETTINGS, PING) */
+    size_t h2ctl_len;
+    int64_t send_conn, send_stream, initial_window;
+    uint64_t unacked;         /* DATA bytes received since our last WINDOW_UPDATE */
+    int call_ended;           /* we sent END_STREAM (grpc-idle) */
 };
 
 static struct conn *conns;
@@ -207,7 +242,10 @@ static const char *record(const struct conn *c, uint64_t k) {
     return pattern + (k * 31 + (uint64_t)c->id * 17) % PERIOD;
 }
 
-static int is_line_mode(void) { return opt.mode != MODE_WS; }
+static int is_line_mode(void) { return opt.mode != MODE_WS && !opt.grpc; }
+
+/* The size of one record on the wire, before HTTP/2 framing. */
+static size_t record_size(void) { return opt.grpc ? grpc_head_len + opt.size : opt.size; }
 
 static void set_out_interest(struct conn *c, int want) {
     if (c->want_out == want || c->fd < 0)
@@ -340,7 +378,17 @@ static int flush_out(struct conn *c) {
 /* Queue record number c->sent. */
 static void queue_record(struct conn *c) {
     const char *src = record(c, c->sent);
-    if (opt.mode == MODE_WS) {
+    if (opt.grpc) {
+        /* One DATA frame on stream 1 per message. */
+        size_t n = record_size();
+        unsigned char h[9] = {(unsigned char)(n >> 16), (unsigned char)(n >> 8),
+                              (unsigned char)n, H2_DATA, 0, 0, 0, 0, 1};
+        append_out(c, h, 9);
+        append_out(c, grpc_head, grpc_head_len);
+        append_out(c, src, opt.size);
+        c->send_conn -= (int64_t)n;
+        c->send_stream -= (int64_t)n;
+    } else if (opt.mode == MODE_WS) {
         /* FIN + text frame, masked with an all-zero key: masking is then the
          * identity, so the payload goes out without a per-byte XOR. */
         unsigned char h[14];
@@ -372,13 +420,19 @@ static void queue_record(struct conn *c) {
 
 static int sending(void) { return phase == PH_WARMUP || phase == PH_MEASURE; }
 
+/* Whether the server's flow-control windows take one more gRPC message. */
+static int window_open(const struct conn *c) {
+    int64_t n = (int64_t)record_size();
+    return !opt.grpc || (c->send_conn >= n && c->send_stream >= n);
+}
+
 static void top_up(struct conn *c) {
     if (c->state != ST_READY)
         return;
     if (sending() && (opt.mode == MODE_LINE || opt.mode == MODE_WS)) {
-        while (c->sent - c->echoed < (uint64_t)opt.window)
+        while (c->sent - c->echoed < (uint64_t)opt.window && window_open(c))
             queue_record(c);
-    } else if (c->sent == 0) {
+    } else if (c->sent == 0 && window_open(c)) {
         /* The set-up probe; in connect mode, the connection's one record
          * (which a connection still opening while draining sends too). */
         queue_record(c);
@@ -398,6 +452,12 @@ static void record_done(struct conn *c) {
     c->echoed++;
     c->pos = 0;
     setup_done(c);
+    if (opt.grpc && opt.mode == MODE_IDLE && !c->call_ended) {
+        /* The call is over: an empty DATA frame ending the stream. */
+        static const unsigned char end[9] = {0, 0, 0, H2_DATA, H2_END_STREAM, 0, 0, 0, 1};
+        append_out(c, end, sizeof end);
+        c->call_ended = 1;
+    }
     if (opt.mode == MODE_CONNECT) {
         close_conn(c);
         if (sending())
@@ -413,12 +473,29 @@ static int verify(struct conn *c, const char *data, size_t n) {
             fail_conn(c, &res.verify);
             return -1;
         }
-        size_t take = opt.size - c->pos;
+        size_t size = record_size(), head = opt.grpc ? grpc_head_len : 0;
+        size_t take = size - c->pos;
         if (take > n)
             take = n;
-        const char *want = record(c, c->echoed) + c->pos;
+        if (c->pos < head) {
+            /* The gRPC prefix and field header, the same for every record. */
+            size_t part = head - c->pos < take ? head - c->pos : take;
+            if (memcmp(data, grpc_head + c->pos, part) != 0) {
+                error_detail("connection %d: message %llu has another prefix", c->id,
+                             (unsigned long long)c->echoed);
+                fail_conn(c, &res.verify);
+                return -1;
+            }
+            data += part;
+            n -= part;
+            c->pos += part;
+            take -= part;
+            if (take == 0)
+                continue;
+        }
+        const char *want = record(c, c->echoed) + (c->pos - head);
         size_t body = take;
-        int ends = c->pos + take == opt.size;
+        int ends = c->pos + take == size;
         if (ends && is_line_mode())
             body--; /* the newline is checked separately */
         if (memcmp(data, want, body) != 0 || (ends && is_line_mode() && data[body] != '\n')) {
@@ -488,6 +565,179 @@ static int ws_input(struct conn *c, const unsigned char *data, size_t n) {
         data += take;
         n -= take;
         c->payload_left -= take;
+    }
+    return 0;
+}
+
+/* ---- gRPC over HTTP/2 ---------------------------------------------------- */
+
+static void h2_frame(struct conn *c, int type, int flags, uint32_t stream,
+                     const void *payload, size_t n) {
+    unsigned char h[9] = {(unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n,
+                          (unsigned char)type, (unsigned char)flags,
+                          (unsigned char)(stream >> 24), (unsigned char)(stream >> 16),
+                          (unsigned char)(stream >> 8), (unsigned char)stream};
+    append_out(c, h, 9);
+    if (n)
+        append_out(c, payload, n);
+}
+
+static void h2_window_update(struct conn *c, uint32_t stream, uint32_t increment) {
+    unsigned char p[4] = {(unsigned char)(increment >> 24), (unsigned char)(increment >> 16),
+                          (unsigned char)(increment >> 8), (unsigned char)increment};
+    h2_frame(c, H2_WINDOW_UPDATE, 0, stream, p, 4);
+}
+
+/* One HPACK field, a literal without indexing and without Huffman coding. */
+static size_t hpack_literal(unsigned char *out, const char *name, const char *value) {
+    size_t n = 0, ln = strlen(name), lv = strlen(value);
+    out[n++] = 0;
+    out[n++] = (unsigned char)ln;
+    memcpy(out + n, name, ln);
+    n += ln;
+    out[n++] = (unsigned char)lv;
+    memcpy(out + n, value, lv);
+    return n + lv;
+}
+
+/* The preface, our settings and windows (as large as HTTP/2 allows, so the
+ * server never waits on us), and the call's request headers. */
+static void grpc_start(struct conn *c) {
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    append_out(c, preface, sizeof preface - 1);
+    unsigned char settings[12] = {0, 2, 0, 0, 0, 0, /* ENABLE_PUSH 0 */
+                                  0, 4, 0x7f, 0xff, 0xff, 0xff}; /* INITIAL_WINDOW_SIZE */
+    h2_frame(c, H2_SETTINGS, 0, 0, settings, sizeof settings);
+    h2_window_update(c, 0, (uint32_t)(H2_MAX_WINDOW - 65535));
+    unsigned char block[512];
+    char authority[64];
+    snprintf(authority, sizeof authority, "%s:%d", opt.host, opt.port);
+    size_t n = 0;
+    n += hpack_literal(block + n, ":method", "POST");
+    n += hpack_literal(block + n, ":scheme", "http");
+    n += hpack_literal(block + n, ":path", opt.path);
+    n += hpack_literal(block + n, ":authority", authority);
+    n += hpack_literal(block + n, "content-type", "application/grpc");
+    n += hpack_literal(block + n, "te", "trailers");
+    h2_frame(c, H2_HEADERS, H2_END_HEADERS, 1, block, n);
+    c->send_conn = c->send_stream = c->initial_window = 65535;
+    c->h2hdr_len = c->h2left = c->h2ctl_len = 0;
+    c->unacked = 0;
+    c->call_ended = 0;
+}
+
+/* A control frame's payload is complete. */
+static int grpc_control(struct conn *c) {
+    const unsigned char *p = c->h2ctl;
+    switch (c->h2type) {
+    case H2_SETTINGS:
+        if (c->h2flags & H2_ACK)
+            return 0;
+        for (size_t i = 0; i + 6 <= c->h2ctl_len; i += 6) {
+            if (((p[i] << 8) | p[i + 1]) == 4) { /* INITIAL_WINDOW_SIZE */
+                int64_t value = ((int64_t)p[i + 2] << 24) | (p[i + 3] << 16) |
+                                (p[i + 4] << 8) | p[i + 5];
+                c->send_stream += value - c->initial_window;
+                c->initial_window = value;
+            }
+        }
+        h2_frame(c, H2_SETTINGS, H2_ACK, 0, NULL, 0);
+        return 0;
+    case H2_PING:
+        if (!(c->h2flags & H2_ACK))
+            h2_frame(c, H2_PING, H2_ACK, 0, p, 8);
+        return 0;
+    case H2_WINDOW_UPDATE: {
+        int64_t increment = ((int64_t)(p[0] & 0x7f) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
+        if (c->h2stream == 0)
+            c->send_conn += increment;
+        else
+            c->send_stream += increment;
+        return 0;
+    }
+    case H2_RST:
+        error_detail("connection %d: the server reset the call", c->id);
+        break;
+    case H2_GOAWAY:
+        error_detail("connection %d: the server sent GOAWAY", c->id);
+        break;
+    case H2_HEADERS: /* the response headers; or, ending the stream, the status */
+        if (c->call_ended || !(c->h2flags & H2_END_STREAM))
+            return 0;
+        error_detail("connection %d: the server ended the call after %llu messages", c->id,
+                     (unsigned long long)c->echoed);
+        break;
+    default:
+        return 0;
+    }
+    fail_conn(c, &res.io);
+    return -1;
+}
+
+/* Feed received bytes through the HTTP/2 frame parser: DATA payloads are
+ * checked as the echo, the rest handled as control frames. */
+static int grpc_input(struct conn *c, const unsigned char *data, size_t n) {
+    while (n > 0) {
+        if (c->h2hdr_len < 9) {
+            while (n > 0 && c->h2hdr_len < 9) {
+                c->h2hdr[c->h2hdr_len++] = *data++;
+                n--;
+            }
+            if (c->h2hdr_len < 9)
+                return 0;
+            const unsigned char *h = c->h2hdr;
+            c->h2left = ((uint32_t)h[0] << 16) | ((uint32_t)h[1] << 8) | h[2];
+            c->h2type = h[3];
+            c->h2flags = h[4];
+            c->h2stream = (((uint32_t)h[5] & 0x7f) << 24) | ((uint32_t)h[6] << 16) |
+                          ((uint32_t)h[7] << 8) | h[8];
+            c->h2ctl_len = 0;
+            c->h2pad = -1;
+            if (c->h2type == H2_DATA) {
+                c->unacked += c->h2left;
+                if (!(c->h2flags & H2_PADDED))
+                    c->h2pad = 0;
+            }
+        }
+        if (c->h2type == H2_DATA && c->h2pad < 0 && c->h2left > 0) {
+            c->h2pad = *data++; /* the pad length byte */
+            n--;
+            c->h2left--;
+        }
+        size_t take = c->h2left < n ? c->h2left : n;
+        if (c->h2type == H2_DATA) {
+            size_t pad = c->h2pad > 0 ? (size_t)c->h2pad : 0;
+            size_t content = c->h2left > pad ? c->h2left - pad : 0;
+            size_t echo = take < content ? take : content;
+            if (echo && verify(c, (const char *)data, echo) < 0)
+                return -1;
+        } else {
+            size_t room = sizeof c->h2ctl - c->h2ctl_len, keep = take < room ? take : room;
+            memcpy(c->h2ctl + c->h2ctl_len, data, keep);
+            c->h2ctl_len += keep;
+        }
+        data += take;
+        n -= take;
+        c->h2left -= (uint32_t)take;
+        if (c->h2left == 0) {
+            c->h2hdr_len = 0;
+            int ended = (c->h2flags & H2_END_STREAM) &&
+                        (c->h2type == H2_DATA || c->h2type == H2_HEADERS);
+            if (c->h2type != H2_DATA && grpc_control(c) < 0)
+                return -1;
+            if (c->h2type == H2_DATA && ended && !c->call_ended) {
+                error_detail("connection %d: the server ended the call", c->id);
+                fail_conn(c, &res.io);
+                return -1;
+            }
+        }
+    }
+    /* Our windows start at 2^31 - 1; give back what was read long before
+     * they could run out. */
+    if (c->unacked > (1u << 30)) {
+        h2_window_update(c, 0, (uint32_t)c->unacked);
+        h2_window_update(c, 1, (uint32_t)c->unacked);
+        c->unacked = 0;
     }
     return 0;
 }
@@ -586,6 +836,8 @@ static void became_connected(struct conn *c) {
         ws_send_upgrade(c);
         return;
     }
+    if (opt.grpc)
+        grpc_start(c);
     c->state = ST_READY;
     top_up(c);
 }
@@ -656,8 +908,9 @@ static void on_event(struct conn *c, uint32_t events) {
             fail_conn(c, &res.io);
             return;
         }
-        int bad = opt.mode == MODE_WS ? ws_input(c, (unsigned char *)readbuf, (size_t)r)
-                                      : verify(c, readbuf, (size_t)r);
+        int bad = opt.grpc             ? grpc_input(c, (unsigned char *)readbuf, (size_t)r)
+                  : opt.mode == MODE_WS ? ws_input(c, (unsigned char *)readbuf, (size_t)r)
+                                        : verify(c, readbuf, (size_t)r);
         if (bad)
             return;
         /* A short plain read drained the socket; TLS must read until it
@@ -678,7 +931,8 @@ static uint64_t outstanding(void) {
 
 static void usage(const char *argv0) {
     fprintf(stderr,
-            "usage: %s --port N [--host A] [--mode line|ws|connect|idle] [--conns N]\n"
+            "usage: %s --port N [--host A] [--mode line|ws|connect|idle|grpc|grpc-idle]\n"
+            "          [--conns N]"
             "          [--size BYTES] [--window N] [--duration S] [--warmup S] [--drain S]\n"
             "          [--tls] [--path /ws]\n",
             argv0);
@@ -701,6 +955,8 @@ static void parse_args(int argc, char **argv) {
             else if (!strcmp(optarg, "ws")) opt.mode = MODE_WS;
             else if (!strcmp(optarg, "connect")) opt.mode = MODE_CONNECT;
             else if (!strcmp(optarg, "idle")) opt.mode = MODE_IDLE;
+            else if (!strcmp(optarg, "grpc")) opt.mode = MODE_LINE, opt.grpc = 1;
+            else if (!strcmp(optarg, "grpc-idle")) opt.mode = MODE_IDLE, opt.grpc = 1;
             else usage(argv[0]);
             break;
         case 'c': opt.conns = atoi(optarg); break;
@@ -718,6 +974,30 @@ static void parse_args(int argc, char **argv) {
         usage(argv[0]);
     if (opt.mode != MODE_LINE && opt.mode != MODE_WS)
         opt.window = 1;
+    if (!opt.path)
+        opt.path = opt.grpc ? "/grpc.examples.echo.Echo/BidirectionalStreamingEcho" : "/ws";
+    if (opt.grpc && opt.tls) {
+        fprintf(stderr, "loadgen: the gRPC modes speak h2c only\n");
+        exit(2);
+    }
+    if (opt.grpc) {
+        /* The prefix (flags, length), then field 1's tag and string length. */
+        unsigned char varint[8];
+        size_t v = 0, size = opt.size;
+        do {
+            varint[v++] = (unsigned char)((size & 0x7f) | (size > 0x7f ? 0x80 : 0));
+            size >>= 7;
+        } while (size);
+        size_t message = 1 + v + opt.size;
+        grpc_head[0] = 0;
+        grpc_head[1] = (unsigned char)(message >> 24);
+        grpc_head[2] = (unsigned char)(message >> 16);
+        grpc_head[3] = (unsigned char)(message >> 8);
+        grpc_head[4] = (unsigned char)message;
+        grpc_head[5] = 0x0a;
+        memcpy(grpc_head + 6, varint, v);
+        grpc_head_len = 6 + v;
+    }
 #ifndef WITH_TLS
     if (opt.tls) {
         fprintf(stderr, "loadgen: built without TLS support (no OpenSSL headers)\n");
@@ -900,7 +1180,8 @@ int main(int argc, char **argv) {
            "\"bytes_per_s\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
            "\"client_cpu_share\": %.4f, \"errors\": {\"verify\": %llu, \"io\": %llu, "
            "\"connect\": %llu, \"upgrade\": %llu, \"missing\": %llu}, \"detail\": \"%s\"}\n",
-           opt.mode == MODE_LINE ? "line" : opt.mode == MODE_WS ? "ws"
+           opt.grpc ? (opt.mode == MODE_IDLE ? "grpc-idle" : "grpc")
+           : opt.mode == MODE_LINE ? "line" : opt.mode == MODE_WS ? "ws"
            : opt.mode == MODE_CONNECT ? "connect" : "idle",
            opt.conns, opt.size, opt.window, opt.tls ? "true" : "false", seconds,
            (unsigned long long)res.records, rate, rate * (double)opt.size,

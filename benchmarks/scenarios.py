@@ -37,6 +37,7 @@ from benchmarks.servers import (
 
 LINE_SERVERS = ("echohub", "twisted-tutorial", "asyncio", "uvloop")
 WEB_SERVERS = ("echohub", "twisted-web", "aiohttp", "aiohttp-uvloop")
+GRPC_SERVERS = ("echohub", "grpcio-aio")
 WS_SERVERS = ("echohub", "aiohttp", "websockets")
 BYTE_SERVERS = ("echohub", "asyncio-bytes")
 UDP_SERVERS = ("echohub", "asyncio-udp")
@@ -258,11 +259,95 @@ def _h2loadScenario(
     )
 
 
-def _idle(tls: bool) -> Callable[[Context], Measurement]:
+def _idle(tls: bool, grpc: bool = False) -> Callable[[Context], Measurement]:
     def measure(ctx: Context) -> Measurement:
-        return runIdle(ctx.loadgen.path, ctx.server, ctx.idleConns, tls, ctx.clientCpu)
+        return runIdle(
+            ctx.loadgen.path, ctx.server, ctx.idleConns, tls, ctx.clientCpu, grpc
+        )
 
     return measure
+
+
+UNARY_PATH = "/grpc.examples.echo.Echo/UnaryEcho"
+GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
+# One EchoRequest{message: GET_MESSAGE}, with its gRPC length prefix.
+UNARY_BODY = (
+    b"\0"
+    + (len(GET_MESSAGE) + 2).to_bytes(4, "big")
+    + b"\n"
+    + bytes([len(GET_MESSAGE)])
+    + GET_MESSAGE
+)
+
+
+def probeUnary(server: ServerProcess, body: bytes) -> str | None:
+    """
+    Make one C{UnaryEcho} call with the request C{body} (one framed
+    message) over h2c, as h2load will, and check its answer: the same
+    message back (an C{EchoResponse} is an C{EchoRequest} on the wire) and
+    C{grpc-status: 0}.
+
+    @return: what was wrong, or L{None}.
+    """
+    from h2.config import H2Configuration
+    from h2.connection import H2Connection
+    from h2.events import DataReceived, ResponseReceived, StreamEnded, TrailersReceived
+
+    host, port = server.address
+    connection = H2Connection(H2Configuration(client_side=True, header_encoding=None))
+    connection.initiate_connection()
+    connection.send_headers(
+        1,
+        [
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":path", UNARY_PATH.encode()),
+            (b":authority", f"{host}:{port}".encode()),
+            *(tuple(h.encode().split(b": ")) for h in GRPC_HEADERS),
+        ],
+    )
+    connection.send_data(1, body, end_stream=True)
+    answer, fields, ended = b"", {}, False
+    with socket.create_connection(server.address, timeout=10) as probe:
+        probe.sendall(connection.data_to_send())
+        while not ended:
+            data = probe.recv(65536)
+            if not data:
+                return "the server closed the connection"
+            for event in connection.receive_data(data):
+                if isinstance(event, DataReceived):
+                    answer += event.data
+                elif isinstance(event, (ResponseReceived, TrailersReceived)):
+                    fields.update(event.headers)
+                elif isinstance(event, StreamEnded):
+                    ended = True
+            probe.sendall(connection.data_to_send())
+    if fields.get(b"grpc-status") != b"0" or answer != body:
+        return f"UnaryEcho answered {fields!r} and {answer!r}"
+    return None
+
+
+def _grpcUnary(ctx: Context) -> Measurement:
+    """
+    C{UnaryEcho} calls from h2load, each with the same one message, after
+    one call checked the answer.
+    """
+    problem = probeUnary(ctx.server, UNARY_BODY)
+    if problem is not None:
+        return {"errors": 1, "detail": problem}
+    ctx.workDir.mkdir(parents=True, exist_ok=True)
+    body = ctx.workDir / "grpc-unary.bin"
+    body.write_bytes(UNARY_BODY)
+    return runH2load(
+        ctx.server,
+        UNARY_PATH,
+        10,
+        10,
+        ctx.duration,
+        ctx.clientCpu,
+        data=body,
+        headers=GRPC_HEADERS,
+    )
 
 
 def _started(ctx: Context) -> Measurement:
@@ -434,6 +519,40 @@ SCENARIOS = {
             "msg/s",
             True,
             _loadgen("ws", 50, 64, 16),
+        ),
+        Scenario(
+            "grpc-unary",
+            "gRPC UnaryEcho over h2c: h2load -c 10 -m 10, one 23-byte message"
+            " per call (checked once)",
+            WEB,
+            GRPC_SERVERS,
+            "rate",
+            "calls/s",
+            True,
+            _grpcUnary,
+            needs=("h2load",),
+        ),
+        Scenario(
+            "grpc-bidi",
+            "gRPC BidirectionalStreamingEcho over h2c: 10 calls (one per"
+            " connection), 64 B messages, 16 in flight each, one DATA frame each",
+            WEB,
+            GRPC_SERVERS,
+            "rate",
+            "msg/s",
+            True,
+            _loadgen("grpc", 10, 64, 16),
+            latency=True,
+        ),
+        Scenario(
+            "grpc-idle",
+            "server memory per idle gRPC connection (h2c, one call made)",
+            WEB,
+            GRPC_SERVERS,
+            "per_conn",
+            "B",
+            False,
+            _idle(tls=False, grpc=True),
         ),
         Scenario(
             "idle-tcp",

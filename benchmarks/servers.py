@@ -219,6 +219,13 @@ SERVERS = {
             ("hypercorn",),
         ),
         Server(
+            "grpcio-aio",
+            "grpcio's grpc.aio server (C-core HTTP/2), the same echo service",
+            "grpcio_echo",
+            (),
+            ("grpc",),
+        ),
+        Server(
             "websockets",
             "websockets echo server",
             "websockets_echo",

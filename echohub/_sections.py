@@ -499,3 +499,47 @@ class FaultsConfig:
         " (HTTP included).",
         minimum=0.001,
     )
+
+
+@dataclass(frozen=True)
+class GRPCConfig:
+    """
+    Settings of the gRPC echo (native gRPC over HTTP/2 and gRPC-Web) on the
+    web listeners.
+    """
+
+    enabled: bool = setting(
+        True,
+        "Whether the web listeners serve gRPC (application/grpc over HTTP/2)"
+        " and gRPC-Web (application/grpc-web over HTTP/1.1 and HTTP/2) beside"
+        " HTTP.",
+    )
+    max_message: int = setting(
+        4 * 1024 * 1024,
+        "Largest gRPC message in bytes, received (compressed or inflated) or"
+        " sent; a larger one ends the call with RESOURCE_EXHAUSTED as soon as"
+        " its length prefix arrives.",
+        minimum=1,
+    )
+    max_call_duration: float = setting(
+        600.0,
+        "Longest a gRPC call may last in seconds, whatever its grpc-timeout;"
+        " then it ends with DEADLINE_EXCEEDED; 0 disables.",
+        minimum=0,
+    )
+    max_stream_count: int = setting(
+        1000,
+        "Most messages echo-count may ask ServerStreamingEcho for; more gets"
+        " INVALID_ARGUMENT.",
+        minimum=1,
+    )
+    max_stream_interval: float = setting(
+        10.0,
+        "Longest echo-interval-ms, in seconds; longer gets INVALID_ARGUMENT.",
+        minimum=0,
+    )
+    max_delay: float = setting(
+        10.0,
+        "Longest echo-delay-ms, in seconds; longer gets INVALID_ARGUMENT.",
+        minimum=0,
+    )

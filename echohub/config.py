@@ -31,6 +31,7 @@ from echohub._sections import (
     ConfigError,
     EchoConfig,
     FaultsConfig,
+    GRPCConfig,
     LineConfig,
     LogConfig,
     ServerConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "ConfigError",
     "EchoConfig",
     "FaultsConfig",
+    "GRPCConfig",
     "LineConfig",
     "LogConfig",
     "ServerConfig",
@@ -85,6 +87,7 @@ class Config:
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     log: LogConfig = field(default_factory=LogConfig)
     faults: FaultsConfig = field(default_factory=FaultsConfig)
+    grpc: GRPCConfig = field(default_factory=GRPCConfig)
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -97,6 +100,7 @@ SECTIONS: dict[str, type[Any]] = {
     "websocket": WebSocketConfig,
     "log": LogConfig,
     "faults": FaultsConfig,
+    "grpc": GRPCConfig,
 }
 
 

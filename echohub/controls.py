@@ -45,6 +45,54 @@ Every control, as the handlers register them below their sections.
 """
 
 
+# The gRPC echo's request metadata (echohub.grpc): the Echo service's calls.
+ECHO_COUNT = "echo-count"
+ECHO_INTERVAL_MS = "echo-interval-ms"
+ECHO_STATUS = "echo-status"
+ECHO_MESSAGE = "echo-message"
+ECHO_DELAY_MS = "echo-delay-ms"
+ECHO_TRAILER_PREFIX = "echo-trailer-"
+
+CONTROLS += (
+    Control(
+        ECHO_COUNT,
+        METADATA,
+        "How many times ServerStreamingEcho sends the message back (default 1).",
+        "[grpc] max_stream_count",
+    ),
+    Control(
+        ECHO_INTERVAL_MS,
+        METADATA,
+        "Milliseconds between ServerStreamingEcho's messages (default 0).",
+        "[grpc] max_stream_interval",
+    ),
+    Control(
+        ECHO_STATUS,
+        METADATA,
+        "The gRPC status code (0-16) the call ends with; a unary answer with"
+        " a status other than 0 has no message.",
+    ),
+    Control(
+        ECHO_MESSAGE,
+        METADATA,
+        "The status message (grpc-message) the call ends with.",
+    ),
+    Control(
+        ECHO_DELAY_MS,
+        METADATA,
+        "Milliseconds to wait before answering; the call's deadline cuts it"
+        " short (DEADLINE_EXCEEDED).",
+        "[grpc] max_delay",
+    ),
+    Control(
+        ECHO_TRAILER_PREFIX + "*",
+        METADATA,
+        "echo-trailer-NAME: VALUE comes back as the trailer NAME: VALUE"
+        " rather than as a header.",
+    ),
+)
+
+
 def names(where: str) -> frozenset[str]:
     """
     The names of every control read from C{where}.

@@ -375,6 +375,7 @@ def makeService(
                 requestLog=RequestLog.fromConfig(config.log),
                 faults=listener.faults,
                 scenario=listener.scenario,
+                grpc=config.grpc,
             ),
             config.web,
         ),

@@ -17,7 +17,8 @@ treq: no network, no process, every byte visible.
       hands bytes to the protocol that way;
     - HTTP/2 over a L{StringTransport}: L{H2Client}, a real HTTP/2 client
       (the C{h2} library's) that a test drives request by request or frame
-      by frame;
+      by frame; L{H2Client.grpc} makes a gRPC call with it, and
+      L{H2Response.grpc} reads the answer (L{GRPCAnswer});
     - L{RefusingEndpoint}, an endpoint whose port is always in use;
       L{temporaryDirectory}, removed after the test.
 
@@ -35,9 +36,11 @@ import errno
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from h2.config import H2Configuration
 from h2.connection import ConnectionState, H2Connection
@@ -48,6 +51,7 @@ from h2.events import (
     ResponseReceived,
     StreamEnded,
     StreamReset,
+    TrailersReceived,
 )
 from OpenSSL import SSL
 from twisted.internet.address import IPv4Address
@@ -483,12 +487,14 @@ class H2Response:
     @ivar headers: the response header list, C{:status} first.
     @ivar ended: the server ended the stream.
     @ivar reset: the error code of the server's C{RST_STREAM}, if any.
+    @ivar trailers: the trailer list, if the response had one.
     """
 
     headers: list[tuple[bytes, bytes]]
     body: bytes = b""
     ended: bool = False
     reset: int | None = None
+    trailers: list[tuple[bytes, bytes]] | None = None
 
     @property
     def status(self) -> int:
@@ -499,6 +505,66 @@ class H2Response:
         The first value of the (lower-case) header C{name}.
         """
         return dict(self.headers).get(name)
+
+    def grpc(self) -> GRPCAnswer:
+        """
+        This response read as a gRPC call's answer.
+        """
+        return GRPCAnswer.read(self.headers, self.body, self.trailers)
+
+
+@dataclass
+class GRPCAnswer:
+    """
+    A gRPC call's answer, as a client reads it.
+
+    @ivar headers: the response headers (the Trailers-Only form's too).
+    @ivar messages: the response messages, as sent (compressed ones
+        still compressed: see L{compressed}).
+    @ivar compressed: each message's compressed flag.
+    @ivar status: C{grpc-status}, from the trailers or a Trailers-Only
+        answer; L{None} if there was none.
+    @ivar message: C{grpc-message}, percent-decoded.
+    @ivar trailers: the trailers (or the Trailers-Only headers).
+    """
+
+    headers: dict[bytes, bytes]
+    messages: list[bytes]
+    compressed: list[bool]
+    status: int | None
+    message: str
+    trailers: dict[bytes, bytes]
+
+    @classmethod
+    def read(
+        cls,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        trailers: list[tuple[bytes, bytes]] | None,
+    ) -> GRPCAnswer:
+        """
+        Read an answer from its parts.
+
+        @raise AssertionError: the body does not end with a whole message.
+        """
+        messages, compressed = [], []
+        while body:
+            assert len(body) >= 5, body
+            length = int.from_bytes(body[1:5], "big")
+            assert len(body) >= 5 + length, body
+            compressed.append(bool(body[0] & 1))
+            messages.append(body[5 : 5 + length])
+            body = body[5 + length :]
+        fields = dict(trailers if trailers is not None else headers)
+        status = fields.get(b"grpc-status")
+        return cls(
+            dict(headers),
+            messages,
+            compressed,
+            None if status is None else int(status),
+            unquote(fields.get(b"grpc-message", b"").decode("ascii")),
+            fields,
+        )
 
 
 class H2Client:
@@ -536,6 +602,7 @@ class H2Client:
         self.goaway: ConnectionTerminated | None = None
         self.reading = True
         self.received = 0
+        self._partial = b""
         self.h2.initiate_connection()
         self.send()
 
@@ -567,7 +634,20 @@ class H2Client:
         self.received += len(data)
         if not data or (self.goaway and self.goaway.error_code != ErrorCodes.NO_ERROR):
             return
-        for event in self.h2.receive_data(data):
+        # Frame by frame: after a graceful GOAWAY (which h2 takes as the
+        # end, see below) the frames of the streams it lets finish follow.
+        data = self._partial + data
+        frames = []
+        while len(data) >= 9 and len(data) >= 9 + int.from_bytes(data[:3], "big"):
+            end = 9 + int.from_bytes(data[:3], "big")
+            frames.append(data[:end])
+            data = data[end:]
+        self._partial = data
+        for frame in frames:
+            self._events(self.h2.receive_data(frame))
+
+    def _events(self, events: list[Any]) -> None:
+        for event in events:
             if isinstance(event, ResponseReceived):
                 self.responses[event.stream_id] = H2Response(list(event.headers))
             elif isinstance(event, DataReceived):
@@ -577,6 +657,8 @@ class H2Client:
                         event.flow_controlled_length,
                         event.stream_id,
                     )
+            elif isinstance(event, TrailersReceived):
+                self.responses[event.stream_id].trailers = list(event.headers)
             elif isinstance(event, StreamEnded):
                 self.responses[event.stream_id].ended = True
             elif isinstance(event, StreamReset):
@@ -627,3 +709,53 @@ class H2Client:
         The response to one request.
         """
         return self.responses[self.request(path, **kwargs)]
+
+    def grpc(
+        self,
+        method: str,
+        messages: Sequence[bytes] = (),
+        metadata: tuple[tuple[bytes, bytes], ...] = (),
+        end: bool = True,
+        contentType: bytes = b"application/grpc",
+    ) -> int:
+        """
+        Start a gRPC call of C{method} (C{package.Service/Method}) with the
+        serialized request C{messages}, each framed; with C{end}, the
+        request ends after them.
+
+        @return: the stream's identifier: its answer is
+            C{client.responses[streamID].grpc()}.
+        """
+        streamID = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(
+            streamID,
+            [
+                (b":method", b"POST"),
+                (b":path", b"/" + method.encode()),
+                (b":scheme", b"http"),
+                (b":authority", b"example.test"),
+                (b"content-type", contentType),
+                (b"te", b"trailers"),
+                *metadata,
+            ],
+            end_stream=end and not messages,
+        )
+        body = b"".join(b"\0" + len(m).to_bytes(4, "big") + m for m in messages)
+        while body:
+            size = min(
+                len(body),
+                self.h2.local_flow_control_window(streamID),
+                self.h2.max_outbound_frame_size,
+            )
+            if not size:
+                # Deliver what was sent, for the window to open again.
+                self.send()
+                if not self.h2.local_flow_control_window(streamID):
+                    raise AssertionError("the server keeps the window shut")
+                continue
+            self.h2.send_data(
+                streamID, body[:size], end_stream=end and size == len(body)
+            )
+            body = body[size:]
+        self.send()
+        return streamID

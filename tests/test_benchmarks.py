@@ -65,6 +65,42 @@ def test_tinyRun(tmp_path: Path) -> None:
     assert (tmp_path / "latest.md").read_text().startswith("| scenario |")
 
 
+@pytest.mark.e2e
+def test_grpcRun(tmp_path: Path) -> None:
+    """
+    The gRPC scenarios against echohub: the load generator's gRPC mode
+    streams messages through a bidirectional call and checks every byte of
+    their echo, and the unary one checks its call before h2load runs (when
+    h2load is installed).
+    """
+    result = subprocess.run(
+        [
+            *(
+                sys.executable,
+                "-m",
+                "benchmarks",
+                "--scenarios",
+                "grpc-bidi,grpc-unary",
+            ),
+            *("--servers", "echohub", "--duration", "1"),
+            *("--warmup", "0.2", "--repeat", "1", "--no-chart"),
+            *("--results", str(tmp_path)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    document = json.loads((tmp_path / "latest.json").read_text())
+    measured = {s["name"]: s["summary"] for s in document["scenarios"]}
+    [bidi] = measured["grpc-bidi"]
+    assert bidi["errors"] == 0 and bidi["median"] > 0, bidi
+    for row in measured.get("grpc-unary", []):
+        assert row["errors"] == 0 and row["median"] > 0, row
+
+
 class _CorruptingEcho(threading.Thread):
     """
     A one-connection echo server that changes one byte after the first

@@ -137,7 +137,9 @@ EXPORTS = {
         "UDPServerEndpoint",
     ],
     "echohub.http": [
+        "HIDDEN",
         "PLAIN_TEXT",
+        "SENSITIVE_HEADERS",
         "DateCache",
         "H2Connection",
         "HTTP1Channel",
@@ -164,6 +166,14 @@ EXPORTS = {
         "EchoSession",
         "WebSocketResource",
         "acceptKey",
+    ],
+    "echohub.grpc": [
+        "Code",
+        "GRPCServer",
+        "GRPCStreamRoutes",
+        "GRPCWebResource",
+        "Schema",
+        "webResources",
     ],
     "echohub.web": ["buildSite"],
     "echohub.web.httpbin": [
@@ -211,7 +221,7 @@ that serves it.
 """
 
 LIBRARIES = frozenset(
-    ["twisted", "OpenSSL", "h2", "hpack", "hyperframe", "httptools", "zope"]
+    ["twisted", "OpenSSL", "h2", "hpack", "hyperframe", "httptools", "zope", "google"]
 )
 """
 The libraries whose private names only L{echohub._upstream} may use.

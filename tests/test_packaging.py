@@ -88,6 +88,12 @@ def test_wheelContents(built: tuple[Path, Path, str]) -> None:
         "echohub/web/static/index.html",
         "twisted/plugins/echohub_plugin.py",
     }
+    # The gRPC services' .proto files and their compiled descriptors.
+    expected |= {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "echohub" / "grpc" / "protos").rglob("*")
+        if p.suffix in (".proto", ".binpb")
+    }
     # /image's pictures (echohub.web.httpbin._images).
     expected |= {
         p.relative_to(ROOT).as_posix()

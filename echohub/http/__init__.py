@@ -25,11 +25,19 @@ from echohub.http._interfaces import (
 from echohub.http._lean import DateCache
 from echohub.http._negotiate import NegotiatingFactory, negotiate
 from echohub.http._policy import PLAIN_TEXT, HTTPLimits, plainText
-from echohub.http._security import connectionHeaders, hstsValue, normalOrigin
+from echohub.http._security import (
+    HIDDEN,
+    SENSITIVE_HEADERS,
+    connectionHeaders,
+    hstsValue,
+    normalOrigin,
+)
 from echohub.http._site import HTTPRequest, HTTPSite
 
 __all__ = [
+    "HIDDEN",
     "PLAIN_TEXT",
+    "SENSITIVE_HEADERS",
     "DateCache",
     "H2Connection",
     "HTTP1Channel",

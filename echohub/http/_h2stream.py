@@ -434,13 +434,16 @@ class HandlerStream(_Outbound):
 
     What the client sends is acknowledged (its window opened again) as it
     arrives while the response keeps up; while more than L{STREAM_BUFFER}
-    bytes of response wait on the peer, it is held back, and acknowledged
-    when they drain: a client that sends without reading stalls itself.
+    bytes of response wait on the peer, or the handler has paused reading,
+    it is held back, and acknowledged when they drain or reading resumes: a
+    client that sends without reading stalls itself.
 
     @ivar handler: the handler, once the route has opened it.
+    @ivar readingPaused: the handler has paused reading.
     """
 
     handler: IStreamHandler
+    readingPaused = False
 
     def __init__(self, connection: H2Connection, streamID: int) -> None:
         super().__init__(connection, streamID)
@@ -472,6 +475,13 @@ class HandlerStream(_Outbound):
     def reset(self, code: int) -> None:
         self._conn.resetStream(self, ErrorCodes(code))
 
+    def pauseReading(self) -> None:
+        self.readingPaused = True
+
+    def resumeReading(self) -> None:
+        self.readingPaused = False
+        self.drained()
+
     # IPushProducer, for the producer's sake.
 
     def resumeProducing(self) -> None:
@@ -487,19 +497,24 @@ class HandlerStream(_Outbound):
         Hand C{data} to the handler.
 
         @return: whether to acknowledge it now: not while the response is
-            backed up (the connection acknowledges what was held back once
-            it drains).
+            backed up or the handler has paused reading (the connection
+            acknowledges what was held back once it drains, or reading
+            resumes).
         """
         if not self.finished:
             self.handler.dataReceived(data)
-        return self.queued <= STREAM_BUFFER
+        return self.queued <= STREAM_BUFFER and not self.readingPaused
 
     def drained(self) -> None:
         """
-        What waited was sent: acknowledge what was held back, and resume the
-        producer.
+        What waited was sent: acknowledge what was held back (unless reading
+        is paused), and resume the producer.
         """
-        if self.unacknowledged and self.queued <= STREAM_BUFFER:
+        if (
+            self.unacknowledged
+            and self.queued <= STREAM_BUFFER
+            and not self.readingPaused
+        ):
             held, self.unacknowledged = self.unacknowledged, 0
             self._conn.acknowledge(held, self.streamID)
         super().drained()

@@ -93,6 +93,20 @@ class IHTTPStream(Interface):
         Reset the stream with error C{code}; nothing more is sent.
         """
 
+    def pauseReading() -> None:
+        """
+        Hold back the flow-control window of what the client sends on this
+        stream (as a backed-up response does), until L{resumeReading}: a
+        handler that cannot take more yet (a call waiting to answer) keeps
+        the client to its window rather than buffering.  Data already on
+        its way within the window still arrives.
+        """
+
+    def resumeReading() -> None:
+        """
+        Open the window again for what was held back.
+        """
+
     def registerProducer(producer: IProducer, streaming: bool) -> None:
         """
         Have C{producer} paused while the peer does not take what waits.

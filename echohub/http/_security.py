@@ -11,6 +11,10 @@ an attacker could forge it).
 One function, L{connectionHeaders}, so that every HTTP front (the current
 channel, its refusals, a future one) sends the same headers: call it once per
 connection and add its pairs to every response.
+
+And the request headers an echo hides (L{SENSITIVE_HEADERS}), replaced by
+L{HIDDEN} unless C{[web] show_sensitive_headers}: one rule for the HTTP
+echoes and the gRPC echo's metadata.
 """
 
 from __future__ import annotations
@@ -20,6 +24,17 @@ import re
 from twisted.internet.interfaces import ISSLTransport
 
 from echohub.config import ConfigError
+
+SENSITIVE_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
+"""
+Request headers whose values an echo shows only with C{[web]
+show_sensitive_headers}: credentials and cookies.
+"""
+
+HIDDEN = "(hidden: set [web] show_sensitive_headers to show it)"
+"""
+What an echo shows in place of a sensitive header's value.
+"""
 
 _HSTS = re.compile(
     r"max-age=[0-9]{1,10}(\s*;\s*(includeSubDomains|preload))*\Z", re.IGNORECASE

@@ -71,6 +71,12 @@ class HTTPRequest(server.Request):
     # resource on its way has chosen others than Twisted's (httpbin's
     # routes answer with httpbin's); None for Twisted's.
     reasons: Mapping[int, bytes] | None = None
+    accessLogged = False
+    """
+    Whether the resource wrote this request's access-log line itself (a
+    gRPC-Web call, whose line says its gRPC status): the site then counts
+    the response but writes no line of its own.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """
@@ -295,6 +301,8 @@ class HTTPSite(server.Site):
         self.access.transferred(request.bodyLength, request.sentLength)
         if request.code == 200 and request.path == b"/echo":
             self.access.echoed()
+        if request.accessLogged:
+            return
         peerText = getattr(request.channel, "peerText", None)
         peer = (
             peerText()

@@ -41,6 +41,12 @@ class ConnectionRegistry:
     """
 
     draining = False
+    deadline: float | None = None
+    """
+    When a drain aborts what is still open, by the drain's clock; L{None}
+    until L{drain}.  Protocols whose work has an end of its own (a gRPC
+    call) finish it just before.
+    """
 
     def __init__(self) -> None:
         self._connections: set[IDrainable] = set()
@@ -77,6 +83,7 @@ class ConnectionRegistry:
         @return: a L{Deferred} that fires once no connection is left.
         """
         self.draining = True
+        self.deadline = clock.seconds() + timeout
         if not self._connections:
             return succeed(None)
         drained = self._drained = Deferred()

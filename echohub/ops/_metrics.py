@@ -17,6 +17,11 @@ Names (counters carry C{_total} in the exposition):
     - C{echohub_lines_echoed_total}; C{echohub_messages_echoed_total{service}}
       (HTTP echoes, WebSocket messages).
     - C{echohub_http_requests_total{code}}.
+    - C{echohub_grpc_calls_total{method,code}}: gRPC calls ended, by method
+      (C{package.Service/Method}; every method the server does not offer
+      is C{unknown}) and status code name (C{OK}, C{CANCELLED}...);
+      C{echohub_grpc_received_messages_total{method}},
+      C{echohub_grpc_sent_messages_total{method}}.
     - C{echohub_rejections_total{service,reason}}: C{too_long}, C{cap},
       C{peer_cap}, C{timeout}, C{tls}, C{proxy}, C{fault} (a bad fault request).
     - C{echohub_udp_received_datagrams_total},
@@ -184,6 +189,24 @@ class Metrics:
             "echohub_http_requests",
             "HTTP requests answered, by status code.",
             ["code"],
+            registry=registry,
+        )
+        self.grpcCalls = Counter(
+            "echohub_grpc_calls",
+            "gRPC calls ended, by method (unknown methods as unknown) and status.",
+            ["method", "code"],
+            registry=registry,
+        )
+        self.grpcReceived = Counter(
+            "echohub_grpc_received_messages",
+            "gRPC request messages received, by method.",
+            ["method"],
+            registry=registry,
+        )
+        self.grpcSent = Counter(
+            "echohub_grpc_sent_messages",
+            "gRPC response messages sent, by method.",
+            ["method"],
             registry=registry,
         )
         self.rejections = Counter(

@@ -2,17 +2,28 @@
 """
 L{buildSite}: the echo site, the wire's L{HTTPSite} (L{echohub.http}) serving
 the resource tree (L{echohub.web._tree}), with the lean routes
-(L{echohub.web._lean}) registered with it.
+(L{echohub.web._lean}) registered with it, and gRPC (L{echohub.grpc}): its
+stream routes for native gRPC over HTTP/2, its gRPC-Web resources in the
+tree.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.internet.interfaces import IReactorTime
 
-from echohub.config import WebConfig, WebSocketConfig
+from echohub.config import GRPCConfig, WebConfig, WebSocketConfig
 from echohub.faults import FaultPolicy
+from echohub.grpc import GRPCServer, GRPCStreamRoutes, webResources
 from echohub.http import HTTPLimits, HTTPSite, hstsValue
-from echohub.ops import ConnectionRegistry, Metrics, RequestLog, ServiceAccess
+from echohub.ops import (
+    ConnectionCaps,
+    ConnectionRegistry,
+    Metrics,
+    RequestLog,
+    ServiceAccess,
+)
 from echohub.web._lean import EchoLeanRoutes
 from echohub.web._tree import buildResourceTree
 
@@ -28,6 +39,7 @@ def buildSite(
     requestLog: RequestLog | None = None,
     faults: FaultPolicy | None = None,
     scenario: str | None = None,
+    grpc: GRPCConfig | None = None,
 ) -> HTTPSite:
     """
     Build the echo site.
@@ -49,9 +61,30 @@ def buildSite(
         them.
     @param scenario: the TLS scenario the listener serves, named on its
         page.
+    @param grpc: the settings of the gRPC echo (on by default).
     """
+    if reactor is None:
+        from twisted.internet import reactor as globalReactor
+
+        reactor = cast(IReactorTime, globalReactor)
+    if connections is None:
+        connections = ConnectionRegistry()
+    if access is None:
+        access = ServiceAccess("web", ConnectionCaps(0, 0), reactor)
+    if grpc is None:
+        grpc = GRPCConfig()
+    grpcServer = None
+    if grpc.enabled:
+        grpcServer = GRPCServer(
+            grpc, reactor, access, connections, config.show_sensitive_headers
+        )
     root = buildResourceTree(
-        config, websocket, reactor, faults=faults, scenario=scenario
+        config,
+        websocket,
+        reactor,
+        faults=faults,
+        scenario=scenario,
+        extra=None if grpcServer is None else webResources(grpcServer),
     )
     if metrics is not None:
         root.putChild(b"metrics", metrics.resource())
@@ -66,4 +99,5 @@ def buildSite(
         lean=None if config.cors_origins or faults else EchoLeanRoutes(),
         hsts=hstsValue(config.hsts),
         requestLog=requestLog,
+        streamRoutes=None if grpcServer is None else GRPCStreamRoutes(grpcServer),
     )

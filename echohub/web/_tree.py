@@ -306,6 +306,7 @@ def buildResourceTree(
     page: bytes | None = None,
     faults: FaultPolicy | None = None,
     scenario: str | None = None,
+    extra: dict[bytes, IResource] | None = None,
 ) -> NotFound:
     """
     Build the site's resource tree.
@@ -319,6 +320,7 @@ def buildResourceTree(
     @param faults: the listener's faults, applied to the echo routes.
     @param scenario: the TLS scenario the listener serves, which its page
         names (L{scenarioPage}).
+    @param extra: more children of the root (the gRPC-Web services).
     @return: the resource to serve: the root, or under C{[web] prefix} the
         resource whose descendant at that path is the root.
     """
@@ -351,6 +353,7 @@ def buildResourceTree(
         b"ws": sockets,
         b"websocket": directory(b"echo", sockets),
         **httpbin,
+        **(extra or {}),
     }
     for name, child in children.items():
         root.putChild(name, child)

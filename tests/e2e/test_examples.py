@@ -48,7 +48,8 @@ def workdir(
     (where / "file.bin").write_bytes(bytes(range(256)) * 4)
     bin = where / ".venv" / "bin"
     bin.mkdir(parents=True)
-    (bin / "echohub-client").symlink_to(Path(sys.executable).parent / "echohub-client")
+    for tool in ("echohub-client", "grpcurl"):
+        (bin / tool).symlink_to(Path(sys.executable).parent / tool)
     return where
 
 
@@ -135,6 +136,8 @@ def pageExamples() -> list[str]:
     """
     page = (ROOT / "echohub" / "web" / "static" / "index.html").read_text()
     page = page.replace('<span class="base">localhost:8080</span>', "localhost:8080")
+    page = page.replace('<span class="authority">localhost:8080</span>', "localhost:8080")
+    page = page.replace('<span class="plaintext">-plaintext</span>', "-plaintext")
     cells = re.findall(r'<td class="curl"><code>(.*?)</code></td>', page, re.S)
     [terminal] = re.findall(r"<pre>(echohub-client.*?)</pre>", page, re.S)
     return [html.unescape(c) for c in cells] + html.unescape(terminal).splitlines()
@@ -151,6 +154,10 @@ def check(result: subprocess.CompletedProcess[str], command: str) -> None:
     upgrade = "Upgrade: websocket" in command
     if upgrade:
         assert "101 Switching Protocols" in result.stdout, output
+    elif "echo-status: 14" in command:
+        # The example shows a call ending with the status it asked for,
+        # which grpcurl reports by its exit status.
+        assert "Code: Unavailable" in output and "try later" in output, output
     else:
         assert result.returncode == 0, output
     allowed = set().union(*(v for k, v in EXPECTED_ERRORS.items() if k in command))

@@ -230,3 +230,25 @@ class HandlerStreamTests(SynchronousTestCase):
         other = c.request(b"/echo", method=b"POST", body=body)
         stream = c.server.chosen.streams[other]
         self.assertEqual(stream.request.bodyLength, len(body))
+
+    def test_pauseReading(self) -> None:
+        """
+        A handler that pauses reading holds back the client's window for
+        what it sends on that stream, however fast the response goes;
+        resuming opens it again.
+        """
+        c, routes = client()
+        streamID = open(c)
+        stream = c.server.chosen.streams[streamID]
+        routes.handlers[0].stream.pauseReading()
+        window = c.h2.local_flow_control_window(streamID)
+        for _ in range(3):
+            c.h2.send_data(streamID, b"x" * 16000)
+            c.send()
+        self.assertEqual(stream.unacknowledged, 48000)
+        self.assertEqual(c.h2.local_flow_control_window(streamID), window - 48000)
+        routes.handlers[0].stream.resumeReading()
+        c.read()
+        c.send()
+        self.assertEqual(stream.unacknowledged, 0)
+        self.assertEqual(c.h2.local_flow_control_window(streamID), window)

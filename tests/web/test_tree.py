@@ -74,6 +74,22 @@ class IndexPageTests(SynchronousTestCase):
                 self.assertIn(b"/" + name, examples, name)
         response.body.decode("utf-8")
 
+    def test_grpcExamples(self) -> None:
+        """
+        The index lists the gRPC echo and health services with grpcurl
+        examples, and the gRPC-Web path with a curl one.
+        """
+        examples = b"\n".join(re.findall(rb'<td class="curl"><code>[^\n]*', loadPage()))
+        for example in (
+            b"list;",
+            b"describe grpc.examples.echo.Echo",
+            b"grpc.examples.echo.Echo/UnaryEcho",
+            b"-H 'echo-count: 3'",
+            b"grpc.health.v1.Health/Check",
+            b"application/grpc-web+proto",
+        ):
+            self.assertIn(example, examples)
+
     def test_policy(self) -> None:
         """
         The page's CSP allows exactly its own inline script and style, by

@@ -33,7 +33,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.iweb import IRequest
 
 from echohub.config import WebConfig
-from echohub.http import rawRequestHead
+from echohub.http import HIDDEN, SENSITIVE_HEADERS, rawRequestHead
 from echohub.tls import tlsFacts
 from echohub.web.httpbin._forms import BodyError, parseBody, textOrDataURL
 from echohub.web.httpbin._resource import (
@@ -43,9 +43,6 @@ from echohub.web.httpbin._resource import (
     jsonBody,
     plainText,
 )
-
-SENSITIVE_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
-HIDDEN = "(hidden: set [web] show_sensitive_headers to show it)"
 
 # httpbin's keys, in the order /anything lists them.
 ANYTHING_KEYS = (
