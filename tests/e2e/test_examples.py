@@ -135,9 +135,7 @@ def pageExamples() -> list[str]:
     where C{localhost:8080} is written).
     """
     page = (ROOT / "echohub" / "web" / "static" / "index.html").read_text()
-    page = page.replace('<span class="base">localhost:8080</span>', "localhost:8080")
-    page = page.replace('<span class="authority">localhost:8080</span>', "localhost:8080")
-    page = page.replace('<span class="plaintext">-plaintext</span>', "-plaintext")
+    page = re.sub(r'<span class="(?:base|authority|plaintext)">(.*?)</span>', r"\1", page)
     cells = re.findall(r'<td class="curl"><code>(.*?)</code></td>', page, re.S)
     [terminal] = re.findall(r"<pre>(echohub-client.*?)</pre>", page, re.S)
     return [html.unescape(c) for c in cells] + html.unescape(terminal).splitlines()
