@@ -135,7 +135,8 @@ def pageExamples() -> list[str]:
     where C{localhost:8080} is written).
     """
     page = (ROOT / "echohub" / "web" / "static" / "index.html").read_text()
-    page = re.sub(r'<span class="(?:base|authority|plaintext)">(.*?)</span>', r"\1", page)
+    placeholder = r'<span class="(?:base|authority|plaintext)">(.*?)</span>'
+    page = re.sub(placeholder, r"\1", page)
     cells = re.findall(r'<td class="curl"><code>(.*?)</code></td>', page, re.S)
     [terminal] = re.findall(r"<pre>(echohub-client.*?)</pre>", page, re.S)
     return [html.unescape(c) for c in cells] + html.unescape(terminal).splitlines()
