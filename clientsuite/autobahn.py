@@ -7,7 +7,7 @@ C{../shared/tools/autobahn/setup.sh} (once, into C{--work}), starts
 C{twistd -ny echohub.tac} with only a web listener on a free loopback port
 and C{[websocket] max_message} raised for the 9.x cases (which send up to
 16 MiB), runs every case, prints the count of each verdict, and exits 1 if
-any case is FAILED or NON-STRICT.  Not part of C{make test}: CI has no
+any case is FAILED, NON-STRICT or UNIMPLEMENTED.  Not part of C{make test}: CI has no
 C{../shared/}.  Loopback only: the suite connects to the URL it is given.
 """
 
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TOOLS = ROOT.parent / "shared" / "tools" / "autobahn"
 _LISTENING = re.compile(r"web listening on 127\.0\.0\.1:(\d+) ")
-BAD = ("FAILED", "NON-STRICT", "WRONG CODE", "UNCLEAN")
+BAD = ("FAILED", "NON-STRICT", "UNIMPLEMENTED", "WRONG CODE", "UNCLEAN")
 
 
 def start(log: Path) -> tuple[subprocess.Popen[bytes], int]:

@@ -25,6 +25,7 @@ def setting(
     doc: str,
     minimum: float | None = None,
     choices: tuple[str, ...] | None = None,
+    maximum: float | None = None,
 ) -> Any:
     """
     Declare one configuration setting.
@@ -33,9 +34,16 @@ def setting(
     @param doc: one sentence for C{--help} and the README.
     @param minimum: the smallest accepted value for a number.
     @param choices: the accepted values of a text setting.
+    @param maximum: the largest accepted value for a number.
     """
     return field(
-        default=default, metadata={"doc": doc, "minimum": minimum, "choices": choices}
+        default=default,
+        metadata={
+            "doc": doc,
+            "minimum": minimum,
+            "maximum": maximum,
+            "choices": choices,
+        },
     )
 
 
@@ -451,6 +459,33 @@ class WebSocketConfig:
         (),
         "Browser origins (scheme://host[:port], or *) allowed besides the"
         " page's own; other Origin headers get 403.",
+    )
+    compression: bool = setting(
+        True,
+        "Agree to permessage-deflate (RFC 7692) when a client offers it; a"
+        " compressed message is echoed compressed, and max_message bounds its"
+        " inflated size.",
+    )
+    compression_window_bits: int = setting(
+        12,
+        "LZ77 window (2^N bytes) the server compresses with, and the largest it"
+        " lets a client compress with when the client's offer leaves it the"
+        " choice; smaller saves memory per connection.",
+        minimum=9,
+        maximum=15,
+    )
+    compression_mem_level: int = setting(
+        5,
+        "zlib memLevel of the server's compressor (1-9): its memory per"
+        " connection is about 2^(N+9) bytes besides the window.",
+        minimum=1,
+        maximum=9,
+    )
+    compression_level: int = setting(
+        6,
+        "zlib level the server compresses with: 1 is fastest, 9 smallest.",
+        minimum=1,
+        maximum=9,
     )
 
 

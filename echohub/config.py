@@ -117,6 +117,7 @@ class Setting:
     doc: str
     minimum: float | None
     choices: tuple[str, ...] | None = None
+    maximum: float | None = None
 
     @property
     def envName(self) -> str:
@@ -161,6 +162,7 @@ def allSettings() -> Iterator[Setting]:
                 doc=f.metadata["doc"],
                 minimum=f.metadata["minimum"],
                 choices=f.metadata["choices"],
+                maximum=f.metadata["maximum"],
             )
 
 
@@ -222,6 +224,8 @@ def _convert(s: Setting, value: object, where: str, text: bool = True) -> object
         raise bad("a finite number")
     if s.minimum is not None and number < s.minimum:
         raise bad(f"a value of at least {s.minimum:g}")
+    if s.maximum is not None and number > s.maximum:
+        raise bad(f"a value of at most {s.maximum:g}")
     return number
 
 

@@ -17,6 +17,10 @@ Names (counters carry C{_total} in the exposition):
     - C{echohub_lines_echoed_total}; C{echohub_messages_echoed_total{service}}
       (HTTP echoes, WebSocket messages).
     - C{echohub_http_requests_total{code}}.
+    - C{echohub_websocket_sessions_total{http,compression}}: WebSocket
+      sessions opened, by the HTTP version that carried the handshake
+      (C{HTTP/1.1}, C{HTTP/2}) and the extension agreed
+      (C{permessage-deflate}, C{none}).
     - C{echohub_grpc_calls_total{method,code}}: gRPC calls ended, by method
       (C{package.Service/Method}; every method the server does not offer
       is C{unknown}) and status code name (C{OK}, C{CANCELLED}...);
@@ -189,6 +193,12 @@ class Metrics:
             "echohub_http_requests",
             "HTTP requests answered, by status code.",
             ["code"],
+            registry=registry,
+        )
+        self.websocketSessions = Counter(
+            "echohub_websocket_sessions",
+            "WebSocket sessions opened, by HTTP version and compression.",
+            ["http", "compression"],
             registry=registry,
         )
         self.grpcCalls = Counter(

@@ -39,19 +39,17 @@ without touching the state kept for messages that arrive in pieces; text
 is validated by C{bytes.isascii} or else the C UTF-8 decoder, and a
 message's pieces are joined once, when it is complete.
 
-B{Where permessage-deflate (RFC 7692) goes.}  Its parameters, agreed in
-the opening handshake (C{Sec-WebSocket-Extensions}), would be given to the
-codec's constructor; the events keep their shape (a L{Message} holds the
-inflated payload) and the session does not change.  In
-L{WebSocketCodec._parse}, RSV1 becomes allowed on the first frame of a data
-message (and stays a C{1002} on continuations and control frames), and a
-compressed message never takes the whole-message shortcut: it goes to
-L{WebSocketCodec._piece}, where each unmasked piece is inflated in steps
-bounded by what the cap has left (C{decompress(piece, left + 1)}, the
-C{00 00 ff ff} tail added after the last), before the UTF-8 check and the
-gathering, so that the cap applies to the inflated size as well as, on
-each header, to the size on the wire.  On sending,
-L{WebSocketCodec.message} compresses and L{_frame} sets RSV1.
+B{permessage-deflate} (RFC 7692), when the opening handshake agreed it
+(L{echohub.websocket._deflate}): RSV1 is allowed on the first frame of a
+data message, and stays a C{1002} on continuations and control frames.  A
+compressed message never takes the whole-message shortcut: each unmasked
+piece goes to L{WebSocketCodec._piece}, which inflates it within the room
+the cap has left (one byte more is asked for, so that passing the cap is
+known as soon as it happens: C{1009}), before the UTF-8 check and the
+gathering.  The cap on the wire allows a compressed message the few bytes
+deflate adds to what does not compress.  The L{Message} event says whether
+its message came compressed, and L{WebSocketCodec.message} compresses when
+asked: the echo answers a compressed message with a compressed one.
 """
 
 from __future__ import annotations
@@ -60,6 +58,8 @@ import codecs
 import struct
 from dataclasses import dataclass
 from typing import Any
+
+from echohub.websocket._deflate import InflateError, PerMessageDeflate
 
 # Opcodes (RFC 6455, section 5.2).
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -84,6 +84,12 @@ registered ones (1012-1014), not 1004, 1005, 1006 or 1015.
 
 _MAX_CONTROL = 125
 
+RSV1 = 0x40
+"""
+The reserved bit permessage-deflate gives to a compressed message's first
+frame.
+"""
+
 _UTF8 = codecs.getincrementaldecoder("utf-8")
 
 
@@ -96,13 +102,15 @@ class Message:
     """
     A complete text or binary message.
 
-    @ivar data: its payload; for text, bytes that are valid UTF-8 (not
-        decoded: an echo sends them back as they came).
+    @ivar data: its payload (inflated); for text, bytes that are valid
+        UTF-8 (not decoded: an echo sends them back as they came).
     @ivar text: whether it is a text message.
+    @ivar compressed: whether it came compressed (permessage-deflate).
     """
 
     data: bytes
     text: bool
+    compressed: bool = False
 
 
 @dataclass(slots=True)
@@ -180,16 +188,18 @@ def unmask(data: bytes | bytearray, mask: bytes | bytearray, phase: int = 0) -> 
     return value.to_bytes(length, "little")
 
 
-def _frame(opcode: int, payload: bytes) -> bytes:
+def _frame(opcode: int, payload: bytes, flags: int = 0) -> bytes:
     """
-    One unmasked, final frame of C{opcode} carrying C{payload}.
+    One unmasked, final frame of C{opcode} carrying C{payload}, with the
+    reserved bits C{flags} (L{RSV1} for a compressed message).
     """
+    first = 0x80 | flags | opcode
     length = len(payload)
     if length < 126:
-        return bytes((0x80 | opcode, length)) + payload
+        return bytes((first, length)) + payload
     if length < 65536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, length) + payload
-    return struct.pack("!BBQ", 0x80 | opcode, 127, length) + payload
+        return struct.pack("!BBH", first, 126, length) + payload
+    return struct.pack("!BBQ", first, 127, length) + payload
 
 
 def _validate(data: bytes, decoder: Any = None, final: bool = True) -> None:
@@ -213,11 +223,20 @@ class WebSocketCodec:
     The server side of one WebSocket connection's framing; see the module
     docstring.
 
-    @ivar maxMessage: the largest message accepted, in bytes.
+    @ivar maxMessage: the largest message accepted, in bytes (inflated,
+        for a compressed message).
+    @ivar deflate: the connection's permessage-deflate, or L{None} if the
+        handshake did not agree to it.
     """
 
-    def __init__(self, maxMessage: int) -> None:
+    def __init__(
+        self, maxMessage: int, deflate: PerMessageDeflate | None = None
+    ) -> None:
         self.maxMessage = maxMessage
+        self.deflate = deflate
+        # Deflate's stored blocks add 5 bytes to every 64 KiB that does not
+        # compress: what a compressed message may take on the wire.
+        self._maxCompressed = maxMessage + (maxMessage >> 13) + 64
         self._buffer = bytearray()
         self._ended = False
         # The data frame whose payload is being read: bytes left, its mask,
@@ -233,6 +252,9 @@ class WebSocketCodec:
         self._pieces: list[bytes] = []
         self._size = 0
         self._decoder: Any = None
+        # Whether that message is compressed, and how much it inflated to.
+        self._compressed = False
+        self._inflated = 0
 
     # Receiving.
 
@@ -287,11 +309,15 @@ class WebSocketCodec:
             if end - position < 2:
                 break
             first, second = buffer[position], buffer[position + 1]
-            if first & 0x70:
+            opcode = first & 0x0F
+            if first & 0x70 and (
+                first & 0x70 != RSV1
+                or self.deflate is None
+                or opcode not in (TEXT, BINARY)
+            ):
                 raise _ViolationError(PROTOCOL_ERROR, "reserved bits set")
             if not second & 0x80:
                 raise _ViolationError(PROTOCOL_ERROR, "client frames must be masked")
-            opcode = first & 0x0F
             length = second & 0x7F
             header = 6
             if length == 126:
@@ -336,13 +362,14 @@ class WebSocketCodec:
                 raise _ViolationError(
                     PROTOCOL_ERROR, "new message inside a fragmented one"
                 )
+            compressed = first & RSV1 if opcode else self._compressed
             size = self._size + length
-            if size > self.maxMessage:
+            if size > (self._maxCompressed if compressed else self.maxMessage):
                 raise _ViolationError(
                     MESSAGE_TOO_BIG, f"message over {self.maxMessage} bytes"
                 )
             position += header
-            if fin and opcode and length <= end - position:
+            if fin and opcode and length <= end - position and not compressed:
                 # A whole message, arrived whole: the common case.
                 start, position = position, position + length
                 data = unmask(buffer[start:position], mask)
@@ -352,6 +379,7 @@ class WebSocketCodec:
                 continue
             if opcode:
                 self._opcode = opcode
+                self._compressed = bool(compressed)
             self._size = size
             self._remaining = length
             self._mask = mask
@@ -367,6 +395,8 @@ class WebSocketCodec:
         message to C{events} when its last frame is complete.
         """
         done = self._fin and not self._remaining
+        if self._compressed:
+            piece = self._inflate(piece, done)
         if self._opcode == TEXT:
             if self._decoder is None and done:  # the message's only piece
                 _validate(piece)
@@ -382,10 +412,37 @@ class WebSocketCodec:
             self._pieces.append(piece)
             piece = b"".join(self._pieces)
             self._pieces = []
-        events.append(Message(piece, self._opcode == TEXT))
+        events.append(Message(piece, self._opcode == TEXT, self._compressed))
         self._opcode = None
-        self._size = 0
+        self._size = self._inflated = 0
         self._decoder = None
+        self._compressed = False
+
+    def _inflate(self, piece: bytes, final: bool) -> bytes:
+        """
+        Inflate the next piece of a compressed message within the room
+        C{maxMessage} leaves it.
+
+        @raise _ViolationError: it passes the cap (C{1009}), or is not
+            deflate (C{1002}).
+        """
+        assert self.deflate is not None  # RSV1 is refused without it
+        if final and not self._size:
+            # No payload at all: an empty message.  (The tail alone would
+            # begin a stored block and leave the inflater inside it.)
+            return b""
+        try:
+            out = self.deflate.inflate(piece, self.maxMessage - self._inflated, final)
+        except InflateError as e:
+            raise _ViolationError(
+                PROTOCOL_ERROR, f"compressed data is not deflate ({e})"
+            ) from None
+        if out is None:
+            raise _ViolationError(
+                MESSAGE_TOO_BIG, f"message inflates to over {self.maxMessage} bytes"
+            )
+        self._inflated += len(out)
+        return out
 
     def _control(self, opcode: int, payload: bytes) -> Event:
         """
@@ -414,11 +471,13 @@ class WebSocketCodec:
 
     # Sending.
 
-    def message(self, data: bytes, text: bool) -> bytes:
+    def message(self, data: bytes, text: bool, compressed: bool = False) -> bytes:
         """
         The frame of a message: C{data}, as text (which must be UTF-8) or
-        binary.
+        binary, C{compressed} if permessage-deflate was agreed.
         """
+        if compressed and self.deflate is not None:
+            return _frame(TEXT if text else BINARY, self.deflate.compress(data), RSV1)
         return _frame(TEXT if text else BINARY, data)
 
     def ping(self, data: bytes) -> bytes:

@@ -16,6 +16,10 @@ gets a plain-text answer that says why.
       C{allowed_origins} gets C{403}.  Requests without C{Origin} (curl, the
       C{websockets} library, any non-browser client) are accepted: only
       browsers send it, and only browsers need protecting.
+    - B{permessage-deflate} (RFC 7692), agreed when the client offers it
+      and C{[websocket] compression} is on (L{echohub.websocket._deflate});
+      a C{Sec-WebSocket-Extensions} field that is not an extension list
+      gets C{400}.
 """
 
 import base64
@@ -32,6 +36,11 @@ from twisted.web.server import NOT_DONE_YET, Request
 from echohub._net import formatAddress
 from echohub.config import WebSocketConfig
 from echohub.http import normalOrigin, plainText
+from echohub.websocket._deflate import (
+    DeflateParameters,
+    ExtensionSyntaxError,
+    negotiate,
+)
 from echohub.websocket._session import EchoSession
 
 _log = Logger()
@@ -102,6 +111,19 @@ def _isWebSocketKey(key: bytes) -> bool:
     return len(decoded) == 16 and binascii.b2a_base64(decoded, newline=False) == key
 
 
+def extensionsAgreed(
+    request: IRequest, config: WebSocketConfig
+) -> DeflateParameters | None:
+    """
+    The permessage-deflate agreement for a handshake's
+    C{Sec-WebSocket-Extensions} offers (L{None} for none).
+
+    @raise ExtensionSyntaxError: the field is not an extension list.
+    """
+    offers = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Extensions", [])
+    return negotiate(offers, config)
+
+
 class WebSocketResource(Resource):
     """
     C{/ws}: the opening handshake (RFC 6455 section 4.2), checked, with the
@@ -155,8 +177,22 @@ class WebSocketResource(Resource):
                 b"403 Forbidden: this Origin may not open a WebSocket here"
                 b" ([websocket] allowed_origins)\n",
             )
+        try:
+            deflate = extensionsAgreed(request, self.config)
+        except ExtensionSyntaxError as e:
+            _log.info(
+                "Refused a WebSocket handshake from {peer}: {why}",
+                peer=formatAddress(request.getClientAddress()),
+                why=f"Sec-WebSocket-Extensions is not an extension list ({e})",
+            )
+            return plainText(
+                request,
+                400,
+                f"400 Bad Request: Sec-WebSocket-Extensions is not an extension"
+                f" list ({e})\n".encode(),
+            )
         key = (request.getHeader(b"Sec-WebSocket-Key") or b"").strip()
-        session = EchoSession(request, self.config, self.clock)
+        session = EchoSession(request, self.config, self.clock, deflate)
         channel: Any = request.channel
         transport: Any = channel.transport
         # The channel hands the connection, and any bytes read after the
@@ -166,6 +202,11 @@ class WebSocketResource(Resource):
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
             b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
             + acceptKey(key)
+            + (
+                b""
+                if deflate is None
+                else b"\r\nSec-WebSocket-Extensions: " + deflate.response
+            )
             + b"\r\n\r\n"
         )
         session.accepted()

@@ -74,6 +74,7 @@ from echohub.websocket._codec import (
     Pong,
     WebSocketCodec,
 )
+from echohub.websocket._deflate import DeflateParameters, PerMessageDeflate
 
 _log = Logger()
 
@@ -103,12 +104,20 @@ class EchoSession(Protocol):
         sent or answered, L{None} while there was none.
     @ivar closedBy: C{"client"}, C{"server"}, or C{"network"} (no close
         frame).
+    @ivar compression: the extension agreed, for the log and the metrics:
+        C{"permessage-deflate"} or C{"none"}.
+    @ivar httpVersion: the HTTP version that carried the handshake.
     """
 
     transport: Any
+    httpVersion = "HTTP/1.1"
 
     def __init__(
-        self, request: Request, config: WebSocketConfig, clock: IReactorTime
+        self,
+        request: Request,
+        config: WebSocketConfig,
+        clock: IReactorTime,
+        deflate: DeflateParameters | None = None,
     ) -> None:
         self.request = request
         self.site: Any = request.site
@@ -120,7 +129,10 @@ class EchoSession(Protocol):
         self.messagesIn = self.messagesOut = 0
         self.bytesIn = self.bytesOut = 0
         self._started = clock.seconds()
-        self.codec = WebSocketCodec(config.max_message)
+        self.codec = WebSocketCodec(
+            config.max_message, None if deflate is None else PerMessageDeflate(deflate)
+        )
+        self.compression = "none" if deflate is None else "permessage-deflate"
         self._out: list[bytes] = []
         self._transportClosing = False
         self._lost = False
@@ -146,6 +158,9 @@ class EchoSession(Protocol):
         self.transport.registerProducer(self.transport, True)
         self.site.connections.add(self)
         self.site.connections.remove(channel)
+        metrics = self.site.access.metrics
+        if metrics is not None:
+            metrics.websocketSessions.labels(self.httpVersion, self.compression).inc()
         self._schedulePing()
 
     # Receiving.
@@ -165,7 +180,7 @@ class EchoSession(Protocol):
         for event in codec.receive(data):
             if isinstance(event, Message):
                 self.messagesIn += 1
-                out.append(codec.message(event.data, event.text))
+                out.append(codec.message(event.data, event.text, event.compressed))
                 self.messagesOut += 1
             elif isinstance(event, Ping):
                 out.append(codec.pong(event.data))
@@ -287,6 +302,7 @@ class EchoSession(Protocol):
         if self._linger is not None:  # lingering close
             self._linger.connectionLost()
         self.site.connections.remove(self)
+        self.site.access.echoed(self.messagesOut)
         request = self.request
         method = request.method.decode("ascii")
         path = request.uri.decode("ascii", "replace")
@@ -306,7 +322,8 @@ class EchoSession(Protocol):
             self.bytesOut,
             self.clock.seconds() - self._started,
             f"{method} {path} 101",
-            f"; websocket {self.messagesIn} messages in, {self.messagesOut} out,"
+            f"; websocket over {self.httpVersion}, {self.compression},"
+            f" {self.messagesIn} messages in, {self.messagesOut} out,"
             f" close {code} by {self.closedBy}, origin {origin}{lingered}",
             method=method,
             path=path,
@@ -317,4 +334,6 @@ class EchoSession(Protocol):
             origin=origin,
             lingered=lingered,
             websocket=True,
+            http_version=self.httpVersion,
+            compression=self.compression,
         )

@@ -34,11 +34,13 @@ def frame(
     payload: bytes = b"",
     fin: bool = True,
     mask: bytes = b"\x01\x02\x03\x04",
+    rsv1: bool = False,
 ) -> bytes:
     """
-    One client frame, masked with C{mask}.
+    One client frame, masked with C{mask}, with RSV1 set if C{rsv1}
+    (permessage-deflate's compressed message).
     """
-    head = bytes([(0x80 if fin else 0) | opcode])
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
     length = len(payload)
     if length < 126:
         head += bytes([0x80 | length])
