@@ -398,6 +398,7 @@ class RawClient:
         tls: bool,
         devcerts: DevCertificates,
         origin: str | None = None,
+        extensions: str | None = None,
     ) -> None:
         raw = socket.create_connection(
             server.address("web", 1 if tls else 0), timeout=10
@@ -418,6 +419,8 @@ class RawClient:
         ]
         if origin:
             lines.append(b"Origin: " + origin.encode())
+        if extensions:
+            lines.append(b"Sec-WebSocket-Extensions: " + extensions.encode())
         self.sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
@@ -425,14 +428,19 @@ class RawClient:
             assert chunk, self.buffer
             self.buffer += chunk
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        self.head = head
         self.status = int(head.split(b" ")[1])
 
     @staticmethod
     def frame(
-        opcode: int, payload: bytes, fin: bool = True, length: int | None = None
+        opcode: int,
+        payload: bytes,
+        fin: bool = True,
+        length: int | None = None,
+        rsv1: bool = False,
     ) -> bytes:
         size = len(payload) if length is None else length
-        head = bytes([(0x80 if fin else 0) | opcode])
+        head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
         # The shortest length encoding, as RFC 6455 section 5.2 requires
         # (wsproto refuses a longer one with 1002).
         if size < 126:

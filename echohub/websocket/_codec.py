@@ -46,8 +46,8 @@ compressed message never takes the whole-message shortcut: each unmasked
 piece goes to L{WebSocketCodec._piece}, which inflates it within the room
 the cap has left (one byte more is asked for, so that passing the cap is
 known as soon as it happens: C{1009}), before the UTF-8 check and the
-gathering.  The cap on the wire allows a compressed message the few bytes
-deflate adds to what does not compress.  The L{Message} event says whether
+gathering.  The cap on the wire allows a compressed message what deflate
+may add to what does not compress.  The L{Message} event says whether
 its message came compressed, and L{WebSocketCodec.message} compresses when
 asked: the echo answers a compressed message with a compressed one.
 """
@@ -234,9 +234,13 @@ class WebSocketCodec:
     ) -> None:
         self.maxMessage = maxMessage
         self.deflate = deflate
-        # Deflate's stored blocks add 5 bytes to every 64 KiB that does not
-        # compress: what a compressed message may take on the wire.
-        self._maxCompressed = maxMessage + (maxMessage >> 13) + 64
+        # What a compressed message may take on the wire: zlib's bound on
+        # what deflate makes of a message of the cap, for any window and
+        # memLevel (deflateBound's conservative one, about 14 % more: with a
+        # small window, what does not compress cannot go in stored blocks).
+        self._maxCompressed = (
+            maxMessage + ((maxMessage + 7) >> 3) + ((maxMessage + 63) >> 6) + 64
+        )
         self._buffer = bytearray()
         self._ended = False
         # The data frame whose payload is being read: bytes left, its mask,

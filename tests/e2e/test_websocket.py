@@ -141,8 +141,9 @@ def test_neverReadingClientIsHeldBack(
 
 def test_accessLogLine(wsServer: EchohubProcess) -> None:
     """
-    Each WebSocket session ends with one access-log line: 101, the message
-    counts and who closed with which code.
+    Each WebSocket session ends with one access-log line: 101, the HTTP
+    version and compression (the websockets client offers
+    permessage-deflate), the message counts and who closed with which code.
     """
     with connect(
         url(wsServer, False), proxy=None, user_agent_header="access-log-test"
@@ -151,5 +152,6 @@ def test_accessLogLine(wsServer: EchohubProcess) -> None:
         client.recv(timeout=10)
         client.close()
     wsServer.waitForOutput(
-        r"GET /ws 101 .* websocket 1 messages in, 1 out, close 1000 by client"
+        r"GET /ws 101 .* websocket over HTTP/1\.1, permessage-deflate,"
+        r" 1 messages in, 1 out, close 1000 by client"
     )
