@@ -109,14 +109,12 @@ def parseExtensions(values: list[bytes]) -> list[Offer]:
                 item = _ITEM.fullmatch(part)
                 if item is None:
                     raise ExtensionSyntaxError(f"bad parameter {part.strip()!r}")
-                key, token, quoted = item.groups()
+                key, value, quoted = item.groups()
                 if quoted is not None:
-                    value: str | None = re.sub(r"\\(.)", r"\1", quoted)
+                    value = re.sub(r"\\(.)", r"\1", quoted)
                     if not re.fullmatch(_TOKEN, value):
                         # Section 9.1: a quoted value must be a token too.
                         raise ExtensionSyntaxError(f"bad parameter {part.strip()!r}")
-                else:
-                    value = token
                 parameters.append((key.lower(), value))
             offers.append((name.lower(), parameters))
     return offers
