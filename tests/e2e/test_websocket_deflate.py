@@ -196,3 +196,38 @@ def test_compressionBomb(
         r"GET /ws 101 .* websocket over HTTP/1\.1, permessage-deflate,"
         r" 0 messages in, 0 out, close 1009 by server"
     )
+
+
+def test_memoryPerIdleConnection(
+    deflateServer: EchohubProcess, devcerts: DevCertificates
+) -> None:
+    """
+    200 connections that agreed to compression as browsers offer it, and
+    each sent and got back a compressed message, then went idle, cost the
+    server less than 160 KiB each (the compressor and inflater kept for
+    context takeover are about 50 KiB of it at the defaults).
+    """
+    text = b'{"id": 1, "name": "a compressible message", "tags": ["x", "y"]} ' * 16
+    before = deflateServer.rss()
+    clients = []
+    for _ in range(200):
+        client = RawClient(
+            deflateServer,
+            False,
+            devcerts,
+            extensions="permessage-deflate; client_max_window_bits",
+        )
+        assert b"client_max_window_bits=12" in client.head
+        compressor = zlib.compressobj(6, zlib.DEFLATED, -12)
+        payload = compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        client.sock.sendall(RawClient.frame(1, payload[:-4], rsv1=True))
+        opcode, echoed = client.readFrame()
+        assert opcode == 1
+        inflater = zlib.decompressobj(-15)
+        assert inflater.decompress(echoed + b"\x00\x00\xff\xff") == text
+        clients.append(client)
+    perConnection = (deflateServer.rss() - before) / len(clients)
+    for client in clients:
+        client.sock.close()
+    print(f"{perConnection / 1024:.1f} KiB per connection")
+    assert perConnection < 160 * 1024, perConnection
