@@ -33,7 +33,7 @@ the connection is ending, and what follows is not the codec's to read.
 
 Why it is fast enough for an echo (C{make bench}, the C{websocket}
 scenario): a read's frames are parsed from one buffer in one loop; a
-payload is unmasked with one integer XOR (L{unmask}); a frame that is a
+payload is unmasked in C (L{unmask}); a frame that is a
 whole message and has arrived whole goes from the buffer to its L{Message}
 without touching the state kept for messages that arrive in pieces; text
 is validated by C{bytes.isascii} or else the C UTF-8 decoder, and a
@@ -60,6 +60,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from echohub.websocket._deflate import InflateError, PerMessageDeflate
+
+try:
+    from websockets.speedups import apply_mask as applyMask
+except ImportError:  # pragma: no cover (websockets built without its C part)
+    from websockets.utils import apply_mask as applyMask
 
 # Opcodes (RFC 6455, section 5.2).
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -175,17 +180,16 @@ class _ViolationError(Exception):
 def unmask(data: bytes | bytearray, mask: bytes | bytearray, phase: int = 0) -> bytes:
     """
     C{data} XORed with the 4-byte C{mask}, starting at byte C{phase} of it
-    (the payload's offset within its frame, modulo 4): one big-integer XOR,
-    linear and in C.
+    (the payload's offset within its frame, modulo 4).
+
+    The XOR is the C{websockets} library's C{apply_mask}: its C extension
+    where it is built (about 0.2 us for 1 KiB, where Python's big-integer
+    XOR takes 2.6 us, the largest part of receiving a 1 KiB message), else
+    its own big-integer XOR.
     """
-    length = len(data)
-    if not length:
-        return b""
     if phase:
         mask = mask[phase:] + mask[:phase]
-    key = (mask * ((length + 3) // 4))[:length]
-    value = int.from_bytes(data, "little") ^ int.from_bytes(key, "little")
-    return value.to_bytes(length, "little")
+    return applyMask(data, mask)
 
 
 def _frame(opcode: int, payload: bytes, flags: int = 0) -> bytes:
@@ -366,14 +370,16 @@ class WebSocketCodec:
                 raise _ViolationError(
                     PROTOCOL_ERROR, "new message inside a fragmented one"
                 )
-            compressed = first & RSV1 if opcode else self._compressed
             size = self._size + length
-            if size > (self._maxCompressed if compressed else self.maxMessage):
+            if size > self.maxMessage and (
+                size > self._maxCompressed
+                or not (first & RSV1 if opcode else self._compressed)
+            ):
                 raise _ViolationError(
                     MESSAGE_TOO_BIG, f"message over {self.maxMessage} bytes"
                 )
             position += header
-            if fin and opcode and length <= end - position and not compressed:
+            if fin and opcode and length <= end - position and not first & RSV1:
                 # A whole message, arrived whole: the common case.
                 start, position = position, position + length
                 data = unmask(buffer[start:position], mask)
@@ -383,7 +389,7 @@ class WebSocketCodec:
                 continue
             if opcode:
                 self._opcode = opcode
-                self._compressed = bool(compressed)
+                self._compressed = bool(first & RSV1)
             self._size = size
             self._remaining = length
             self._mask = mask

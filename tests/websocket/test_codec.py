@@ -10,7 +10,7 @@ import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from echohub.websocket._codec import (
     CloseReceived,
@@ -92,6 +92,38 @@ def conversations(draw: st.DrawFn) -> tuple[bytes, list[Event]]:
         stream += frame(CLOSE, payload, mask=draw(masks))
         events.append(CloseReceived(code, reason))
     return stream, events
+
+
+class UnmaskTests(SynchronousTestCase):
+    """
+    L{unmask} is websockets' C masking, where it is built.
+    """
+
+    def test_speedups(self) -> None:
+        """
+        When C{websockets.speedups} exists (every wheel websockets ships), its
+        C{apply_mask} does the XOR: if websockets moves it, this fails rather
+        than echohub silently falling back to the slow XOR.
+        """
+        try:
+            from websockets.speedups import apply_mask
+        except ImportError:
+            raise SkipTest("websockets was built without its C extension") from None
+        from echohub.websocket import _codec
+
+        self.assertIs(_codec.applyMask, apply_mask)
+
+    def test_phase(self) -> None:
+        """
+        A payload read from the middle of its frame is unmasked from that
+        byte of the mask.
+        """
+        mask = b"\x01\x02\x03\x04"
+        data = bytes(range(11))
+        whole = unmask(data, mask)
+        self.assertEqual(whole, bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+        self.assertEqual(unmask(data[5:], mask, 5 % 4), whole[5:])
+        self.assertEqual(unmask(b"", mask), b"")
 
 
 class SegmentationTests(SynchronousTestCase):
