@@ -120,7 +120,9 @@ def buildLoadgen(buildDir: Path = BUILD) -> Loadgen:
         path = buildDir / variant.name
         if not _fresh(path):
             if cc is None:
-                raise BuildError("no C compiler (cc or gcc) to build the load generator")
+                raise BuildError(
+                    "no C compiler (cc or gcc) to build the load generator"
+                )
             result = _compile(cc, path, variant)
             if result.returncode != 0:
                 continue

@@ -173,7 +173,11 @@ def _compressionNote(measurement: Measurement, size: int) -> None:
     measurement["note"] = (
         f"agreed `{counts['extension']}`; messages {sent:.1f}× smaller sent,"
         f" {echoed:.1f}× echoed"
-        + (f"; {counts['echoed_plain']} echoes uncompressed" if counts["echoed_plain"] else "")
+        + (
+            f"; {counts['echoed_plain']} echoes uncompressed"
+            if counts["echoed_plain"]
+            else ""
+        )
     )
     if not counts["echoed_compressed"] and not measurement.get("errors"):
         measurement["errors"] = 1

@@ -185,10 +185,14 @@ class _DeflateEcho(threading.Thread):
         accept = base64.b64encode(hashlib.sha1(key + guid).digest())
         extension = b""
         if self.extension is not None:
-            extension = b"Sec-WebSocket-Extensions: " + self.extension.encode() + b"\r\n"
+            extension = (
+                b"Sec-WebSocket-Extensions: " + self.extension.encode() + b"\r\n"
+            )
         connection.sendall(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept
+            + b"\r\n"
             + extension
             + b"\r\n"
         )
@@ -224,7 +228,9 @@ def _clientFrame(data: bytes) -> tuple[bytes, bytes] | None:
     if len(data) < at + 4 + length:
         return None
     mask = data[at : at + 4]
-    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(data[at + 4 : at + 4 + length]))
+    payload = bytes(
+        b ^ mask[i % 4] for i, b in enumerate(data[at + 4 : at + 4 + length])
+    )
     return payload, data[at + 4 + length :]
 
 
