@@ -40,16 +40,19 @@
  *
  * Every record (line or message) k of connection c has known content: SIZE
  * bytes of a fixed printable pattern starting at an offset that depends on
- * k and c (a line's last byte is replaced by '\n').  With --compressible the
- * pattern is JSON-like text (the same keys, varying values: what deflate
- * meets in real traffic), and a record never overlaps the 32 records before
- * it, so a compressor's window does not find the previous message in it.  Echoed bytes are compared
- * with that as they arrive; a mismatch, an early EOF or a record not echoed
- * by the end of the drain period is counted as an error.
+ * k and c (on k alone with --deflate: see zshared; a line's last byte is
+ * replaced by '\n').  With --compressible the pattern is JSON-like text (the
+ * same keys, varying values: what deflate meets in real traffic), and a
+ * record never overlaps the 32 records before it, so a compressor's window
+ * does not find the previous message in it.  Echoed bytes are compared with
+ * that as they arrive; a mismatch, an early EOF or a record not echoed by
+ * the end of the drain period is counted as an error.
  *
  * Output: "#measure-start" and "#measure-end" on stdout as the measured
  * window opens and closes (the harness samples the server's CPU time then),
- * and finally one JSON object on one line.  Exit status 0 when the run
+ * and finally one JSON object on one line (with --deflate, its "deflate" object
+ * gives the extension agreed and the messages and bytes each way, compressed
+ * and inflated).  Exit status 0 when the run
  * completed, whatever the error counts; 2 for bad usage or set-up failure.
  *
  * Build: gcc -O2 -DWITH_TLS -DWITH_ZLIB loadgen.c -o loadgen -lssl -lcrypto -lz
