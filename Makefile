@@ -97,13 +97,14 @@ bench-smoke: $(VENV)/.installed-bench bench-tools
 	  --repeat 1 $(BENCH_ARGS)
 
 # The load generator is compiled at bench time (with OpenSSL's headers for the
-# TLS scenarios) and the HTTP scenarios use wrk: install what is missing when
-# we may (root, apt-get present).  Without them, those scenarios are skipped
-# and the table says why.
+# TLS scenarios, zlib's for the compressed WebSocket one) and the HTTP
+# scenarios use wrk: install what is missing when we may (root, apt-get
+# present).  Without them, those scenarios are skipped and the table says why.
 bench-tools:
 	@missing=""; \
 	command -v cc >/dev/null || command -v gcc >/dev/null || missing="gcc"; \
 	[ -f /usr/include/openssl/ssl.h ] || missing="$$missing libssl-dev"; \
+	[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
 	if [ -n "$$missing" ]; then \

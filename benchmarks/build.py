@@ -34,10 +34,41 @@ class Loadgen:
     A compiled load generator.
 
     @ivar tls: whether it was built with OpenSSL and so accepts C{--tls}.
+    @ivar deflate: whether it was built with zlib and so accepts
+        C{--deflate} (WebSocket permessage-deflate).
     """
 
     path: Path
     tls: bool
+    deflate: bool = False
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """
+    One way to build the load generator: its file name, and whether it has
+    OpenSSL and zlib.
+    """
+
+    name: str
+    tls: bool
+    deflate: bool
+
+    def flags(self) -> list[str]:
+        return ["-DWITH_TLS"] * self.tls + ["-DWITH_ZLIB"] * self.deflate
+
+    def libraries(self) -> list[str]:
+        return ["-lssl", "-lcrypto"] * self.tls + ["-lz"] * self.deflate
+
+
+# Most capable first: a machine without OpenSSL's or zlib's headers still
+# gets a load generator, and only the scenarios needing them are skipped.
+_VARIANTS = (
+    _Variant("loadgen", tls=True, deflate=True),
+    _Variant("loadgen-nozlib", tls=True, deflate=False),
+    _Variant("loadgen-notls", tls=False, deflate=True),
+    _Variant("loadgen-notls-nozlib", tls=False, deflate=False),
+)
 
 
 def compiler() -> str | None:
@@ -54,16 +85,19 @@ def _fresh(path: Path) -> bool:
     return path.exists() and path.stat().st_mtime >= SOURCE.stat().st_mtime
 
 
-def _compile(cc: str, output: Path, tls: bool) -> subprocess.CompletedProcess[str]:
+def _compile(
+    cc: str, output: Path, variant: _Variant
+) -> subprocess.CompletedProcess[str]:
     """
     Compile to a temporary name, then rename: two runs building at once (a
     test and C{make bench}) never execute a half-written binary.
     """
     fd, temporary = tempfile.mkstemp(dir=output.parent, prefix=output.name + ".")
     os.close(fd)
-    flags = ["-DWITH_TLS"] if tls else []
-    libraries = ["-lssl", "-lcrypto"] if tls else []
-    command = [cc, "-O2", "-Wall", *flags, str(SOURCE), "-o", temporary, *libraries]
+    command = [
+        *(cc, "-O2", "-Wall", *variant.flags(), str(SOURCE)),
+        *("-o", temporary, *variant.libraries()),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode == 0:
         os.replace(temporary, output)
@@ -74,25 +108,27 @@ def _compile(cc: str, output: Path, tls: bool) -> subprocess.CompletedProcess[st
 
 def buildLoadgen(buildDir: Path = BUILD) -> Loadgen:
     """
-    Compile the load generator, with TLS when OpenSSL's headers are there.
+    Compile the load generator, with TLS when OpenSSL's headers are there
+    and WebSocket compression when zlib's are.
 
     @raise BuildError: no compiler, or the source does not compile at all.
     """
     buildDir.mkdir(parents=True, exist_ok=True)
-    withTLS, plain = buildDir / "loadgen", buildDir / "loadgen-notls"
-    if _fresh(withTLS):
-        return Loadgen(withTLS, tls=True)
     cc = compiler()
-    if cc is None:
-        raise BuildError("no C compiler (cc or gcc) to build the load generator")
-    if _compile(cc, withTLS, tls=True).returncode == 0:
-        return Loadgen(withTLS, tls=True)
-    if _fresh(plain):
-        return Loadgen(plain, tls=False)
-    result = _compile(cc, plain, tls=False)
-    if result.returncode != 0:
-        raise BuildError(f"cannot compile {SOURCE.name}:\n{result.stderr}")
-    return Loadgen(plain, tls=False)
+    result = None
+    for variant in _VARIANTS:
+        path = buildDir / variant.name
+        if not _fresh(path):
+            if cc is None:
+                raise BuildError(
+                    "no C compiler (cc or gcc) to build the load generator"
+                )
+            result = _compile(cc, path, variant)
+            if result.returncode != 0:
+                continue
+        return Loadgen(path, tls=variant.tls, deflate=variant.deflate)
+    assert result is not None
+    raise BuildError(f"cannot compile {SOURCE.name}:\n{result.stderr}")
 
 
 def certificate(buildDir: Path = BUILD) -> tuple[Path, Path]:

@@ -281,6 +281,8 @@ def _plan(
         why = None
         if "tls" in scenario.needs and not loadgen.tls:
             why = "the load generator was built without OpenSSL (libssl-dev)"
+        if "deflate" in scenario.needs and not loadgen.deflate:
+            why = "the load generator was built without zlib (zlib1g-dev)"
         if "wrk" in scenario.needs and shutil.which("wrk") is None:
             why = "wrk is not installed (apt-get install wrk)"
         if "h2load" in scenario.needs and shutil.which("h2load") is None:

@@ -87,6 +87,8 @@ def runLoadgen(
         "error_counts": result["errors"],
         "detail": result["detail"],
     }
+    if "deflate" in result:
+        figures["deflate"] = result["deflate"]
     if len(marks) == 2:
         (t0, c0), (t1, c1) = marks["#measure-start"], marks["#measure-end"]
         figures["server_cpu_s"] = c1 - c0

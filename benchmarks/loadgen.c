@@ -13,6 +13,14 @@
  *   ws       the same over WebSocket: an HTTP upgrade to --path, then masked
  *            text frames of SIZE payload bytes; the echoed payloads are
  *            checked as one stream, however the server frames them.
+ *            With --deflate, the upgrade offers permessage-deflate (RFC 7692)
+ *            as Chromium does ("permessage-deflate; client_max_window_bits"),
+ *            the server must agree (else the upgrade counts as refused), and
+ *            every message goes out compressed with the agreed window and
+ *            context takeover (every connection sends the same messages,
+ *            so each is compressed once for all: see zshared); compressed
+ *            echoes are inflated, each checked to inflate to exactly SIZE
+ *            bytes, then checked like any other.
  *   connect  each of N slots loops: connect (and TLS handshake), one line,
  *            its echo, close.  Counts connections (handshakes) per second.
  *   idle     open N connections, echo one line on each, print "#idle-ready",
@@ -32,17 +40,24 @@
  *
  * Every record (line or message) k of connection c has known content: SIZE
  * bytes of a fixed printable pattern starting at an offset that depends on
- * k and c (a line's last byte is replaced by '\n').  Echoed bytes are compared
- * with that as they arrive; a mismatch, an early EOF or a record not echoed
- * by the end of the drain period is counted as an error.
+ * k and c (on k alone with --deflate: see zshared; a line's last byte is
+ * replaced by '\n').  With --compressible the pattern is JSON-like text (the
+ * same keys, varying values: what deflate meets in real traffic), and a
+ * record never overlaps the 32 records before it, so a compressor's window
+ * does not find the previous message in it.  Echoed bytes are compared with
+ * that as they arrive; a mismatch, an early EOF or a record not echoed by
+ * the end of the drain period is counted as an error.
  *
  * Output: "#measure-start" and "#measure-end" on stdout as the measured
  * window opens and closes (the harness samples the server's CPU time then),
- * and finally one JSON object on one line.  Exit status 0 when the run
+ * and finally one JSON object on one line (with --deflate, its "deflate" object
+ * gives the extension agreed and the messages and bytes each way, compressed
+ * and inflated).  Exit status 0 when the run
  * completed, whatever the error counts; 2 for bad usage or set-up failure.
  *
- * Build: gcc -O2 -DWITH_TLS loadgen.c -o loadgen -lssl -lcrypto
- * (without -DWITH_TLS and the libraries, --tls is refused).
+ * Build: gcc -O2 -DWITH_TLS -DWITH_ZLIB loadgen.c -o loadgen -lssl -lcrypto -lz
+ * (without -DWITH_TLS and the libraries, --tls is refused; without
+ * -DWITH_ZLIB and -lz, --deflate).
  */
 
 #define _GNU_SOURCE
@@ -68,10 +83,17 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #endif
+#ifdef WITH_ZLIB
+#include <zlib.h>
+#endif
 
 /* The pattern repeats with a prime period, so consecutive records of one
  * connection, and the same record of neighbouring connections, differ. */
 #define PERIOD 4093
+/* --compressible: a period far longer than any deflate window (32 KiB), and
+ * a stride between a connection's records longer than a record. */
+#define TEXT_PERIOD 262139
+#define TEXT_STRIDE 7919
 #define READ_BUFFER (256 * 1024)
 #define MAX_EVENTS 1024
 /* Connections being set up at once.  A connection counts as set up once its
@@ -105,8 +127,15 @@ static struct {
     double duration, warmup, drain;
     int tls;
     const char *path;
-    int grpc; /* the gRPC protocol, in the line or idle shape */
-} opt = {"127.0.0.1", 0, MODE_LINE, 1, 64, 1, 5.0, 1.0, 5.0, 0, NULL, 0};
+    int grpc;         /* the gRPC protocol, in the line or idle shape */
+    int deflate;      /* ws: offer and use permessage-deflate */
+    int level;        /* ws: the zlib compression level of --deflate */
+    int compressible; /* records from JSON-like text */
+} opt = {"127.0.0.1", 0, MODE_LINE, 1, 64, 1, 5.0, 1.0, 5.0, 0, NULL, 0, 0, -1, 0};
+
+/* Where records start in the pattern: see record(). */
+static size_t period = PERIOD;
+static uint64_t stride = 31, conn_stride = 17;
 
 /* gRPC: every record's bytes before its SIZE pattern bytes: the message's
  * length prefix, then the EchoRequest's field tag and string length. */
@@ -123,6 +152,13 @@ static struct {
     uint64_t upgrade;   /* WebSocket upgrades refused */
     uint64_t missing;   /* records sent but never echoed */
     char detail[256];   /* the first error, for a human */
+    /* --deflate, over the whole run: messages sent (all compressed) and
+     * their payload bytes on the wire; echoed messages that came back
+     * compressed or not, their payload bytes on the wire, and the bytes the
+     * compressed ones inflated to. */
+    uint64_t z_sent, z_sent_wire, z_echo_compressed, z_echo_plain, z_echo_wire,
+        z_echo_inflated;
+    char extension[256]; /* what the server agreed to, on the first connection */
 } res;
 
 static void error_detail(const char *fmt, ...) {
@@ -191,12 +227,20 @@ struct conn {
     char *out;             /* bytes not yet accepted by the socket */
     size_t out_len, out_off, out_cap;
     /* WebSocket: the upgrade response so far, then the frame parser. */
-    char reply[1024];
+    char reply[2048];
     size_t reply_len;
     unsigned char hdr[14];
     size_t hdr_len, hdr_need;
     uint64_t payload_left;
-    int frame_opcode;
+    int frame_opcode, frame_fin;
+    /* permessage-deflate: what was agreed, the echo's inflater, and the
+     * message being received (compressed or not, and its length so far). */
+    int client_bits, client_no_context, server_no_context;
+#ifdef WITH_ZLIB
+    z_stream *zin;
+#endif
+    int msg_compressed;
+    uint64_t msg_inflated;
     /* gRPC: the HTTP/2 frame parser, the server's windows, our call. */
     unsigned char h2hdr[9];
     size_t h2hdr_len;
@@ -239,7 +283,7 @@ static double cpu_seconds(void) {
 
 /* Where record k of connection c starts in the pattern. */
 static const char *record(const struct conn *c, uint64_t k) {
-    return pattern + (k * 31 + (uint64_t)c->id * 17) % PERIOD;
+    return pattern + (k * stride + (uint64_t)c->id * conn_stride) % period;
 }
 
 static int is_line_mode(void) { return opt.mode != MODE_WS && !opt.grpc; }
@@ -344,6 +388,13 @@ static void close_conn(struct conn *c) {
         close(c->fd);
         c->fd = -1;
     }
+#ifdef WITH_ZLIB
+    if (c->zin) {
+        inflateEnd(c->zin);
+        free(c->zin);
+        c->zin = NULL;
+    }
+#endif
     setup_done(c);
     c->state = ST_CLOSED;
     c->want_out = 0;
@@ -375,6 +426,68 @@ static int flush_out(struct conn *c) {
     return 0;
 }
 
+#ifdef WITH_ZLIB
+/* The compressed messages, shared by every connection.  With --deflate all
+ * connections send the same messages in the same order (record() ignores the
+ * connection) and the server agrees the same parameters on each, so the bytes
+ * a connection's own compressor would make for its message k are the same on
+ * every connection, context takeover included: one compressor makes them,
+ * once, in order, and connections copy them from a ring.  The server still
+ * inflates every connection's stream on its own; the client stops paying a
+ * deflate per message (which, at Chromium's level, cost it more than a
+ * whole echo through some servers). */
+#define ZRING 65536
+static struct {
+    z_stream z;
+    int ready;
+    int bits, no_context; /* as agreed on the first connection */
+    uint64_t next;        /* the next message to compress */
+    unsigned char *data[ZRING];
+    size_t len[ZRING], cap[ZRING];
+} zshared;
+
+/* Make message `next` with a sync flush: it then ends on a byte boundary with
+ * an empty stored block (00 00 ff ff), which RFC 7692 has the sender strip.
+ * With context takeover the stream goes on to the next message; without, it
+ * starts over. */
+static void zshared_step(struct conn *c) {
+    size_t slot = zshared.next % ZRING, cap = (size_t)deflateBound(NULL, (uLong)opt.size) + 64;
+    if (zshared.cap[slot] < cap) {
+        zshared.data[slot] = realloc(zshared.data[slot], cap);
+        zshared.cap[slot] = cap;
+    }
+    z_stream *z = &zshared.z;
+    z->next_in = (unsigned char *)record(c, zshared.next);
+    z->avail_in = (uInt)opt.size;
+    z->next_out = zshared.data[slot];
+    z->avail_out = (uInt)cap;
+    int r = deflate(z, Z_SYNC_FLUSH);
+    size_t n = cap - z->avail_out;
+    if (r != Z_OK || z->avail_in != 0 || z->avail_out == 0 || n < 4 ||
+        memcmp(zshared.data[slot] + n - 4, "\0\0\xff\xff", 4) != 0) {
+        fprintf(stderr, "loadgen: deflate failed (%d)\n", r);
+        exit(2);
+    }
+    if (zshared.no_context)
+        deflateReset(z);
+    zshared.len[slot] = n - 4;
+    zshared.next++;
+}
+
+/* Message k of connection c, compressed; NULL if the connection has fallen
+ * so far behind the others that the ring no longer holds it. */
+static const unsigned char *ws_compress(struct conn *c, uint64_t k, size_t *size) {
+    while (zshared.next <= k)
+        zshared_step(c);
+    if (k + ZRING < zshared.next)
+        return NULL;
+    *size = zshared.len[k % ZRING];
+    res.z_sent++;
+    res.z_sent_wire += *size;
+    return zshared.data[k % ZRING];
+}
+#endif
+
 /* Queue record number c->sent. */
 static void queue_record(struct conn *c) {
     const char *src = record(c, c->sent);
@@ -391,24 +504,38 @@ static void queue_record(struct conn *c) {
     } else if (opt.mode == MODE_WS) {
         /* FIN + text frame, masked with an all-zero key: masking is then the
          * identity, so the payload goes out without a per-byte XOR. */
+        const void *payload = src;
+        size_t size = opt.size;
+        unsigned char first = 0x81;
+#ifdef WITH_ZLIB
+        if (opt.deflate) {
+            payload = ws_compress(c, c->sent, &size);
+            if (!payload) {
+                error_detail("connection %d fell %d messages behind the others", c->id, ZRING);
+                fail_conn(c, &res.io);
+                return;
+            }
+            first |= 0x40; /* RSV1: a compressed message */
+        }
+#endif
         unsigned char h[14];
         size_t n = 0;
-        h[n++] = 0x81;
-        if (opt.size < 126) {
-            h[n++] = 0x80 | (unsigned char)opt.size;
-        } else if (opt.size < 65536) {
+        h[n++] = first;
+        if (size < 126) {
+            h[n++] = 0x80 | (unsigned char)size;
+        } else if (size < 65536) {
             h[n++] = 0x80 | 126;
-            h[n++] = (unsigned char)(opt.size >> 8);
-            h[n++] = (unsigned char)opt.size;
+            h[n++] = (unsigned char)(size >> 8);
+            h[n++] = (unsigned char)size;
         } else {
             h[n++] = 0x80 | 127;
             for (int i = 7; i >= 0; i--)
-                h[n++] = (unsigned char)((uint64_t)opt.size >> (8 * i));
+                h[n++] = (unsigned char)((uint64_t)size >> (8 * i));
         }
         memset(h + n, 0, 4);
         n += 4;
         append_out(c, h, n);
-        append_out(c, src, opt.size);
+        append_out(c, payload, size);
     } else {
         append_out(c, src, opt.size - 1);
         append_out(c, "\n", 1);
@@ -430,14 +557,16 @@ static void top_up(struct conn *c) {
     if (c->state != ST_READY)
         return;
     if (sending() && (opt.mode == MODE_LINE || opt.mode == MODE_WS)) {
-        while (c->sent - c->echoed < (uint64_t)opt.window && window_open(c))
+        while (c->state == ST_READY && c->sent - c->echoed < (uint64_t)opt.window &&
+               window_open(c))
             queue_record(c);
     } else if (c->sent == 0 && window_open(c)) {
         /* The set-up probe; in connect mode, the connection's one record
          * (which a connection still opening while draining sends too). */
         queue_record(c);
     }
-    flush_out(c);
+    if (c->state == ST_READY)
+        flush_out(c);
 }
 
 static void start_connect(struct conn *c);
@@ -516,6 +645,72 @@ static int verify(struct conn *c, const char *data, size_t n) {
     return 0;
 }
 
+#ifdef WITH_ZLIB
+/* Inflate part of a compressed message and check what comes out; 0 if it
+ * matches.  A server may end a message with a final block (BFINAL): the
+ * stream then starts over, as RFC 7692 section 7.2.3.3 says. */
+static int ws_inflate(struct conn *c, const unsigned char *data, size_t n) {
+    static unsigned char out[64 * 1024];
+    z_stream *z = c->zin;
+    z->next_in = (unsigned char *)data;
+    z->avail_in = (uInt)n;
+    for (;;) {
+        z->next_out = out;
+        z->avail_out = sizeof out;
+        int r = inflate(z, Z_SYNC_FLUSH);
+        size_t got = sizeof out - z->avail_out;
+        if (r == Z_STREAM_END) {
+            inflateReset(z);
+        } else if (r != Z_OK && r != Z_BUF_ERROR) {
+            error_detail("connection %d: message %llu does not inflate (%s)", c->id,
+                         (unsigned long long)c->echoed, z->msg ? z->msg : "zlib error");
+            fail_conn(c, &res.verify);
+            return -1;
+        }
+        c->msg_inflated += got;
+        res.z_echo_inflated += got;
+        if (c->msg_inflated > opt.size) {
+            error_detail("connection %d: message %llu inflates past the %zu bytes sent",
+                         c->id, (unsigned long long)c->echoed, opt.size);
+            fail_conn(c, &res.verify);
+            return -1;
+        }
+        if (got && verify(c, (const char *)out, got) < 0)
+            return -1;
+        if (z->avail_in == 0 && got < sizeof out)
+            return 0;
+        if (r == Z_BUF_ERROR && got == 0)
+            return 0;
+    }
+}
+#endif
+
+/* A data frame's payload has all come: at the end of a message, check it. */
+static int ws_frame_end(struct conn *c) {
+    if (c->frame_opcode > 2 || !c->frame_fin)
+        return 0;
+    if (!c->msg_compressed) {
+        res.z_echo_plain++;
+        return 0;
+    }
+    res.z_echo_compressed++;
+#ifdef WITH_ZLIB
+    static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
+    if (ws_inflate(c, tail, sizeof tail) < 0)
+        return -1;
+    if (c->msg_inflated != opt.size) {
+        error_detail("connection %d: message %llu inflates to %llu bytes, not %zu", c->id,
+                     (unsigned long long)c->echoed, (unsigned long long)c->msg_inflated,
+                     opt.size);
+        fail_conn(c, &res.verify);
+        return -1;
+    }
+    if (c->server_no_context)
+        inflateReset(c->zin);
+#endif
+    return 0;
+}
+
 /* Feed received bytes through the WebSocket frame parser. */
 static int ws_input(struct conn *c, const unsigned char *data, size_t n) {
     while (n > 0) {
@@ -547,6 +742,7 @@ static int ws_input(struct conn *c, const unsigned char *data, size_t n) {
                     len = (len << 8) | c->hdr[i];
             }
             c->frame_opcode = c->hdr[0] & 0x0f;
+            c->frame_fin = c->hdr[0] & 0x80;
             c->payload_left = len;
             c->hdr_need = 0;
             if (c->frame_opcode == 8) {
@@ -554,17 +750,50 @@ static int ws_input(struct conn *c, const unsigned char *data, size_t n) {
                 fail_conn(c, &res.io);
                 return -1;
             }
-            if (len == 0)
+            /* RSV1 marks a compressed message, on its first frame only, and
+             * only where permessage-deflate was agreed. */
+            int rsv = c->hdr[0] & 0x70, first = c->frame_opcode == 1 || c->frame_opcode == 2;
+#ifdef WITH_ZLIB
+            int agreed = c->zin != NULL;
+#else
+            int agreed = 0;
+#endif
+            if ((rsv & 0x30) || (rsv && !(agreed && first))) {
+                error_detail("connection %d: frame (opcode %d) with RSV bits 0x%x", c->id,
+                             c->frame_opcode, rsv);
+                fail_conn(c, &res.verify);
+                return -1;
+            }
+            if (first) {
+                c->msg_compressed = rsv != 0;
+                c->msg_inflated = 0;
+            }
+            if (len == 0) {
+                if (ws_frame_end(c) < 0)
+                    return -1;
                 continue;
+            }
         }
         size_t take = c->payload_left < n ? (size_t)c->payload_left : n;
         /* Data frames (text, binary, continuation) carry the echo; control
          * frames such as ping are skipped. */
-        if (c->frame_opcode <= 2 && verify(c, (const char *)data, take) < 0)
-            return -1;
+        if (c->frame_opcode <= 2) {
+            if (opt.deflate)
+                res.z_echo_wire += take;
+#ifdef WITH_ZLIB
+            if (c->msg_compressed) {
+                if (ws_inflate(c, data, take) < 0)
+                    return -1;
+            } else
+#endif
+            if (verify(c, (const char *)data, take) < 0)
+                return -1;
+        }
         data += take;
         n -= take;
         c->payload_left -= take;
+        if (c->payload_left == 0 && ws_frame_end(c) < 0)
+            return -1;
     }
     return 0;
 }
@@ -743,16 +972,178 @@ static int grpc_input(struct conn *c, const unsigned char *data, size_t n) {
 }
 
 static void ws_send_upgrade(struct conn *c) {
-    char req[512];
+    char req[640];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\nOrigin: http://%s:%d\r\n\r\n",
-                     opt.path, opt.host, opt.port, opt.host, opt.port);
+                     "Sec-WebSocket-Version: 13\r\nOrigin: http://%s:%d\r\n%s\r\n",
+                     opt.path, opt.host, opt.port, opt.host, opt.port,
+                     opt.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                                   "client_max_window_bits\r\n"
+                                 : "");
     append_out(c, req, (size_t)n);
     c->state = ST_UPGRADE;
     c->reply_len = 0;
     flush_out(c);
+}
+
+/* Copy the value of header `name` in the upgrade response into `out`
+ * (blanks trimmed); return how many such headers there are. */
+static int reply_header(const struct conn *c, const char *name, char *out, size_t cap) {
+    int count = 0;
+    size_t len = strlen(name);
+    const char *line = strstr(c->reply, "\r\n");
+    while (line && strncmp(line, "\r\n\r\n", 4) != 0) {
+        line += 2;
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            break;
+        if (!strncasecmp(line, name, len) && line[len] == ':') {
+            const char *v = line + len + 1, *end = eol;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            size_t n = (size_t)(end - v) < cap - 1 ? (size_t)(end - v) : cap - 1;
+            memcpy(out, v, n);
+            out[n] = 0;
+            count++;
+        }
+        line = eol;
+    }
+    return count;
+}
+
+#ifdef WITH_ZLIB
+/* Strip blanks from both ends of s, in place. */
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = 0;
+    return s;
+}
+
+/* Take the server's permessage-deflate response (RFC 7692 section 7.1):
+ * known parameters, each at most once, window bits 8 to 15; 0 if agreed. */
+static int ws_agree(struct conn *c, char *value) {
+    static const char *const names[] = {"server_no_context_takeover",
+                                        "client_no_context_takeover",
+                                        "server_max_window_bits", "client_max_window_bits"};
+    c->client_bits = 15;
+    c->client_no_context = c->server_no_context = 0;
+    int seen = 0; /* a bit per parameter */
+    char *save = NULL;
+    char *token = strtok_r(value, ";", &save);
+    if (!token || strcasecmp(trim(token), "permessage-deflate") != 0) {
+        error_detail("server chose extension \"%s\", not permessage-deflate",
+                     token ? token : "");
+        return -1;
+    }
+    while ((token = strtok_r(NULL, ";", &save)) != NULL) {
+        char *arg = strchr(token, '=');
+        if (arg) {
+            *arg++ = 0;
+            arg = trim(arg);
+            size_t n = strlen(arg);
+            if (n >= 2 && arg[0] == '"' && arg[n - 1] == '"') {
+                arg[n - 1] = 0;
+                arg++;
+            }
+        }
+        token = trim(token);
+        int which = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcasecmp(token, names[i]))
+                which = i;
+        if (which < 0 || (seen & (1 << which))) {
+            error_detail("permessage-deflate parameter \"%s\" %s", token,
+                         which < 0 ? "unknown" : "given twice");
+            return -1;
+        }
+        seen |= 1 << which;
+        if (which < 2) {
+            if (arg) {
+                error_detail("permessage-deflate %s takes no value", token);
+                return -1;
+            }
+            *(which == 0 ? &c->server_no_context : &c->client_no_context) = 1;
+            continue;
+        }
+        char *rest = NULL;
+        long bits = arg ? strtol(arg, &rest, 10) : 0;
+        if (!arg || !*arg || *rest || bits < 8 || bits > 15) {
+            error_detail("permessage-deflate %s=%s: not 8 to 15", token, arg ? arg : "");
+            return -1;
+        }
+        if (which == 3)
+            c->client_bits = (int)bits;
+    }
+    /* zlib's raw deflate has no 256-byte window (it would use 512). */
+    if (c->client_bits == 8) {
+        error_detail("server asked for client_max_window_bits=8, which zlib cannot honour");
+        return -1;
+    }
+    return 0;
+}
+
+#endif
+
+/* After a 101: the extension agreed, if any; 0 if it is what we offered. */
+static int ws_extensions(struct conn *c) {
+    char value[256];
+    int count = reply_header(c, "Sec-WebSocket-Extensions", value, sizeof value);
+    if (!opt.deflate) {
+        if (count) {
+            error_detail("server chose extension \"%s\", but none was offered", value);
+            return -1;
+        }
+        return 0;
+    }
+    if (count != 1) {
+        error_detail(count ? "several Sec-WebSocket-Extensions headers"
+                           : "the server did not agree to permessage-deflate (no "
+                             "Sec-WebSocket-Extensions in its 101)");
+        return -1;
+    }
+    if (!res.extension[0])
+        snprintf(res.extension, sizeof res.extension, "%s", value);
+    if (strchr(value, ',')) {
+        error_detail("server chose several extensions: %s", value);
+        return -1;
+    }
+#ifdef WITH_ZLIB
+    char agreed[sizeof value];
+    memcpy(agreed, value, sizeof value);
+    if (ws_agree(c, value) < 0)
+        return -1;
+    if (!zshared.ready) {
+        /* Chromium's settings: the default level, memLevel 8, our window as
+         * the server allows. */
+        zshared.bits = c->client_bits;
+        zshared.no_context = c->client_no_context;
+        if (deflateInit2(&zshared.z, opt.level, Z_DEFLATED, -zshared.bits, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            fprintf(stderr, "loadgen: zlib initialisation failed\n");
+            exit(2);
+        }
+        zshared.ready = 1;
+    } else if (zshared.bits != c->client_bits || zshared.no_context != c->client_no_context) {
+        error_detail("connection %d: the server agreed other parameters than on the first "
+                     "(%s)", c->id, agreed);
+        return -1;
+    }
+    /* Inflating with the largest window reads any server's messages. */
+    c->zin = calloc(1, sizeof *c->zin);
+    if (inflateInit2(c->zin, -15) != Z_OK) {
+        fprintf(stderr, "loadgen: zlib initialisation failed\n");
+        exit(2);
+    }
+    return 0;
+#else
+    return -1;
+#endif
 }
 
 /* Read the upgrade response byte-exactly up to its blank line, so that no
@@ -782,6 +1173,10 @@ static void ws_read_upgrade(struct conn *c) {
                 if (eol)
                     *eol = 0;
                 error_detail("WebSocket upgrade of %s refused: %s", opt.path, c->reply);
+                fail_conn(c, &res.upgrade);
+                return;
+            }
+            if (ws_extensions(c) < 0) {
                 fail_conn(c, &res.upgrade);
                 return;
             }
@@ -934,7 +1329,8 @@ static void usage(const char *argv0) {
             "usage: %s --port N [--host A] [--mode line|ws|connect|idle|grpc|grpc-idle]\n"
             "          [--conns N]"
             "          [--size BYTES] [--window N] [--duration S] [--warmup S] [--drain S]\n"
-            "          [--tls] [--path /ws]\n",
+            "          [--tls] [--path /ws] [--deflate [--deflate-level 0-9]]"
+            " [--compressible]\n",
             argv0);
     exit(2);
 }
@@ -944,7 +1340,8 @@ static void parse_args(int argc, char **argv) {
         {"host", 1, 0, 'h'},   {"port", 1, 0, 'p'},     {"mode", 1, 0, 'm'},
         {"conns", 1, 0, 'c'},  {"size", 1, 0, 's'},     {"window", 1, 0, 'w'},
         {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'W'}, {"drain", 1, 0, 'D'},
-        {"tls", 0, 0, 't'},    {"path", 1, 0, 'P'},     {0, 0, 0, 0}};
+        {"tls", 0, 0, 't'},    {"path", 1, 0, 'P'},     {"deflate", 0, 0, 'z'},
+        {"deflate-level", 1, 0, 'L'}, {"compressible", 0, 0, 'x'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
@@ -967,11 +1364,25 @@ static void parse_args(int argc, char **argv) {
         case 'D': opt.drain = atof(optarg); break;
         case 't': opt.tls = 1; break;
         case 'P': opt.path = optarg; break;
+        case 'z': opt.deflate = 1; break;
+        case 'L': opt.level = atoi(optarg); break;
+        case 'x': opt.compressible = 1; break;
         default: usage(argv[0]);
         }
     }
-    if (opt.port <= 0 || opt.conns <= 0 || opt.window <= 0 || opt.size < 2 || opt.duration <= 0)
+    if (opt.port <= 0 || opt.conns <= 0 || opt.window <= 0 || opt.size < 2 || opt.duration <= 0 ||
+        opt.level < -1 || opt.level > 9)
         usage(argv[0]);
+    if (opt.deflate && opt.mode != MODE_WS) {
+        fprintf(stderr, "loadgen: --deflate is for --mode ws\n");
+        exit(2);
+    }
+#ifndef WITH_ZLIB
+    if (opt.deflate) {
+        fprintf(stderr, "loadgen: built without zlib (no zlib headers): no --deflate\n");
+        exit(2);
+    }
+#endif
     if (opt.mode != MODE_LINE && opt.mode != MODE_WS)
         opt.window = 1;
     if (!opt.path)
@@ -1006,6 +1417,40 @@ static void parse_args(int argc, char **argv) {
 #endif
 }
 
+/* JSON-like text, never a newline: a log of events as an application would
+ * send them, the same keys with values drawn from small vocabularies and
+ * growing counters (xorshift64, fixed seed: every run sends the same). */
+static void json_text(char *out, size_t n) {
+    static const char *const users[] = {"alice", "bob",   "carol",  "dave",   "erin",  "frank",
+                                        "grace", "heidi", "ivan",   "judy",   "mallory", "niaj",
+                                        "olivia", "peggy", "rupert", "sybil"};
+    static const char *const actions[] = {"view",   "click", "scroll", "purchase",
+                                          "login", "logout", "search", "share"};
+    static const char *const paths[] = {"/",      "/search", "/cart", "/checkout",
+                                        "/items", "/account", "/help", "/blog"};
+    uint64_t x = 88172645463325252ULL, id = 104729, ts = 1700000000;
+    char item[256];
+    size_t at = 0;
+    while (at < n) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        id += 1 + x % 7;
+        ts += x % 3;
+        int len = snprintf(item, sizeof item,
+                           "{\"id\":%llu,\"ts\":%llu,\"user\":\"%s\",\"action\":\"%s\","
+                           "\"path\":\"%s/%llu\",\"ok\":%s,\"ms\":%llu.%02llu},",
+                           (unsigned long long)id, (unsigned long long)ts, users[x >> 60],
+                           actions[(x >> 20) & 7], paths[(x >> 24) & 7],
+                           (unsigned long long)((x >> 28) % 1000), (x >> 40) % 11 ? "true" : "false",
+                           (unsigned long long)((x >> 44) % 300),
+                           (unsigned long long)((x >> 52) % 100));
+        size_t take = (size_t)len < n - at ? (size_t)len : n - at;
+        memcpy(out + at, item, take);
+        at += take;
+    }
+}
+
 static void setup(void) {
     signal(SIGPIPE, SIG_IGN);
     /* One descriptor per connection: raise the soft limit as far as allowed. */
@@ -1021,9 +1466,18 @@ static void setup(void) {
         fprintf(stderr, "loadgen: --host must be an IPv4 address\n");
         exit(2);
     }
-    pattern = malloc(PERIOD + opt.size);
-    for (size_t i = 0; i < PERIOD + opt.size; i++)
-        pattern[i] = (char)('!' + (i * 7 + i / 13) % 94); /* printable, never '\n' */
+    if (opt.compressible) {
+        period = TEXT_PERIOD;
+        stride = TEXT_STRIDE;
+    }
+    if (opt.deflate)
+        conn_stride = 0; /* every connection the same messages: see zshared */
+    pattern = malloc(period + opt.size);
+    if (opt.compressible)
+        json_text(pattern, period + opt.size);
+    else
+        for (size_t i = 0; i < period + opt.size; i++)
+            pattern[i] = (char)('!' + (i * 7 + i / 13) % 94); /* printable, never '\n' */
     conns = calloc((size_t)opt.conns, sizeof *conns);
     for (int i = 0; i < opt.conns; i++) {
         conns[i].id = i;
@@ -1065,6 +1519,18 @@ static void census(int *pending, int *alive) {
         if (c->state != ST_READY || (opt.mode != MODE_CONNECT && c->echoed == 0))
             (*pending)++;
     }
+}
+
+/* `in` as the inside of a JSON string: quotes and backslashes escaped,
+ * anything not printable ASCII as '?'. */
+static void json_escape(char *out, size_t cap, const char *in) {
+    size_t j = 0;
+    for (const char *p = in; *p && j < cap - 2; p++) {
+        if (*p == '"' || *p == '\\')
+            out[j++] = '\\';
+        out[j++] = (*p >= ' ' && *p < 127) ? *p : '?';
+    }
+    out[j] = 0;
 }
 
 int main(int argc, char **argv) {
@@ -1167,19 +1633,13 @@ int main(int argc, char **argv) {
 
     double seconds = measure_end > measure_start ? (measure_end - measure_start) / 1e9 : 0;
     double rate = seconds > 0 ? (double)res.records / seconds : 0;
-    char detail[300];
-    size_t j = 0;
-    for (const char *p = res.detail; *p && j < sizeof detail - 2; p++) {
-        if (*p == '"' || *p == '\\')
-            detail[j++] = '\\';
-        detail[j++] = (*p >= ' ' && *p < 127) ? *p : '?';
-    }
-    detail[j] = 0;
+    char detail[600];
+    json_escape(detail, sizeof detail, res.detail);
     printf("{\"mode\": \"%s\", \"conns\": %d, \"size\": %zu, \"window\": %d, \"tls\": %s, "
            "\"seconds\": %.6f, \"records\": %llu, \"records_per_s\": %.1f, "
            "\"bytes_per_s\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
            "\"client_cpu_share\": %.4f, \"errors\": {\"verify\": %llu, \"io\": %llu, "
-           "\"connect\": %llu, \"upgrade\": %llu, \"missing\": %llu}, \"detail\": \"%s\"}\n",
+           "\"connect\": %llu, \"upgrade\": %llu, \"missing\": %llu}, \"detail\": \"%s\"",
            opt.grpc ? (opt.mode == MODE_IDLE ? "grpc-idle" : "grpc")
            : opt.mode == MODE_LINE ? "line" : opt.mode == MODE_WS ? "ws"
            : opt.mode == MODE_CONNECT ? "connect" : "idle",
@@ -1190,5 +1650,15 @@ int main(int argc, char **argv) {
            (unsigned long long)res.verify, (unsigned long long)res.io,
            (unsigned long long)res.connect, (unsigned long long)res.upgrade,
            (unsigned long long)res.missing, detail);
+    if (opt.deflate) {
+        json_escape(detail, sizeof detail, res.extension);
+        printf(", \"deflate\": {\"extension\": \"%s\", \"sent\": %llu, \"sent_wire\": %llu, "
+               "\"echoed_compressed\": %llu, \"echoed_plain\": %llu, \"echo_wire\": %llu, "
+               "\"echo_inflated\": %llu}",
+               detail, (unsigned long long)res.z_sent, (unsigned long long)res.z_sent_wire,
+               (unsigned long long)res.z_echo_compressed, (unsigned long long)res.z_echo_plain,
+               (unsigned long long)res.z_echo_wire, (unsigned long long)res.z_echo_inflated);
+    }
+    printf("}\n");
     return 0;
 }

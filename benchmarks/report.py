@@ -120,7 +120,9 @@ def summary(scenario: Scenario, outcomes: list[Outcome]) -> list[dict[str, Any]]
                 "peak_rss": o.median("peak_rss"),
                 "client_cpu": o.median("client_cpu"),
                 "errors": o.errors,
-                "details": sorted({r["detail"] for r in o.runs if r.get("detail")}),
+                "details": sorted(
+                    {r[k] for r in o.runs for k in ("detail", "note") if r.get(k)}
+                ),
             }
         )
     return rows

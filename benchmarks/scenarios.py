@@ -86,7 +86,8 @@ class Scenario:
     @ivar metric: the key of the measurement the table shows.
     @ivar unit: the metric's unit: C{µs} and C{s} are times, anything else
         gets an SI prefix.
-    @ivar needs: C{"tls"} (a load generator built with OpenSSL) and C{"wrk"}.
+    @ivar needs: C{"tls"} (a load generator built with OpenSSL), C{"deflate"}
+        (one built with zlib), C{"wrk"} and C{"h2load"}.
     @ivar latency: whether the table shows the p99 latency too.
     @ivar echohubEnv: extra C{ECHOHUB_*} settings echohub runs with.
     @ivar pinServer: whether servers are pinned to their own core; off for
@@ -117,26 +118,70 @@ class Scenario:
 
 
 def _loadgen(
-    mode: str, conns: int, size: int, window: int = 1, tls: bool = False
+    mode: str,
+    conns: int,
+    size: int,
+    window: int = 1,
+    tls: bool = False,
+    deflate: bool = False,
 ) -> Callable[[Context], Measurement]:
+    """
+    Measure with the compiled load generator.
+
+    @param deflate: (C{ws} only) offer permessage-deflate, as Chromium does,
+        and send JSON-like text, which compresses as real traffic does.
+    """
+
     def measure(ctx: Context) -> Measurement:
         if mode == "ws":
-            _probeWebSocket(ctx.server)
+            _probeWebSocket(ctx.server, deflate)
         arguments = [
             *("--mode", mode, "--conns", str(conns), "--size", str(size)),
             *("--window", str(window), "--duration", str(ctx.duration)),
             *("--warmup", str(ctx.warmup)),
             *(("--tls",) if tls else ()),
+            *(("--deflate", "--compressible") if deflate else ()),
         ]
-        return runLoadgen(
+        measurement = runLoadgen(
             ctx.loadgen.path,
             ctx.server,
             arguments,
             ctx.clientCpu,
             ctx.duration + ctx.warmup,
         )
+        if deflate:
+            _compressionNote(measurement, size)
+        return measurement
 
     return measure
+
+
+def _compressionNote(measurement: Measurement, size: int) -> None:
+    """
+    Say in C{measurement}'s note what the server agreed to and how much
+    smaller the messages were each way; count a server that never
+    compressed an echo as an error, since the scenario would then measure
+    something else.
+    """
+    counts = measurement.get("deflate")
+    if not counts or not counts["sent_wire"]:
+        return
+    sent = counts["sent"] * size / counts["sent_wire"]
+    echoed = (
+        counts["echo_inflated"] / counts["echo_wire"] if counts["echo_wire"] else 0.0
+    )
+    measurement["note"] = (
+        f"agreed `{counts['extension']}`; messages {sent:.1f}× smaller sent,"
+        f" {echoed:.1f}× echoed"
+        + (
+            f"; {counts['echoed_plain']} echoes uncompressed"
+            if counts["echoed_plain"]
+            else ""
+        )
+    )
+    if not counts["echoed_compressed"] and not measurement.get("errors"):
+        measurement["errors"] = 1
+        measurement["detail"] = "the server compressed no echo"
 
 
 def _udp(conns: int, size: int, window: int) -> Callable[[Context], Measurement]:
@@ -156,24 +201,40 @@ def _udp(conns: int, size: int, window: int) -> Callable[[Context], Measurement]
     return measure
 
 
-def _probeWebSocket(server: ServerProcess) -> None:
+def _probeWebSocket(server: ServerProcess, deflate: bool = False) -> None:
     """
-    Check that C{GET /ws} upgrades to a WebSocket.
+    Check that C{GET /ws} upgrades to a WebSocket and, with C{deflate},
+    that the server agrees to permessage-deflate.
 
-    @raise NotApplicableError: it does not (echohub before it had a WebSocket echo).
+    @raise NotApplicableError: it does not (echohub before it had a
+        WebSocket echo, or before it had permessage-deflate).
     """
     host, port = server.address
+    offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if deflate else ""
     request = (
         f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n\r\n"
+        f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n{offer}\r\n"
     )
+    head = b""
     with socket.create_connection(server.address, timeout=5) as probe:
         probe.sendall(request.encode())
-        status = probe.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+        while b"\r\n\r\n" not in head and (data := probe.recv(4096)):
+            head += data
+    status, *fields = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
     if " 101 " not in f"{status} ":
         raise NotApplicableError(
             f"GET /ws does not upgrade to a WebSocket ({status or 'no answer'})"
+        )
+    agreed = any(
+        name.strip().lower() == "sec-websocket-extensions"
+        and "permessage-deflate" in value.lower()
+        for name, _, value in (f.partition(":") for f in fields)
+    )
+    if deflate and not agreed:
+        raise NotApplicableError(
+            "the server does not agree to permessage-deflate (its 101 has no"
+            " Sec-WebSocket-Extensions)"
         )
 
 
@@ -519,6 +580,18 @@ SCENARIOS = {
             "msg/s",
             True,
             _loadgen("ws", 50, 64, 16),
+        ),
+        Scenario(
+            "websocket-deflate",
+            "WebSocket echo with permessage-deflate (offered as Chromium does):"
+            " 50 connections, 1 KiB JSON-like text messages, 16 in flight each",
+            WEB,
+            WS_SERVERS,
+            "rate",
+            "msg/s",
+            True,
+            _loadgen("ws", 50, 1024, 16, deflate=True),
+            needs=("deflate",),
         ),
         Scenario(
             "grpc-unary",
