@@ -74,7 +74,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from echohub.config import WebConfig
-from echohub.http import HTTP1Channel, negotiate
+from echohub.http import HTTP1Channel, IStreamRoutes, negotiate
 from echohub.tls import (
     DevCertificates,
     ListenerTLS,
@@ -586,10 +586,23 @@ class H2Client:
     @ivar received: bytes the server wrote, in all.
     """
 
-    def __init__(self, config: WebConfig | None = None, **site: Any) -> None:
+    def __init__(
+        self,
+        config: WebConfig | None = None,
+        streamRoutes: IStreamRoutes | None = None,
+        **site: Any,
+    ) -> None:
+        """
+        @param config: the site's web settings.
+        @param streamRoutes: the site's stream routes instead of
+            L{buildSite}'s (a test's own), before the connection is made.
+        @param site: more arguments of L{buildSite}.
+        """
         config = config or WebConfig()
         self.clock = MemoryReactorClock()
         self.site = buildSite(config, reactor=self.clock, **site)
+        if streamRoutes is not None:
+            self.site.streamRoutes = streamRoutes
         self.server = negotiate(self.site, config).buildProtocol(
             IPv4Address("TCP", "127.0.0.1", 8080)
         )

@@ -442,6 +442,12 @@ class Call:
         self.statusMessage = "cancelled by the client"
         self._stop()
 
+    def streamDone(self) -> None:
+        """
+        The stream is over: nothing to do, the call ended when it sent its
+        status.
+        """
+
     def drain(self) -> None:
         """
         The server is stopping: tell the handler, and end the call with

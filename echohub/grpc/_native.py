@@ -35,6 +35,8 @@ class GRPCStreamRoutes:
     @ivar server: what serves them.
     """
 
+    protocols: frozenset[bytes] = frozenset()
+
     def __init__(self, server: GRPCServer) -> None:
         self.server = server
 

@@ -41,6 +41,13 @@ owns what C{h2} leaves to the server, by the one policy
       ones and closes.  A client's C{GOAWAY} ends nothing in flight: the
       streams finish (their responses, C{PING}s answered), then the
       connection closes.
+    - B{Streams taken over} by the site's stream routes
+      (L{echohub.http.IStreamRoutes}: gRPC, WebSocket over HTTP/2) instead
+      of twisted.web.  When they take extended C{CONNECT} (RFC 8441) for
+      some C{:protocol}, the server's C{SETTINGS} carry
+      C{SETTINGS_ENABLE_CONNECT_PROTOCOL = 1}, and an extended C{CONNECT} no
+      route takes is answered on its stream: C{501} for another
+      C{:protocol}, C{404} for another C{:path}.
 """
 
 from __future__ import annotations
@@ -81,7 +88,9 @@ from echohub.http._h2stream import H2Stream, HandlerStream, _Outbound
 from echohub.http._lean import http2Fields, leanResponse
 from echohub.http._policy import (
     BODY_TOO_LARGE,
+    NO_TUNNEL,
     OVER_CAPS,
+    UNKNOWN_PROTOCOL,
     Deadline,
     IdleTimer,
 )
@@ -130,6 +139,10 @@ class H2Connection(Protocol):
         self.paused = False
         limits = site.limits
         self._maxHeaderList = limits.maxRequestLine + limits.maxHeaderBytes
+        routes = site.streamRoutes
+        self._protocols: frozenset[bytes] = (
+            frozenset() if routes is None else routes.protocols
+        )
         self.gate = FrameGate(self.clock, 2 * self._maxHeaderList)
         self._machine = ServerH2Connection(
             H2Configuration(
@@ -185,14 +198,14 @@ class H2Connection(Protocol):
             self._admitted = True
             site.connections.add(self)
         machine = self._machine
-        machine.local_settings = Settings(
-            client=False,
-            initial_values={
-                SettingCodes.MAX_CONCURRENT_STREAMS: self.maxConcurrentStreams,
-                SettingCodes.MAX_HEADER_LIST_SIZE: self._maxHeaderList,
-                SettingCodes.ENABLE_PUSH: 0,
-            },
-        )
+        settings = {
+            SettingCodes.MAX_CONCURRENT_STREAMS: self.maxConcurrentStreams,
+            SettingCodes.MAX_HEADER_LIST_SIZE: self._maxHeaderList,
+            SettingCodes.ENABLE_PUSH: 0,
+        }
+        if self._protocols:
+            settings[SettingCodes.ENABLE_CONNECT_PROTOCOL] = 1
+        machine.local_settings = Settings(client=False, initial_values=settings)
         # HPACK counts 32 bytes more per field than HTTP/1.1's line does;
         # the decoder stops a bomb, the policy answers mere excess 431.
         machine.decoder.max_header_list_size = 2 * self._maxHeaderList + 32 * (
@@ -320,7 +333,9 @@ class H2Connection(Protocol):
             if violation is not None:
                 self._violated(violation)
             return
-        problem = requestProblem(headers, event.stream_ended is not None)
+        problem = requestProblem(
+            headers, event.stream_ended is not None, bool(self._protocols)
+        )
         if problem is not None:
             self._malformed(streamID, problem)
             return
@@ -338,7 +353,7 @@ class H2Connection(Protocol):
         self.streams[streamID] = stream
         request = stream.request
         request.clientproto = b"HTTP/2"
-        authority = None
+        authority = protocol = None
         cookies = []
         raw = request.requestHeaders
         size = 0
@@ -352,6 +367,8 @@ class H2Connection(Protocol):
                     request.path = value.split(b"?", 1)[0]
                 elif name == b":authority":
                     authority = value
+                elif name == b":protocol":
+                    protocol = value
                 continue
             size += len(name) + len(value) + 4
             count += 1
@@ -364,7 +381,7 @@ class H2Connection(Protocol):
             raw.setRawHeaders(b"cookie", [b"; ".join(cookies)])
         if authority is not None and not raw.hasHeader(b"host"):
             raw.setRawHeaders(b"host", [authority])
-        if request.method == b"CONNECT":
+        if request.method == b"CONNECT" and protocol is None:
             # Not a proxy: the resource at / answers 405.
             request.uri = request.path = b"/"
         if self._refusal is not None:
@@ -376,6 +393,14 @@ class H2Connection(Protocol):
         refusal = limits.headRefusal(len(request.uri), size, count)
         if refusal is not None:
             stream.refuse(refusal)
+            return
+        if protocol is not None:
+            # An extended CONNECT (RFC 8441) no stream route took.
+            stream.refuse(
+                NO_TUNNEL if protocol in self._protocols else UNKNOWN_PROTOCOL,
+                protocol=protocol.decode("ascii", "replace"),
+                known=", ".join(sorted(p.decode("ascii") for p in self._protocols)),
+            )
             return
         length = raw.getRawHeaders(b"content-length")
         if length is not None and int(length[0]) > limits.maxBody:
@@ -601,6 +626,7 @@ class H2Connection(Protocol):
             return
         if not stream.remoteEnded:
             self._linger(streamID)
+        stream.done()
         self._streamGone()
 
     def _linger(self, streamID: int) -> None:

@@ -20,9 +20,10 @@ I/O:
         - B{a C{SETTINGS} acknowledgement with a payload} (section 6.5:
           C{FRAME_SIZE_ERROR}; C{h2} says C{PROTOCOL_ERROR}).
     - L{requestProblem} and L{trailerProblem} check a request's header list
-      (RFC 9113 sections 8.2 and 8.3), which C{h2} is told not to: a
-      malformed request is then a stream error (C{RST_STREAM
-      PROTOCOL_ERROR}, section 8.1.1), not the end of every other stream.
+      (RFC 9113 sections 8.2 and 8.3, and RFC 8441's extended C{CONNECT}),
+      which C{h2} is told not to: a malformed request is then a stream
+      error (C{RST_STREAM PROTOCOL_ERROR}, section 8.1.1), not the end of
+      every other stream.
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ _CONNECTION_SPECIFIC = frozenset(
 )
 
 _REQUEST_PSEUDO = frozenset((b":method", b":scheme", b":path", b":authority"))
+_EXTENDED_CONNECT_PSEUDO = _REQUEST_PSEUDO | {b":protocol"}
 
 
 def _fieldProblem(name: bytes, value: bytes) -> str | None:
@@ -257,7 +259,9 @@ def _fieldProblem(name: bytes, value: bytes) -> str | None:
 
 
 def requestProblem(
-    headers: Sequence[tuple[bytes, bytes]], ended: bool = False
+    headers: Sequence[tuple[bytes, bytes]],
+    ended: bool = False,
+    extendedConnect: bool = False,
 ) -> str | None:
     """
     What makes a request's header list malformed (RFC 9113 sections 8.1.1,
@@ -266,14 +270,21 @@ def requestProblem(
     ones, each once, before every regular field; C{:method}, C{:scheme} and
     a non-empty C{:path}, but for C{CONNECT}), and a C{content-length}
     other than C{0} on a request whose headers end it (C{ended}).
+
+    @param extendedConnect: whether the connection advertised
+        C{SETTINGS_ENABLE_CONNECT_PROTOCOL} (RFC 8441 section 3): then
+        C{:protocol} is a request pseudo-header, on a C{CONNECT} only, which
+        then needs C{:scheme}, C{:path} and C{:authority} (section 4);
+        without it C{:protocol} is as unknown as any other.
     """
+    known = _EXTENDED_CONNECT_PSEUDO if extendedConnect else _REQUEST_PSEUDO
     seen: set[bytes] = set()
     regular = False
     for name, value in headers:
         if name[:1] == b":":
             if regular:
                 return f"pseudo-header {name.decode('ascii', 'replace')} after a field"
-            if name not in _REQUEST_PSEUDO:
+            if name not in known:
                 return f"pseudo-header {name.decode('ascii', 'replace')} in a request"
             if name in seen:
                 return f"pseudo-header {name.decode('ascii')} twice"
@@ -292,6 +303,12 @@ def requestProblem(
     if b":method" not in seen:
         return "no :method"
     method = next(value for name, value in headers if name == b":method")
+    if b":protocol" in seen:
+        if method != b"CONNECT":
+            return ":protocol on a request other than CONNECT"
+        if not seen >= _REQUEST_PSEUDO:
+            return "an extended CONNECT needs :scheme, :path and :authority"
+        return None
     if method == b"CONNECT":
         if b":authority" not in seen or seen & {b":scheme", b":path"}:
             return "a CONNECT request needs :authority and no :scheme or :path"

@@ -196,6 +196,11 @@ class _Outbound:
         The server is stopping: finish soon.
         """
 
+    def done(self) -> None:
+        """
+        The response is all sent, the stream's end included.
+        """
+
 
 @implementer(IPushProducer)
 class H2Stream(_Outbound):
@@ -532,3 +537,6 @@ class HandlerStream(_Outbound):
 
     def drain(self) -> None:
         self.handler.drain()
+
+    def done(self) -> None:
+        self.handler.streamDone()

@@ -142,6 +142,14 @@ class IStreamHandler(Interface):
         the response ended; nothing more can be sent.
         """
 
+    def streamDone() -> None:
+        """
+        The response is all sent, its end included: the stream is over for
+        the handler, which hears nothing more of it (what the client may
+        still send is read and discarded by the wire, RFC 9113 section
+        8.1).
+        """
+
     def drain() -> None:
         """
         The server is stopping: it has sent C{GOAWAY} and waits for the
@@ -168,6 +176,14 @@ class IStreamRoutes(Interface):
     The HTTP/2 requests a site serves with stream handlers rather than
     twisted.web resources (gRPC, WebSocket over HTTP/2).
     """
+
+    protocols = Attribute(
+        "The C{:protocol} values of the extended CONNECT requests (RFC 8441)"
+        " these routes take, a frozenset of bytes: when there are any, the"
+        " connection advertises C{SETTINGS_ENABLE_CONNECT_PROTOCOL}, and"
+        " answers an extended CONNECT no route takes itself (C{501} for a"
+        " C{:protocol} not among them, C{404} for one that is)."
+    )
 
     def match(headers: Sequence[tuple[bytes, bytes]]) -> IStreamRoute | None:
         """

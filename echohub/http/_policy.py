@@ -15,7 +15,8 @@ lingering close; a response on the stream and C{RST_STREAM}).
       the setting, the log line (rate-limited) and the rejection counter's
       label of each; L{MALFORMED}, L{URI_TOO_LONG}, L{HEADERS_TOO_LARGE},
       L{BODY_TOO_LARGE}, L{HEADERS_TIMEOUT}, L{BODY_TIMEOUT},
-      L{OVER_CAPS}, L{VERSION_NOT_SUPPORTED}.
+      L{OVER_CAPS}, L{VERSION_NOT_SUPPORTED}, and for an HTTP/2 extended
+      C{CONNECT} no route takes, L{UNKNOWN_PROTOCOL} and L{NO_TUNNEL}.
     - B{Deadlines}: the headers within C{header_timeout} of the connection
       (or of a later request's first byte), not extended by progress; the
       body by L{BodyClock}'s rule; a connection with nothing moving closed
@@ -237,6 +238,22 @@ VERSION_NOT_SUPPORTED = Refusal(
     "{service}: {peer} asked for {version}; answered 505",
     "505 HTTP Version Not Supported: this server speaks HTTP/1.0, HTTP/1.1"
     " and HTTP/2\n",
+)
+UNKNOWN_PROTOCOL = Refusal(
+    501,
+    b"Not Implemented",
+    "",
+    "",
+    "501 Not Implemented: this server takes extended CONNECT (RFC 8441) for"
+    " :protocol {known} only, not {protocol}\n",
+)
+NO_TUNNEL = Refusal(
+    404,
+    b"Not Found",
+    "",
+    "",
+    "404 Not Found: nothing at this :path takes an extended CONNECT for"
+    " :protocol {protocol}\n",
 )
 
 

@@ -214,3 +214,55 @@ class RequestProblemTests(SynchronousTestCase):
         self.assertIsNone(trailerProblem([(b"x-sum", b"1")]))
         self.assertIsNotNone(trailerProblem([(b":path", b"/")]))
         self.assertIsNotNone(trailerProblem([(b"X-Sum", b"1")]))
+
+
+class ExtendedConnectProblemTests(SynchronousTestCase):
+    """
+    L{requestProblem} with extended C{CONNECT} (RFC 8441) advertised.
+    """
+
+    CONNECT = [
+        (b":method", b"CONNECT"),
+        (b":protocol", b"websocket"),
+        (b":scheme", b"https"),
+        (b":path", b"/ws"),
+        (b":authority", b"a"),
+    ]
+
+    def test_wellFormed(self) -> None:
+        """
+        An extended C{CONNECT} with every pseudo-header, and a plain
+        C{CONNECT} as before, are well formed.
+        """
+        self.assertIsNone(requestProblem(self.CONNECT, extendedConnect=True))
+        self.assertIsNone(
+            requestProblem(
+                [(b":method", b"CONNECT"), (b":authority", b"a:443")],
+                extendedConnect=True,
+            )
+        )
+
+    def test_notAdvertised(self) -> None:
+        """
+        Without the setting, C{:protocol} is an unknown pseudo-header.
+        """
+        self.assertEqual(
+            requestProblem(self.CONNECT), "pseudo-header :protocol in a request"
+        )
+
+    def test_malformed(self) -> None:
+        """
+        C{:protocol} on another method, or an extended C{CONNECT} without
+        C{:scheme}, C{:path} or C{:authority}, is malformed.
+        """
+        cases = [
+            [(b":method", b"GET"), *self.CONNECT[1:]],
+            *(
+                [field for field in self.CONNECT if field[0] != missing]
+                for missing in (b":scheme", b":path", b":authority")
+            ),
+            [*self.CONNECT, (b":protocol", b"websocket")],
+        ]
+        for headers in cases:
+            with self.subTest(headers=headers):
+                self.assertIsNotNone(requestProblem(headers, extendedConnect=True))

@@ -35,6 +35,7 @@ class EchoHandler:
         self.pieces = 0
         self.lost: list[Failure] = []
         self.drained = False
+        self.done = False
         stream.sendHeaders([(b":status", b"200"), (b"content-type", b"x/echo")])
 
     def dataReceived(self, data: bytes) -> None:
@@ -51,18 +52,27 @@ class EchoHandler:
     def drain(self) -> None:
         self.drained = True
 
+    def streamDone(self) -> None:
+        self.done = True
+
 
 @implementer(IStreamRoutes, IStreamRoute)
 class EchoRoutes:
     """
-    C{POST /stream-echo} is an L{EchoHandler}'s.
+    C{POST /stream-echo} is an L{EchoHandler}'s, and so is an extended
+    C{CONNECT} for C{protocols} to C{/stream-echo}.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, protocols: frozenset[bytes] = frozenset()) -> None:
         self.handlers: list[EchoHandler] = []
+        self.protocols = protocols
 
     def match(self, headers: Sequence[tuple[bytes, bytes]]) -> IStreamRoute | None:
-        path = dict(headers).get(b":path", b"")
+        fields = dict(headers)
+        path = fields.get(b":path", b"")
+        protocol = fields.get(b":protocol")
+        if protocol is not None and protocol not in self.protocols:
+            return None
         return self if path.startswith(b"/stream-echo") else None
 
     def open(
@@ -73,11 +83,15 @@ class EchoRoutes:
         return handler
 
 
-def client(config: WebConfig | None = None) -> tuple[H2Client, EchoRoutes]:
-    routes = EchoRoutes()
-    c = H2Client(config)
-    c.site.streamRoutes = routes
-    return c, routes
+def client(
+    config: WebConfig | None = None, protocols: frozenset[bytes] = frozenset()
+) -> tuple[H2Client, EchoRoutes]:
+    """
+    An HTTP/2 client of a site whose stream routes are an L{EchoRoutes}
+    taking extended C{CONNECT} for C{protocols}.
+    """
+    routes = EchoRoutes(protocols)
+    return H2Client(config, streamRoutes=routes), routes
 
 
 def open(c: H2Client, path: bytes = b"/stream-echo") -> int:
@@ -252,3 +266,152 @@ class HandlerStreamTests(SynchronousTestCase):
         c.send()
         self.assertEqual(stream.unacknowledged, 0)
         self.assertEqual(c.h2.local_flow_control_window(streamID), window)
+
+
+def extendedConnect(
+    c: H2Client, protocol: bytes = b"websocket", path: bytes = b"/stream-echo"
+) -> int:
+    """
+    Open a stream with an extended C{CONNECT} (RFC 8441) for C{protocol}.
+    """
+    streamID = c.h2.get_next_available_stream_id()
+    c.h2.send_headers(
+        streamID,
+        [(b":method", b"CONNECT"), (b":protocol", protocol), (b":path", path), *GET],
+    )
+    c.send()
+    return streamID
+
+
+class ExtendedConnectTests(SynchronousTestCase):
+    """
+    Stream routes that take extended C{CONNECT} (RFC 8441) for some
+    C{:protocol} have the connection advertise it and get those requests;
+    the wire answers the ones no route takes.
+    """
+
+    def test_advertised(self) -> None:
+        """
+        C{SETTINGS_ENABLE_CONNECT_PROTOCOL} is 1 in the server's settings
+        when the routes take a C{:protocol}, and absent (0) when they take
+        none.
+        """
+        c, _ = client(protocols=frozenset({b"websocket"}))
+        self.assertEqual(c.h2.remote_settings.enable_connect_protocol, 1)
+        c, _ = client()
+        self.assertEqual(c.h2.remote_settings.enable_connect_protocol, 0)
+
+    def test_routed(self) -> None:
+        """
+        An extended C{CONNECT} a route takes is its handler's, whose data
+        flows both ways on the open stream.
+        """
+        c, routes = client(protocols=frozenset({b"websocket"}))
+        streamID = extendedConnect(c)
+        self.assertEqual(len(routes.handlers), 1)
+        self.assertEqual(c.responses[streamID].status, 200)
+        c.h2.send_data(streamID, b"ping")
+        c.send()
+        self.assertEqual(c.responses[streamID].body, b"ping")
+        self.assertFalse(c.responses[streamID].ended)
+
+    def test_unknownProtocol(self) -> None:
+        """
+        An extended C{CONNECT} for a C{:protocol} no route takes gets
+        C{501} on its stream, naming the ones taken; the connection goes
+        on.
+        """
+        c, routes = client(protocols=frozenset({b"websocket"}))
+        streamID = extendedConnect(c, b"connect-udp")
+        response = c.responses[streamID]
+        self.assertEqual(response.status, 501)
+        self.assertIn(b":protocol websocket only, not connect-udp", response.body)
+        self.assertTrue(response.ended)
+        self.assertEqual(routes.handlers, [])
+        self.assertEqual(c.get(b"/echo?msg=on").body, b"on")
+
+    def test_otherPath(self) -> None:
+        """
+        An extended C{CONNECT} for a C{:protocol} the routes take, at a
+        C{:path} none of them takes, gets C{404}.
+        """
+        c, routes = client(protocols=frozenset({b"websocket"}))
+        streamID = extendedConnect(c, path=b"/echo")
+        self.assertEqual(c.responses[streamID].status, 404)
+        self.assertIn(b":protocol websocket", c.responses[streamID].body)
+        self.assertEqual(routes.handlers, [])
+
+    def test_notAdvertised(self) -> None:
+        """
+        Without the setting, C{:protocol} is an unknown pseudo-header: the
+        request is malformed, its stream reset with C{PROTOCOL_ERROR}, and
+        the connection goes on.
+        """
+        c, routes = client()
+        streamID = extendedConnect(c)
+        self.assertEqual(c.responses[streamID].reset, ErrorCodes.PROTOCOL_ERROR)
+        self.assertEqual(routes.handlers, [])
+        self.assertEqual(c.get(b"/echo?msg=on").body, b"on")
+
+    def test_protocolOnlyOnConnect(self) -> None:
+        """
+        Even advertised, C{:protocol} on a request other than C{CONNECT} is
+        malformed.
+        """
+        c, routes = client(protocols=frozenset({b"websocket"}))
+        # The client's h2 would not send it.
+        c.h2.config.validate_outbound_headers = False
+        streamID = c.h2.get_next_available_stream_id()
+        c.h2.send_headers(
+            streamID,
+            [
+                (b":method", b"GET"),
+                (b":protocol", b"websocket"),
+                (b":path", b"/stream-echo"),
+                *GET,
+            ],
+            end_stream=True,
+        )
+        c.send()
+        self.assertEqual(c.responses[streamID].reset, ErrorCodes.PROTOCOL_ERROR)
+        self.assertEqual(routes.handlers, [])
+
+
+class StreamDoneTests(SynchronousTestCase):
+    """
+    A handler hears when its stream is over: L{IStreamHandler.streamDone}
+    once its end is sent, L{IStreamHandler.streamLost} on a reset.
+    """
+
+    def test_doneOnceSent(self) -> None:
+        """
+        C{streamDone} comes once the end of the stream is sent, not when it
+        is queued behind a shut window.
+        """
+        c, routes = client()
+        c.reading = False
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        c.send()
+        streamID = open(c)
+        [handler] = routes.handlers
+        handler.stream.sendData(b"last", end=True)
+        c.read()
+        self.assertFalse(handler.done)
+        c.reading = True
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 65535})
+        c.send()
+        self.assertTrue(c.responses[streamID].ended)
+        self.assertTrue(handler.done)
+        self.assertEqual(handler.lost, [])
+
+    def test_notDoneWhenReset(self) -> None:
+        """
+        A reset stream is lost, not done.
+        """
+        c, routes = client()
+        streamID = open(c)
+        c.h2.reset_stream(streamID, ErrorCodes.CANCEL)
+        c.send()
+        [handler] = routes.handlers
+        self.assertFalse(handler.done)
+        self.assertEqual(len(handler.lost), 1)
