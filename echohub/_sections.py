@@ -487,6 +487,12 @@ class WebSocketConfig:
         minimum=1,
         maximum=9,
     )
+    over_http2: bool = setting(
+        True,
+        "Take WebSockets inside HTTP/2 connections (RFC 8441 extended CONNECT,"
+        " as browsers open them when the server's SETTINGS allow): the same"
+        " echo, limits, Origin policy and compression on an HTTP/2 stream.",
+    )
 
 
 @dataclass(frozen=True)

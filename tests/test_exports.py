@@ -165,6 +165,7 @@ EXPORTS = {
         "WEBSOCKET_VERSION",
         "EchoSession",
         "WebSocketResource",
+        "WebSocketStreamRoutes",
         "acceptKey",
     ],
     "echohub.grpc": [

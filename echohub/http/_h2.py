@@ -680,6 +680,11 @@ class H2Connection(Protocol):
         self._streamGone()
 
     def _reset(self, streamID: int, code: ErrorCodes) -> None:
+        if self._closing:
+            # The connection is going away (its GOAWAY sent, or being cut):
+            # a reset would say nothing more, and a closed h2 takes none (a
+            # handler's or a lingering stream's timer may still ask).
+            return
         try:
             self._machine.reset_stream(streamID, code)
         except StreamClosedError:

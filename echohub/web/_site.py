@@ -2,21 +2,30 @@
 """
 L{buildSite}: the echo site, the wire's L{HTTPSite} (L{echohub.http}) serving
 the resource tree (L{echohub.web._tree}), with the lean routes
-(L{echohub.web._lean}) registered with it, and gRPC (L{echohub.grpc}): its
+(L{echohub.web._lean}) registered with it, gRPC (L{echohub.grpc}): its
 stream routes for native gRPC over HTTP/2, its gRPC-Web resources in the
-tree.
+tree, and the WebSocket echo's stream routes for WebSocket over HTTP/2
+(L{echohub.websocket}).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
 
 from echohub.config import GRPCConfig, WebConfig, WebSocketConfig
 from echohub.faults import FaultPolicy
 from echohub.grpc import GRPCServer, GRPCStreamRoutes, webResources
-from echohub.http import HTTPLimits, HTTPSite, hstsValue
+from echohub.http import (
+    HTTPLimits,
+    HTTPSite,
+    IStreamRoute,
+    IStreamRoutes,
+    hstsValue,
+)
 from echohub.ops import (
     ConnectionCaps,
     ConnectionRegistry,
@@ -25,7 +34,28 @@ from echohub.ops import (
     ServiceAccess,
 )
 from echohub.web._lean import EchoLeanRoutes
-from echohub.web._tree import buildResourceTree
+from echohub.web._tree import buildResourceTree, webSocketPaths
+from echohub.websocket import WebSocketStreamRoutes
+
+
+@implementer(IStreamRoutes)
+class _StreamRoutes:
+    """
+    The site's stream routes: each of C{routes}' in turn.  The WebSocket
+    echo's come first: they match only an extended C{CONNECT}, and turn
+    down every other request at its first regular field.
+    """
+
+    def __init__(self, routes: Sequence[IStreamRoutes]) -> None:
+        self.routes = tuple(routes)
+        self.protocols = frozenset().union(*(r.protocols for r in self.routes))
+
+    def match(self, headers: Sequence[tuple[bytes, bytes]]) -> IStreamRoute | None:
+        for routes in self.routes:
+            route = routes.match(headers)
+            if route is not None:
+                return route
+        return None
 
 
 def buildSite(
@@ -73,11 +103,19 @@ def buildSite(
         access = ServiceAccess("web", ConnectionCaps(0, 0), reactor)
     if grpc is None:
         grpc = GRPCConfig()
+    if websocket is None:
+        websocket = WebSocketConfig()
+    streamRoutes: list[IStreamRoutes] = []
+    if websocket.over_http2:
+        streamRoutes.append(
+            WebSocketStreamRoutes(websocket, reactor, access, webSocketPaths(config))
+        )
     grpcServer = None
     if grpc.enabled:
         grpcServer = GRPCServer(
             grpc, reactor, access, connections, config.show_sensitive_headers
         )
+        streamRoutes.append(GRPCStreamRoutes(grpcServer))
     root = buildResourceTree(
         config,
         websocket,
@@ -99,5 +137,5 @@ def buildSite(
         lean=None if config.cors_origins or faults else EchoLeanRoutes(),
         hsts=hstsValue(config.hsts),
         requestLog=requestLog,
-        streamRoutes=None if grpcServer is None else GRPCStreamRoutes(grpcServer),
+        streamRoutes=_StreamRoutes(streamRoutes) if streamRoutes else None,
     )

@@ -9,7 +9,9 @@ The resource tree of the HTTP echo site, and its own pages.
     - C{/healthz}: C{ok} for load balancers and probes (L{HealthResource}).
     - C{/tls}: the connection's TLS facts (L{echohub.web._tlsresource}).
     - C{/ws} (and go-httpbin's C{/websocket/echo}): the WebSocket echo
-      (L{echohub.websocket}).
+      (L{echohub.websocket}), by HTTP/1.1's upgrade here, and by HTTP/2's
+      extended C{CONNECT} at the same paths (L{webSocketPaths}) through the
+      site's stream routes.
     - httpbin's and go-httpbin's routes (C{/anything}, C{/get}, C{/status},
       C{/delay}, C{/stream}...), from their one table
       (L{echohub.web.httpbin.httpbinRoutes}).
@@ -66,6 +68,20 @@ from echohub.web.httpbin import (
     httpbinRoutes,
 )
 from echohub.websocket import WebSocketResource
+
+WEBSOCKET_PATHS = (b"/ws", b"/websocket/echo")
+"""
+The paths of the WebSocket echo, under C{[web] prefix}.
+"""
+
+
+def webSocketPaths(config: WebConfig) -> tuple[bytes, ...]:
+    """
+    The WebSocket echo's paths as clients ask for them: L{WEBSOCKET_PATHS}
+    under C{[web] prefix}.
+    """
+    prefix = InspectionPolicy.fromConfig(config).prefix.encode()
+    return tuple(prefix + path for path in WEBSOCKET_PATHS)
 
 
 def loadPage() -> bytes:
@@ -350,11 +366,15 @@ def buildResourceTree(
         b"echo": EchoResource(),
         b"healthz": HealthResource(),
         b"tls": TLSResource(),
-        b"ws": sockets,
-        b"websocket": directory(b"echo", sockets),
         **httpbin,
         **(extra or {}),
     }
+    for path in WEBSOCKET_PATHS:
+        first, *rest = path[1:].split(b"/")
+        leaf: IResource = sockets
+        for segment in reversed(rest):
+            leaf = directory(segment, leaf)
+        children[first] = leaf
     for name, child in children.items():
         root.putChild(name, child)
     top: NotFound = root

@@ -29,23 +29,31 @@ from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from echohub._net import formatAddress
 from echohub.config import WebSocketConfig
 from echohub.http import normalOrigin, plainText
-from echohub.websocket._deflate import (
-    DeflateParameters,
-    ExtensionSyntaxError,
-    negotiate,
-)
-from echohub.websocket._session import EchoSession
+from echohub.websocket._deflate import ExtensionSyntaxError, negotiate
+from echohub.websocket._session import EchoSession, Opening
 
 _log = Logger()
 
 WEBSOCKET_VERSION = b"13"
+
+VERSION_REFUSED = "this server speaks Sec-WebSocket-Version 13 only"
+"""
+Why a handshake for another WebSocket version is refused, over either HTTP
+version.
+"""
+
+ORIGIN_REFUSED = (
+    "this Origin may not open a WebSocket here ([websocket] allowed_origins)"
+)
+"""
+Why a handshake whose C{Origin} the policy refuses is refused.
+"""
 
 _ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -58,17 +66,22 @@ def acceptKey(key: bytes) -> bytes:
     return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
 
 
-def originAllowed(request: IRequest, allowed: tuple[str, ...]) -> bool:
+def originAllowed(
+    origin: bytes | None, secure: bool, host: bytes, allowed: tuple[str, ...]
+) -> bool:
     """
     Whether a WebSocket handshake's C{Origin} is acceptable: absent (not a
     browser), this site's own (same scheme, host and port as the request),
     or listed in C{allowed} (C{*} for any).
+
+    @param origin: the handshake's C{Origin}, L{None} for none.
+    @param secure: whether the connection is TLS.
+    @param host: the request's host (HTTP/1.1's C{Host}, HTTP/2's
+        C{:authority}).
     """
-    origin = request.getHeader(b"Origin")
     if origin is None or "*" in allowed:
         return True
-    scheme = b"https" if request.isSecure() else b"http"
-    own = normalOrigin(scheme + b"://" + (request.getHeader(b"Host") or b""))
+    own = normalOrigin((b"https://" if secure else b"http://") + host)
     listed = {normalOrigin(o.encode("ascii", "replace")) for o in allowed}
     return normalOrigin(origin) in listed | {own}
 
@@ -90,7 +103,7 @@ def handshakeRefusal(request: Request) -> tuple[int, str] | None:
         return 400, "a WebSocket handshake needs Connection: Upgrade"
     versions = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Version", [])
     if [v.strip() for v in versions] != [WEBSOCKET_VERSION]:
-        return 426, "this server speaks Sec-WebSocket-Version 13 only"
+        return 426, VERSION_REFUSED
     keys = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Key", [])
     if len(keys) != 1 or not _isWebSocketKey(keys[0].strip()):
         return 400, "Sec-WebSocket-Key must be the base64 of 16 bytes"
@@ -111,17 +124,12 @@ def _isWebSocketKey(key: bytes) -> bool:
     return len(decoded) == 16 and binascii.b2a_base64(decoded, newline=False) == key
 
 
-def extensionsAgreed(
-    request: IRequest, config: WebSocketConfig
-) -> DeflateParameters | None:
+def extensionsRefused(error: ExtensionSyntaxError) -> str:
     """
-    The permessage-deflate agreement for a handshake's
-    C{Sec-WebSocket-Extensions} offers (L{None} for none).
-
-    @raise ExtensionSyntaxError: the field is not an extension list.
+    Why a handshake whose C{Sec-WebSocket-Extensions} is not an extension
+    list is refused, over either HTTP version.
     """
-    offers = request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Extensions", [])
-    return negotiate(offers, config)
+    return f"Sec-WebSocket-Extensions is not an extension list ({error})"
 
 
 class WebSocketResource(Resource):
@@ -166,34 +174,47 @@ class WebSocketResource(Resource):
                 request.setResponseCode(426, b"Upgrade Required")
                 return body
             return plainText(request, 400, f"400 Bad Request: {why}\n".encode())
-        if not originAllowed(request, self.config.allowed_origins):
+        if not originAllowed(
+            request.getHeader(b"Origin"),
+            request.isSecure(),
+            request.getHeader(b"Host") or b"",
+            self.config.allowed_origins,
+        ):
             _log.info(
                 "Refused a WebSocket from origin {origin}",
                 origin=(request.getHeader(b"Origin") or b"").decode("ascii", "replace"),
             )
             return plainText(
-                request,
-                403,
-                b"403 Forbidden: this Origin may not open a WebSocket here"
-                b" ([websocket] allowed_origins)\n",
+                request, 403, f"403 Forbidden: {ORIGIN_REFUSED}\n".encode()
             )
         try:
-            deflate = extensionsAgreed(request, self.config)
+            deflate = negotiate(
+                request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Extensions", []),
+                self.config,
+            )
         except ExtensionSyntaxError as e:
+            why = extensionsRefused(e)
             _log.info(
                 "Refused a WebSocket handshake from {peer}: {why}",
                 peer=formatAddress(request.getClientAddress()),
-                why=f"Sec-WebSocket-Extensions is not an extension list ({e})",
+                why=why,
             )
-            return plainText(
-                request,
-                400,
-                f"400 Bad Request: Sec-WebSocket-Extensions is not an extension"
-                f" list ({e})\n".encode(),
-            )
+            return plainText(request, 400, f"400 Bad Request: {why}\n".encode())
         key = (request.getHeader(b"Sec-WebSocket-Key") or b"").strip()
-        session = EchoSession(request, self.config, self.clock, deflate)
         channel: Any = request.channel
+        site: Any = request.site
+        opening = Opening(
+            access=site.access,
+            httpVersion="HTTP/1.1",
+            status=101,
+            method="GET",
+            path=request.uri.decode("ascii", "replace"),
+            peer=formatAddress(request.getClientAddress()),
+            origin=(request.getHeader(b"Origin") or b"-").decode("ascii", "replace"),
+            connections=site.connections,
+            replaces=channel,
+        )
+        session = EchoSession(opening, self.config, self.clock, deflate)
         transport: Any = channel.transport
         # The channel hands the connection, and any bytes read after the
         # request, to the session once this render returns.

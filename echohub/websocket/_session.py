@@ -43,22 +43,37 @@ against the Autobahn|Testsuite (C{make autobahn}):
       in the L{ConnectionRegistry}: draining it closes it with C{1001}.  When
       it ends, the channel's own clean-up runs and one access-log line
       describes the session.
+
+The session rides either HTTP version: what it needs of the connection
+under it is an L{Opening} (the handshake's facts for the log, and the
+connection's registry and lingering rules) and a transport.  Over HTTP/1.1
+the transport is the connection's own (TCP or TLS), handed over by the
+channel after the C{101}; over HTTP/2 (RFC 8441) it is the stream, through
+L{echohub.websocket._h2.StreamTransport}, and the HTTP/2 connection keeps
+its place in the registry, drains its streams and lingers on each itself.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.server import Request
 from zope.interface import implementer
 
-from echohub._net import cancelCall, formatAddress
+from echohub._net import cancelCall
 from echohub.config import WebSocketConfig
-from echohub.ops import IDrainable, LingeringClose, fastWrite, logAccess
+from echohub.ops import (
+    ConnectionRegistry,
+    IDrainable,
+    LingeringClose,
+    ServiceAccess,
+    fastWrite,
+    logAccess,
+)
 from echohub.websocket._codec import (
     ABNORMAL,
     GOING_AWAY,
@@ -87,16 +102,54 @@ close lingers (see the module docstring).
 """
 
 
+@dataclass(frozen=True)
+class Opening:
+    """
+    What a session knows of the handshake that opened it and of the HTTP
+    connection under it, whichever HTTP version that is.
+
+    @ivar access: the web service's caps, metrics and logs: the session's
+        counters, and the bounds of its lingering close.
+    @ivar httpVersion: C{HTTP/1.1} or C{HTTP/2}, for the log and metrics.
+    @ivar status: the handshake's answer, for the log: C{101} (HTTP/1.1),
+        C{200} (HTTP/2).
+    @ivar method: the handshake's method, for the log.
+    @ivar path: the handshake's target, for the log.
+    @ivar peer: the client's address, as the access log shows it.
+    @ivar origin: the handshake's C{Origin}, C{-} for none.
+    @ivar connections: the registry the session joins in place of
+        C{replaces}, the HTTP/1.1 channel whose connection it takes over;
+        L{None} over HTTP/2, where the connection stays registered and
+        drains its streams.
+    @ivar replaces: see C{connections}.
+    @ivar lingers: whether a close for what the client sent lingers on the
+        connection (HTTP/1.1); over HTTP/2 the stream just ends, and the
+        wire reads and discards what the client still sends on it.
+    """
+
+    access: ServiceAccess
+    httpVersion: str
+    status: int
+    method: str
+    path: str
+    peer: str
+    origin: str
+    connections: ConnectionRegistry | None = None
+    replaces: IDrainable | None = None
+    lingers: bool = True
+
+
 @implementer(IDrainable)
 class EchoSession(Protocol):
     """
     One WebSocket echo session: the protocol the HTTP channel hands its
-    connection to after the C{101}.
+    connection to after the C{101}, or that rides an HTTP/2 stream after
+    the C{200}.
 
     @ivar transport: the connection's own transport (TCP or TLS), which the
-        registry aborts at a drain's deadline.
-    @ivar site: the site that answered the handshake, whose registry and
-        lingering close the session uses.
+        registry aborts at a drain's deadline; over HTTP/2, the stream's
+        L{echohub.websocket._h2.StreamTransport}.
+    @ivar opening: the handshake's facts and the connection's rules.
     @ivar codec: the connection's framing.
     @ivar closing: whether the session has started closing; from then on
         nothing more is echoed and nothing more the client sends is read.
@@ -106,21 +159,18 @@ class EchoSession(Protocol):
         frame).
     @ivar compression: the extension agreed, for the log and the metrics:
         C{"permessage-deflate"} or C{"none"}.
-    @ivar httpVersion: the HTTP version that carried the handshake.
     """
 
     transport: Any
-    httpVersion = "HTTP/1.1"
 
     def __init__(
         self,
-        request: Request,
+        opening: Opening,
         config: WebSocketConfig,
         clock: IReactorTime,
         deflate: DeflateParameters | None = None,
     ) -> None:
-        self.request = request
-        self.site: Any = request.site
+        self.opening = opening
         self.config = config
         self.clock = clock
         self.closing = False
@@ -143,24 +193,30 @@ class EchoSession(Protocol):
         self._pings = 0
 
     # The hand-over from the HTTP/1.1 channel (echohub.http), which forwards
-    # what the client sends and the connection's end: all the session knows
-    # of the channel is here.
+    # what the client sends and the connection's end, or from the HTTP/2
+    # stream's transport: all the session knows of the connection is here
+    # and in its opening.
 
     def accepted(self) -> None:
         """
-        The C{101} is sent: take the channel's place as the transport's
-        producer and in the connection registry, and start pinging.
+        The C{101} (or C{200}) is sent: make the transport its own producer
+        (the HTTP/1.1 channel's place), take the channel's place in the
+        connection registry, and start pinging.
         """
-        channel = self.request.channel
         # The channel is still the transport's producer: a second one cannot
         # be registered while it is.
         self.transport.unregisterProducer()
         self.transport.registerProducer(self.transport, True)
-        self.site.connections.add(self)
-        self.site.connections.remove(channel)
-        metrics = self.site.access.metrics
+        opening = self.opening
+        if opening.connections is not None:
+            opening.connections.add(self)
+            if opening.replaces is not None:
+                opening.connections.remove(opening.replaces)
+        metrics = opening.access.metrics
         if metrics is not None:
-            metrics.websocketSessions.labels(self.httpVersion, self.compression).inc()
+            metrics.websocketSessions.labels(
+                opening.httpVersion, self.compression
+            ).inc()
         self._schedulePing()
 
     # Receiving.
@@ -275,9 +331,11 @@ class EchoSession(Protocol):
         if self._transportClosing:
             return
         self._transportClosing = True
-        if self.closeCode in LINGERING_CODES:  # lingering close
+        if self.closeCode in LINGERING_CODES and self.opening.lingers:
             # It unregisters the producer itself, and reads on.
-            self._linger = self.site.access.lingering.close(self.transport, self.clock)
+            self._linger = self.opening.access.lingering.close(
+                self.transport, self.clock
+            )
             return
         self.transport.unregisterProducer()
         self.transport.resumeProducing()
@@ -301,13 +359,12 @@ class EchoSession(Protocol):
         cancelCall(self._abortCall)
         if self._linger is not None:  # lingering close
             self._linger.connectionLost()
-        self.site.connections.remove(self)
-        self.site.access.echoed(self.messagesOut)
-        request = self.request
-        method = request.method.decode("ascii")
-        path = request.uri.decode("ascii", "replace")
+        opening = self.opening
+        if opening.connections is not None:
+            opening.connections.remove(self)
+        opening.access.echoed(self.messagesOut)
+        method, path, origin = opening.method, opening.path, opening.origin
         code = self.closeCode or ABNORMAL
-        origin = (request.getHeader(b"Origin") or b"-").decode("ascii", "replace")
         lingered = (
             ""
             if self._linger is None
@@ -317,12 +374,12 @@ class EchoSession(Protocol):
         logAccess(
             _log,
             "web",
-            formatAddress(request.getClientAddress()),
+            opening.peer,
             self.bytesIn,
             self.bytesOut,
             self.clock.seconds() - self._started,
-            f"{method} {path} 101",
-            f"; websocket over {self.httpVersion}, {self.compression},"
+            f"{method} {path} {opening.status}",
+            f"; websocket over {opening.httpVersion}, {self.compression},"
             f" {self.messagesIn} messages in, {self.messagesOut} out,"
             f" close {code} by {self.closedBy}, origin {origin}{lingered}",
             method=method,
@@ -334,6 +391,6 @@ class EchoSession(Protocol):
             origin=origin,
             lingered=lingered,
             websocket=True,
-            http_version=self.httpVersion,
+            http_version=opening.httpVersion,
             compression=self.compression,
         )

@@ -70,9 +70,7 @@ class HealthTests(SynchronousTestCase):
         found = {k: v.status for k, v in response.FromString(message).statuses.items()}
         self.assertEqual(
             found,
-            dict.fromkeys(
-                ["", *self.client.site.streamRoutes.server.schema.services], SERVING
-            ),
+            dict.fromkeys(["", *SCHEMA.services], SERVING),
         )
 
     def test_watch(self) -> None:

@@ -415,3 +415,22 @@ class StreamDoneTests(SynchronousTestCase):
         [handler] = routes.handlers
         self.assertFalse(handler.done)
         self.assertEqual(len(handler.lost), 1)
+
+    def test_resetAfterTheConnectionCloses(self) -> None:
+        """
+        A handler may reset its stream (from a timer, say) after the
+        connection has closed for idleness and before it is gone: nothing
+        is sent, and the handler hears of the stream's loss.
+        """
+        c, routes = client()
+        c.reading = False
+        c.h2.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        c.send()
+        streamID = open(c)
+        c.h2.send_data(streamID, b"waits")
+        c.send()
+        c.clock.advance(60)
+        self.assertTrue(c.transport.disconnecting)
+        [handler] = routes.handlers
+        handler.stream.reset(ErrorCodes.CANCEL)
+        self.assertEqual(len(handler.lost), 1)
