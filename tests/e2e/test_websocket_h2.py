@@ -13,6 +13,7 @@ import socket
 import struct
 import time
 import urllib.request
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,6 +79,7 @@ class Stream:
         self.headers: dict[bytes, bytes] | None = None
         self.data = b""
         self.frames: deque[tuple[int, bytes]] = deque()
+        self.compressed: list[bool] = []
         self.pings: list[bytes] = []
         self.ended = False
         self.reset: int | None = None
@@ -89,7 +91,8 @@ class Stream:
 
     def nextFrame(self) -> tuple[int, bytes] | None:
         """
-        The next whole WebSocket frame received, if one is.
+        The next whole WebSocket frame received, if one is; whether RSV1
+        marked it compressed goes to C{compressed}.
         """
         data = self.data
         if len(data) < 2:
@@ -106,6 +109,7 @@ class Stream:
         if len(data) < offset + length:
             return None
         self.data = data[offset + length :]
+        self.compressed.append(bool(data[0] & 0x40))
         return data[0] & 0x0F, data[offset : offset + length]
 
 
@@ -328,7 +332,7 @@ def test_echo(server: EchohubProcess, devcerts: DevCertificates, tls: bool) -> N
     assert stream.ended and stream.reset is None
     server.waitForOutput(
         rf"access: 127\.0\.0\.1:{client.sock.getsockname()[1]} CONNECT /ws 200 .*"
-        r"websocket over HTTP/2, 4 messages in, 4 out, close 1000 by client"
+        r"websocket over HTTP/2, none, 4 messages in, 4 out, close 1000 by client"
     )
 
 
@@ -374,7 +378,7 @@ def test_resetEndsSession(server: EchohubProcess, devcerts: DevCertificates) -> 
     client.flush()
     server.waitForOutput(
         rf"access: 127\.0\.0\.1:{client.sock.getsockname()[1]} CONNECT /ws 200 .*"
-        r"websocket over HTTP/2, 1 messages in, 1 out, close 1006 by network"
+        r"websocket over HTTP/2, none, 1 messages in, 1 out, close 1006 by network"
     )
     client.echo(kept, TEXT, b"after the reset")
 
@@ -434,17 +438,51 @@ def test_clientGoAway(server: EchohubProcess, devcerts: DevCertificates) -> None
     assert client.closed
 
 
-def test_metrics(server: EchohubProcess, devcerts: DevCertificates) -> None:
+def test_compression(server: EchohubProcess, devcerts: DevCertificates) -> None:
     """
-    C{/metrics} counts the sessions by HTTP version.
+    permessage-deflate is agreed in the C{200}: a compressed message (RSV1)
+    comes back compressed, and one that inflates past the cap gets
+    C{1009}; the access line and C{/metrics} say the session rode HTTP/2,
+    compressed.
     """
-    client = connect(server, False, devcerts)
-    client.open()
-    assert 'http="HTTP/2"' in next(
+    client = connect(server, True, devcerts)
+    offer = (b"sec-websocket-extensions", b"permessage-deflate; client_max_window_bits")
+    streamID = client.open(fields=(VERSION, offer))
+    stream = client.streams[streamID]
+    assert stream.headers is not None
+    assert stream.headers[b"sec-websocket-extensions"].startswith(b"permessage-deflate")
+    text = b"compress me, " * 100
+    client.send(streamID, frame(TEXT, deflated(text), rsv1=True))
+    opcode, payload = client.receive(streamID)
+    assert (opcode, stream.compressed[-1]) == (TEXT, True)
+    inflater = zlib.decompressobj(-15)
+    assert inflater.decompress(payload + b"\x00\x00\xff\xff") == text
+    client.send(streamID, frame(BINARY, deflated(b"\0" * (4 * MAX_MESSAGE)), rsv1=True))
+    opcode, payload = client.receive(streamID)
+    assert (opcode, closeCode(payload)) == (CLOSE, 1009)
+    server.waitForOutput(
+        rf"access: 127\.0\.0\.1:{client.sock.getsockname()[1]} CONNECT /ws 200 .*"
+        r"websocket over HTTP/2, permessage-deflate, 1 messages in, 1 out,"
+        r" close 1009 by server"
+    )
+    counted = [
         line
         for line in metrics(server).splitlines()
         if line.startswith("echohub_websocket_sessions_total{")
-    )
+    ]
+    assert any(
+        'http="HTTP/2"' in line and 'compression="permessage-deflate"' in line
+        for line in counted
+    ), counted
+
+
+def deflated(data: bytes) -> bytes:
+    """
+    C{data} as a client's permessage-deflate message payload (RFC 7692
+    section 7.2.1).
+    """
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
 def test_off(tmp_path: Path, devcerts: DevCertificates) -> None:

@@ -9,17 +9,19 @@ C{DATA}.
 from __future__ import annotations
 
 import struct
+import zlib
 from typing import Any
 
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 from hyperframe.frame import GoAwayFrame
+from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from echohub.config import WebConfig, WebSocketConfig
-from echohub.ops import ConnectionRegistry
+from echohub.ops import ConnectionCaps, ConnectionRegistry, Metrics, ServiceAccess
 from echohub.testing import H2Client, H2Response
 from echohub.websocket._h2 import StreamTransport
 from tests.websocket.support import (
@@ -441,3 +443,110 @@ class BackpressureTests(SynchronousTestCase):
         client.send()
         self.assertFalse(stream.readingPaused)
         self.assertEqual(stream.unacknowledged, 0)
+
+
+def compressed(data: bytes) -> bytes:
+    """
+    C{data} as a client's permessage-deflate message payload (RFC 7692
+    section 7.2.1), without context takeover.
+    """
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return out[:-4]
+
+
+class CompressionTests(SynchronousTestCase):
+    """
+    permessage-deflate is agreed and applied as over HTTP/1.1.
+    """
+
+    OFFER = (b"sec-websocket-extensions", b"permessage-deflate; client_max_window_bits")
+
+    def socket(self, config: WebSocketConfig = SMALL) -> Socket:
+        client = H2Client(WebConfig(), websocket=config)
+        return Socket(client, fields=((b"sec-websocket-version", b"13"), self.OFFER))
+
+    def test_agreed(self) -> None:
+        """
+        An offer is answered in the C{200}'s C{sec-websocket-extensions}; a
+        compressed message comes back compressed (RSV1), and the access
+        line says so.
+        """
+        observer = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        socket = self.socket()
+        agreed = socket.response.header(b"sec-websocket-extensions")
+        self.assertIsNotNone(agreed)
+        assert agreed is not None
+        self.assertTrue(agreed.startswith(b"permessage-deflate"))
+        socket.send(frame(TEXT, compressed(b"squeeze " * 10), rsv1=True))
+        echoed = socket.response.body
+        self.assertEqual(echoed[0], 0x80 | 0x40 | TEXT)
+        inflater = zlib.decompressobj(-15)
+        payload = echoed[2 : 2 + echoed[1]]
+        self.assertEqual(
+            inflater.decompress(payload + b"\x00\x00\xff\xff"), b"squeeze " * 10
+        )
+        socket.send(frame(CLOSE, struct.pack("!H", 1000)), end=True)
+        [line] = sessionLines(observer)
+        self.assertEqual(
+            (line["http_version"], line["compression"]),
+            ("HTTP/2", "permessage-deflate"),
+        )
+
+    def test_capWhileInflating(self) -> None:
+        """
+        C{max_message} bounds the inflated size: a small compressed message
+        that inflates past it gets C{1009}.
+        """
+        socket = self.socket()
+        answer = socket.send(frame(BINARY, compressed(b"a" * 1000), rsv1=True))
+        self.assertEqual(answer[0][0], CLOSE)
+        self.assertEqual(answer[0][1][:2], struct.pack("!H", 1009))
+        self.assertTrue(socket.response.ended)
+
+    def test_off(self) -> None:
+        """
+        With C{compression = false} the offer is declined: no
+        C{sec-websocket-extensions}.
+        """
+        socket = self.socket(WebSocketConfig(compression=False))
+        self.assertEqual(socket.response.status, 200)
+        self.assertIsNone(socket.response.header(b"sec-websocket-extensions"))
+
+    def test_badSyntax(self) -> None:
+        """
+        A C{sec-websocket-extensions} that is not an extension list gets
+        C{400}.
+        """
+        client = H2Client(WebConfig(), websocket=SMALL)
+        socket = Socket(
+            client,
+            fields=(
+                (b"sec-websocket-version", b"13"),
+                (b"sec-websocket-extensions", b"permessage-deflate; =x"),
+            ),
+        )
+        self.assertEqual(socket.response.status, 400)
+        self.assertIn(b"not an extension list", socket.response.body)
+
+
+class MetricsTests(SynchronousTestCase):
+    """
+    The session counter says which HTTP version carried each session.
+    """
+
+    def test_counted(self) -> None:
+        """
+        A session over HTTP/2 is counted under C{http="HTTP/2"}.
+        """
+        metrics = Metrics(processStats=False)
+        access = ServiceAccess("web", ConnectionCaps(0, 0), Clock(), metrics)
+        client = H2Client(WebConfig(), websocket=SMALL, access=access)
+        Socket(client)
+        self.assertEqual(
+            metrics.registry.get_sample_value(
+                "echohub_websocket_sessions_total",
+                {"http": "HTTP/2", "compression": "none"},
+            ),
+            1,
+        )
