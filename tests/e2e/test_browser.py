@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,3 +165,55 @@ def test_pageEchoes(webServer: EchohubProcess, browser: object, tls: bool) -> No
                 str(Path(screenshots) / f"{name}-{'tls' if tls else 'plain'}.png")
             )
         driver.set_window_size(1280, 1000)  # type: ignore[attr-defined]
+
+
+def webSocketSessions(server: EchohubProcess, http: str) -> float:
+    """
+    The server's count of WebSocket sessions carried by C{http}, from
+    C{/metrics}.
+    """
+    host, port = server.address("web", 0)
+    exposition = urllib.request.urlopen(
+        f"http://{host}:{port}/metrics", timeout=10
+    ).read()
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in exposition.decode().splitlines()
+        if line.startswith("echohub_websocket_sessions_total{")
+        and f'http="{http}"' in line
+    )
+
+
+def test_webSocketOverHTTP2(webServer: EchohubProcess, browser: object) -> None:
+    """
+    Over HTTPS, Chromium loads the page over HTTP/2 and, the server having
+    advertised C{SETTINGS_ENABLE_CONNECT_PROTOCOL}, opens the page's
+    WebSocket inside that connection (RFC 8441, no flag needed): the
+    server counts one more session carried by HTTP/2 and none by HTTP/1.1,
+    and its access line, once the page is left, says the session rode
+    HTTP/2, closed by the browser's close handshake.
+    """
+    driver = browser
+    _, port = webServer.address("web", 1)
+    before = (
+        webSocketSessions(webServer, "HTTP/2"),
+        webSocketSessions(webServer, "HTTP/1.1"),
+    )
+    driver.get(f"https://localhost:{port}/")  # type: ignore[attr-defined]
+    waitFor(driver, "ws-state", lambda t: t == "open", "WebSocket open")
+    field = driver.find_element(By.ID, "msg")  # type: ignore[attr-defined]
+    field.clear()
+    field.send_keys("over h2")
+    driver.find_element(By.ID, "send").click()  # type: ignore[attr-defined]
+    waitFor(driver, "ws-log", lambda t: "\u2190 over h2" in t, "WebSocket echo")
+    after = (
+        webSocketSessions(webServer, "HTTP/2"),
+        webSocketSessions(webServer, "HTTP/1.1"),
+    )
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 0)
+    driver.find_element(By.ID, "ws-close").click()  # type: ignore[attr-defined]
+    waitFor(driver, "ws-state", lambda t: t == "closed 1000 bye", "closed")
+    webServer.waitForOutput(
+        r"CONNECT /ws 200 .*websocket over HTTP/2, \S+, 1 messages in, 1 out,"
+        r" close 1000 by client, origin https://localhost:" + str(port)
+    )
