@@ -190,8 +190,8 @@ def test_webSocketOverHTTP2(webServer: EchohubProcess, browser: object) -> None:
     advertised C{SETTINGS_ENABLE_CONNECT_PROTOCOL}, opens the page's
     WebSocket inside that connection (RFC 8441, no flag needed): the
     server counts one more session carried by HTTP/2 and none by HTTP/1.1,
-    and its access line, once the page is left, says the session rode
-    HTTP/2, closed by the browser's close handshake.
+    and once the page's Close completes the close handshake, its access
+    line says the session rode HTTP/2.
     """
     driver = browser
     _, port = webServer.address("web", 1)
