@@ -189,7 +189,11 @@ class WebSocketResource(Resource):
             )
         try:
             deflate = negotiate(
-                request.requestHeaders.getRawHeaders(b"Sec-WebSocket-Extensions", []),
+                list(
+                    request.requestHeaders.getRawHeaders(
+                        b"Sec-WebSocket-Extensions", []
+                    )
+                ),
                 self.config,
             )
         except ExtensionSyntaxError as e:
