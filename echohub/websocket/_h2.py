@@ -2,7 +2,8 @@
 """
 WebSocket over HTTP/2 (RFC 8441): the echo session of
 L{echohub.websocket._session} riding one stream of an HTTP/2 connection,
-which browsers open when the server's C{SETTINGS} carry
+as browsers open a C{wss://} WebSocket inside the HTTP/2 connection they
+already have to its origin when the server's C{SETTINGS} carry
 C{SETTINGS_ENABLE_CONNECT_PROTOCOL}.
 
 L{WebSocketStreamRoutes} is the site's stream route (L{IStreamRoutes}) for
@@ -32,9 +33,9 @@ TCP transport, and what the wire hands the stream's events to:
     - the session's C{loseConnection} (after its close frame: a close
       handshake, a drain's C{1001}, a violation) ends the stream with
       C{END_STREAM}; the wire reads and discards whatever the client still
-      sends on it, then resets it, as it does for every response that ends
-      before its request; a C{close_timeout} abort resets the stream
-      (C{CANCEL});
+      sends on it until the client ends it too (resetting it at the
+      lingering bounds), as it does for every response that ends before
+      its request; a C{close_timeout} abort resets the stream (C{CANCEL});
     - a reset of the stream by either side, or the connection's loss, is
       the session's C{connectionLost}, and so is the stream's end once it
       is sent; a client that ends its side of the stream without a close
