@@ -15,7 +15,7 @@ import time
 import urllib.request
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,25 +48,12 @@ VERSION = (b"sec-websocket-version", b"13")
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, devcerts: DevCertificates
-) -> Iterator[EchohubProcess]:
+def server(wsServer: EchohubProcess) -> EchohubProcess:
     """
-    echohub with a plain and a TLS web listener, a small message cap and a
-    one-second ping interval.
+    The WebSocket tests' server (a plain and a TLS web listener, a small
+    message cap, a one-second ping interval).
     """
-    with running(
-        {
-            "ECHOHUB_LINE_LISTEN": "",
-            "ECHOHUB_WEB_LISTEN": f"tcp:0:interface=127.0.0.1 {sslString(devcerts)}",
-            "ECHOHUB_WEBSOCKET_MAX_MESSAGE": str(MAX_MESSAGE),
-            "ECHOHUB_WEBSOCKET_PING_INTERVAL": "1",
-            "ECHOHUB_WEBSOCKET_CLOSE_TIMEOUT": "60",
-        },
-        cwd=str(tmp_path_factory.mktemp("wsh2")),
-        listeners=2,
-    ) as process:
-        yield process
+    return wsServer
 
 
 class Stream:
