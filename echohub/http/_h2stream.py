@@ -441,7 +441,8 @@ class HandlerStream(_Outbound):
     arrives while the response keeps up; while more than L{STREAM_BUFFER}
     bytes of response wait on the peer, or the handler has paused reading,
     it is held back, and acknowledged when they drain or reading resumes: a
-    client that sends without reading stalls itself.
+    client that sends without reading stalls itself.  Its response is
+    counted by status in C{echohub_http_requests_total}, as every other.
 
     @ivar handler: the handler, once the route has opened it.
     @ivar readingPaused: the handler has paused reading.
@@ -461,6 +462,8 @@ class HandlerStream(_Outbound):
     # IHTTPStream
 
     def sendHeaders(self, fields: list[tuple[bytes, bytes]], end: bool = False) -> None:
+        # Counted by status as twisted.web's responses are: C{:status} first.
+        self._conn.site.countResponse(int(fields[0][1]))
         self.headers = fields
         if end:
             self.finished = True

@@ -16,7 +16,8 @@ Names (counters carry C{_total} in the exposition):
       C{echohub_sent_bytes_total{service}}.
     - C{echohub_lines_echoed_total}; C{echohub_messages_echoed_total{service}}
       (HTTP echoes, WebSocket messages).
-    - C{echohub_http_requests_total{code}}.
+    - C{echohub_http_requests_total{code}}: HTTP responses by status, both
+      versions, stream handlers (gRPC, WebSocket over HTTP/2) included.
     - C{echohub_websocket_sessions_total{http,compression}}: WebSocket
       sessions opened, by the HTTP version that carried the handshake
       (C{HTTP/1.1}, C{HTTP/2}) and the extension agreed

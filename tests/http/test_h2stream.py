@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
@@ -18,6 +19,7 @@ from zope.interface import implementer
 from echohub.config import WebConfig
 from echohub.http import IHTTPStream, IStreamHandler, IStreamRoute, IStreamRoutes
 from echohub.http._h2stream import STREAM_BUFFER
+from echohub.ops import ConnectionCaps, Metrics, ServiceAccess
 from echohub.testing import H2Client
 
 GET = [(b":scheme", b"http"), (b":authority", b"x")]
@@ -127,6 +129,24 @@ class HandlerStreamTests(SynchronousTestCase):
         trailers = c.h2.streams[streamID]
         self.assertTrue(trailers.closed)
         self.assertEqual(c.get(b"/echo?msg=web").body, b"web")
+
+    def test_counted(self) -> None:
+        """
+        A handler's response is counted by its status, as twisted.web's are.
+        """
+        metrics = Metrics(processStats=False)
+        access = ServiceAccess("web", ConnectionCaps(0, 0), Clock(), metrics)
+        routes = EchoRoutes()
+        c = H2Client(None, streamRoutes=routes, access=access, metrics=metrics)
+
+        def answered() -> float | None:
+            return metrics.registry.get_sample_value(
+                "echohub_http_requests_total", {"code": "200"}
+            )
+
+        self.assertIsNone(answered())
+        open(c)
+        self.assertEqual(answered(), 1.0)
 
     def test_noBodyLimits(self) -> None:
         """
